@@ -1,0 +1,116 @@
+# airlock: one plain, non-recursive Makefile (STYLE.md).
+#
+#   make            build the tools into bin/
+#   make check      install missing Debian packages (as root), build, test
+#   make run        install, build, serve the pipeline on 127.0.0.1:4430
+#   make bench      print the numbers
+#   make lint       man pages through mandoc -Tlint, shell through shellcheck
+#
+# SANITIZE=1 builds with ASan and UBSan; WERROR=0 stops treating warnings as
+# errors.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+DESTDIR	?=
+CC	?= cc
+CFLAGS	?= -O2 -g
+LDFLAGS	?=
+WERROR	?= 1
+SANITIZE ?=
+
+WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes \
+	  -Wstrict-prototypes -Wwrite-strings
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+ifeq ($(SANITIZE),1)
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+endif
+
+ALL_CFLAGS  = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
+	      -fstack-protector-strong -fPIE $(SANFLAGS) $(WARN) -Ilib \
+	      $(shell pkg-config --cflags jansson 2>/dev/null)
+ALL_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+
+TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd
+# Tools with code so far; a directory without .c files builds nothing.
+BUILT	= $(foreach t,$(TOOLS),$(if $(wildcard $(t)/*.c),$(t)))
+BINS	= $(addprefix bin/,$(BUILT))
+MANS	= $(wildcard man/*.[1-8])
+
+# Each binary links only what it uses: only airlock-sign links libsodium,
+# only airlock-snaft links libseccomp.
+PKGS_airlock-sign  = jansson libsodium
+PKGS_airlock-snaft = jansson libseccomp
+PKGS_airlock-wake  = jansson
+PKGS_airlock-triage = jansson
+PKGS_airlock-muxd  = jansson
+
+LIB_SRCS = $(wildcard lib/*.c)
+LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
+
+.PHONY: all check check-fast run bench lint install uninstall clean deps \
+	deps-check deps-run
+
+all: $(BINS)
+
+build/libairlock.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+build/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+define tool_rule
+bin/$(1): $(patsubst %.c,build/%.o,$(wildcard $(1)/*.c)) build/libairlock.a
+	@mkdir -p bin
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs $$(PKGS_$(1)))
+endef
+$(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# Test-only programs (unit tests of lib/, fixtures generators).
+TEST_SRCS = $(wildcard tests/prog/*.c)
+TEST_BINS = $(patsubst tests/prog/%.c,build/tests/%,$(TEST_SRCS))
+build/tests/%: tests/prog/%.c build/libairlock.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson)
+
+deps-check:
+	@sh mk/deps check
+deps-run:
+	@sh mk/deps run
+
+check: deps-check
+	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	bats tests/
+
+run: deps-run
+	@$(MAKE) --no-print-directory all
+	@sh mk/run
+
+bench: deps-check
+	@$(MAKE) --no-print-directory all
+	@sh mk/bench
+
+lint:
+	mandoc -Tlint -W warning $(MANS)
+	shellcheck -s sh mk/deps mk/run mk/bench .ci/run
+	shellcheck -s bash tests/*.bash
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	for b in $(BINS); do install -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
+	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf build bin

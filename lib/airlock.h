@@ -1,0 +1,37 @@
+/*
+ * airlock: what every tool shares.  Exit codes, versions and the record
+ * helpers of DESIGN.md section 2.
+ */
+#ifndef AIRLOCK_H
+#define AIRLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AIRLOCK_VERSION		"0.1.0"
+#define RECORD_VERSION		1
+
+/* Exit codes, the same in every tool (STYLE.md). */
+#define EXIT_OK			0	/* success */
+#define EXIT_NEGATIVE		1	/* verification failed, verdict not 200 */
+#define EXIT_USAGE		100	/* bad command line */
+#define EXIT_BADRECORD		101	/* bad input record (strict mode only) */
+#define EXIT_SYSTEM		111	/* a system call failed */
+#define EXIT_SANDBOX		112	/* sandbox could not be established */
+
+/* Length of a run id in hex characters (128 random bits), without NUL. */
+#define RECORD_ID_LEN		32
+
+/*
+ * Fill id (RECORD_ID_LEN + 1 bytes) with a fresh random run id from
+ * getrandom(2).  Returns 0, or -1 with errno set.
+ */
+int	record_newid(char *id);
+
+/* Verbosity for log_*: 0 with -q, 1 by default, 2 with -v. */
+extern int log_level;
+
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
