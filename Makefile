@@ -54,11 +54,23 @@ LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
 .PHONY: all check check-fast run bench lint install uninstall clean deps \
 	deps-check deps-run
 
-all: $(BINS)
+all: $(BINS) build/guest/python-runner
 
 build/libairlock.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
+
+# The x86-64 system call table, generated from the installed kernel headers
+# so that no syscall number is typed by hand (lib/syscalls.c includes it).
+# One SYSCALL(name, nr) per __NR_* macro, sorted by name for bsearch(3).
+ALL_CFLAGS += -Ibuild/gen
+build/gen/syscalls.h:
+	@mkdir -p $(@D)
+	echo '#include <asm/unistd_64.h>' | $(CC) -dM -E - | \
+	    sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/\1 \2/p' | \
+	    LC_ALL=C sort -k1,1 | sed 's/^\([^ ]*\) \(.*\)$$/SYSCALL(\1, \2)/' >$@.tmp
+	test -s $@.tmp && mv $@.tmp $@
+build/lib/syscalls.o: build/gen/syscalls.h
 
 build/%.o: %.c
 	@mkdir -p $(@D)
@@ -72,6 +84,16 @@ endef
 $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# The runner that runs inside the sandbox: links libpython and libc only,
+# never a sanitizer (it runs in the image's root, without the runtime).
+RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
+	-fstack-protector-strong -fPIE $(WARN) -Wno-missing-prototypes -Ilib \
+	$(shell pkg-config --cflags python3-embed 2>/dev/null)
+build/guest/python-runner: guest/python-runner.c lib/sandbox.h
+	@mkdir -p $(@D)
+	$(CC) $(RUNNER_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ $< \
+		$(shell pkg-config --libs python3-embed)
 
 # Test-only programs (unit tests of lib/, fixtures generators).
 TEST_SRCS = $(wildcard tests/prog/*.c)

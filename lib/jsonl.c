@@ -23,6 +23,9 @@ struct jsonl_reader {
 	size_t	 cap;		/* allocated size of buf */
 	size_t	 start;		/* first byte not yet returned */
 	size_t	 end;		/* end of valid data */
+	size_t	 scan;		/* bytes after start known to hold no newline */
+	size_t	 skipped;	/* bytes dropped of an overlong line */
+	int	 discarding;	/* inside an overlong line */
 	int	 eof;
 };
 
@@ -78,34 +81,43 @@ jsonl_reader_free(struct jsonl_reader *r)
 	free(r);
 }
 
-/* Read more input into r->buf.  Returns bytes read, 0 at EOF, -1 on error. */
+/* Make room for at least one more byte.  Returns 0 or -1. */
+static int
+grow(struct jsonl_reader *r)
+{
+	size_t want;
+	char *nb;
+
+	want = r->cap * 2;
+	/* Never hold more than the cap plus one read's worth. */
+	if (want > r->max + 65536 + 1)
+		want = r->max + 65536 + 1;
+	if (want <= r->cap)
+		want = r->cap + 65536;
+	if ((nb = realloc(r->buf, want)) == NULL)
+		return -1;
+	r->buf = nb;
+	r->cap = want;
+	return 0;
+}
+
+/*
+ * Read more input into r->buf.  Returns bytes read, 0 at EOF, -1 on error
+ * (including EINTR and, on a non-blocking descriptor, EAGAIN).
+ */
 static ssize_t
 fill(struct jsonl_reader *r)
 {
 	ssize_t n;
-	size_t want;
-	char *nb;
 
 	if (r->start > 0) {
 		memmove(r->buf, r->buf + r->start, r->end - r->start);
 		r->end -= r->start;
 		r->start = 0;
 	}
-	if (r->end == r->cap) {
-		want = r->cap * 2;
-		/* Never hold more than the cap plus one read's worth. */
-		if (want > r->max + 65536 + 1)
-			want = r->max + 65536 + 1;
-		if (want <= r->cap)
-			want = r->cap + 65536;
-		if ((nb = realloc(r->buf, want)) == NULL)
-			return -1;
-		r->buf = nb;
-		r->cap = want;
-	}
-	do
-		n = read(r->fd, r->buf + r->end, r->cap - r->end);
-	while (n < 0 && errno == EINTR);
+	if (r->end == r->cap && grow(r) < 0)
+		return -1;
+	n = read(r->fd, r->buf + r->end, r->cap - r->end);
 	if (n > 0)
 		r->end += (size_t)n;
 	return n;
@@ -115,20 +127,21 @@ int
 jsonl_next(struct jsonl_reader *r, const char **line, size_t *len)
 {
 	char *nl;
-	size_t skipped = 0, scan = 0;
 	ssize_t n;
-	int discarding = 0;
+	size_t l;
 
 	for (;;) {
-		nl = memchr(r->buf + r->start + scan, '\n',
-		    r->end - r->start - scan);
+		nl = memchr(r->buf + r->start + r->scan, '\n',
+		    r->end - r->start - r->scan);
 		if (nl != NULL) {
-			size_t l = (size_t)(nl - (r->buf + r->start));
-
-			if (discarding || l > r->max) {
+			l = (size_t)(nl - (r->buf + r->start));
+			r->scan = 0;
+			if (r->discarding || l > r->max) {
 				*line = NULL;
-				*len = skipped + l;
+				*len = r->skipped + l;
 				r->start += l + 1;
+				r->discarding = 0;
+				r->skipped = 0;
 				return 1;
 			}
 			*nl = '\0';
@@ -139,39 +152,40 @@ jsonl_next(struct jsonl_reader *r, const char **line, size_t *len)
 				continue;	/* empty lines carry nothing */
 			return 1;
 		}
-		scan = r->end - r->start;
-		if (scan > r->max) {
+		r->scan = r->end - r->start;
+		if (r->scan > r->max) {
 			/* Too long: drop what we hold and keep counting. */
-			discarding = 1;
-			skipped += scan;
+			r->discarding = 1;
+			r->skipped += r->scan;
 			r->start = r->end;
-			scan = 0;
+			r->scan = 0;
 		}
 		if (r->eof)
 			n = 0;
 		else if ((n = fill(r)) < 0)
-			return -1;
-		if (n == 0) {
-			r->eof = 1;
-			if (r->end == r->start && !discarding)
-				return 0;
-			/* A last line without its newline is still a line. */
-			if (discarding) {
-				*line = NULL;
-				*len = skipped + (r->end - r->start);
-				r->start = r->end;
-				return 1;
-			}
-			if (r->end == r->cap && fill(r) < 0)
-				return -1;
-			r->buf[r->end] = '\0';
-			*line = r->buf + r->start;
-			*len = r->end - r->start;
+			return -1;	/* EINTR and EAGAIN: call again */
+		if (n > 0)
+			continue;
+		r->eof = 1;
+		if (r->end == r->start && !r->discarding)
+			return 0;
+		/* A last line without its newline is still a line. */
+		r->scan = 0;
+		if (r->discarding) {
+			*line = NULL;
+			*len = r->skipped + (r->end - r->start);
 			r->start = r->end;
+			r->discarding = 0;
+			r->skipped = 0;
 			return 1;
 		}
-		if (discarding)
-			scan = 0;
+		if (r->end == r->cap && grow(r) < 0)
+			return -1;
+		r->buf[r->end] = '\0';
+		*line = r->buf + r->start;
+		*len = r->end - r->start;
+		r->start = r->end;
+		return 1;
 	}
 }
 

@@ -50,7 +50,9 @@ void			 jsonl_reader_free(struct jsonl_reader *);
  * a last line without newline counts as a line.  A line over the cap is
  * consumed whole and returned with *line == NULL and *len = its length.
  * Returns 0 at end of input, -1 with errno on a read error.  Empty lines
- * are skipped.
+ * are skipped.  On a non-blocking descriptor -1 with EAGAIN means "no
+ * complete line yet", and on a signal -1 with EINTR: call again later,
+ * nothing is lost.
  */
 int	jsonl_next(struct jsonl_reader *, const char **line, size_t *len);
 

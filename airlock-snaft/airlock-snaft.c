@@ -1,0 +1,302 @@
+/*
+ * airlock-snaft: run each woken sandbox's payload under its SNAFT policy.
+ *
+ * Reads records from airlock-wake, runs many at once, and writes each
+ * record with its exec section as soon as its run ends (so out of order;
+ * the id ties them together).  Records with nothing to run (rejected)
+ * pass through unchanged.  Never drops a line.  See airlock-snaft(1).
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "airlock.h"
+#include "intents.h"
+#include "jsonl.h"
+#include "snaft.h"
+
+#define DEFAULT_INTENTS	"/etc/airlock/intents"
+#define MAXRUNS		256
+
+static struct intent_table	*table;
+static struct run		*runs;
+static struct run		*fresh;	/* started since the last poll */
+static int			 nruns;
+static int			 maxruns = 16;
+static volatile sig_atomic_t	 gotsig;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: airlock-snaft [-qVv] [-j jobs] [-t intents]\n");
+	exit(EXIT_USAGE);
+}
+
+static void
+emit(json_t *rec)
+{
+	if (rec == NULL)
+		err(EXIT_SYSTEM, "building a record");
+	if (jsonl_write(stdout, rec) != 0)
+		err(EXIT_SYSTEM, "write");
+	json_decref(rec);
+}
+
+/* Limits from the record's route, which may only be as tight or tighter. */
+static int
+routelimits(json_t *route, const struct intent *row, struct limits *l)
+{
+	json_t *j = json_object_get(route, "limits");
+	long long v;
+
+	*l = row->limits;
+	if (j == NULL)
+		return 0;
+#define TAKE(k)								\
+	if (jsonl_get_int(j, #k, &v) == 0) {				\
+		if (v <= 0 || (unsigned long long)v > row->limits.k)	\
+			return -1;					\
+		l->k = (uint64_t)v;					\
+	}
+	TAKE(wall_ms)
+	TAKE(cpu_ms)
+	TAKE(memory_bytes)
+	TAKE(output_bytes)
+	TAKE(file_bytes)
+#undef TAKE
+	return 0;
+}
+
+static void
+failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A record whose run never started: exec says why; triage makes it 500. */
+static void
+failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	json_object_set_new(rec, "exec", json_pack("{s:s, s:s, s:s, s:n, "
+	    "s:n, s:n, s:s, s:i, s:{}, s:[]}", "backend", "process",
+	    "mode", row && row->mode == SNAFT_FAST ? "fast" : "observe",
+	    "outcome", "failed", "exit_code", "signal", "kill_reason",
+	    "error", why, "run_us", 0, "observed_syscalls", "violations"));
+	emit(json_incref(rec));
+}
+
+static void
+take(json_t *rec)
+{
+	const struct intent *row;
+	const struct policy *p;
+	struct limits lim;
+	const char *pattern, *digest;
+	char errbuf[256];
+	json_t *route;
+	struct run *r;
+
+	/* Nothing to run: rejected, or not a woken record at all. */
+	if (json_object_get(rec, "reject") != NULL ||
+	    json_object_get(rec, "wake") == NULL ||
+	    json_object_get(rec, "exec") != NULL) {
+		emit(json_incref(rec));
+		return;
+	}
+	route = json_object_get(rec, "route");
+	pattern = jsonl_get_string(route, "policy");
+	digest = jsonl_get_string(route, "policy_digest");
+	if (pattern == NULL || (row = intents_find(table, pattern)) == NULL) {
+		failrecord(rec, NULL, "policy \"%s\" is not in this snaft's "
+		    "intent table", pattern ? pattern : "(none)");
+		return;
+	}
+	/* Wake and snaft must enforce the same policy, or nothing runs. */
+	if (digest == NULL || strcmp(digest, row->policy_digest) != 0) {
+		failrecord(rec, row, "policy digest mismatch for %s: the record "
+		    "says %s, this snaft has %s", pattern,
+		    digest ? digest : "(none)", row->policy_digest);
+		return;
+	}
+	if (routelimits(route, row, &lim) != 0) {
+		failrecord(rec, row, "route.limits are looser than the "
+		    "intent's or malformed");
+		return;
+	}
+	if ((p = policy_get(row, errbuf, sizeof(errbuf))) == NULL) {
+		failrecord(rec, row, "compiling policy %s: %s", pattern, errbuf);
+		return;
+	}
+	if ((r = run_start(rec, row, p, &lim)) == NULL)
+		err(EXIT_SYSTEM, "starting a run");
+	r->next = fresh;
+	fresh = r;
+	nruns++;
+}
+
+static void
+onsignal(int sig)
+{
+	gotsig = sig;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct pollfd pfd[1 + MAXRUNS * 4];
+	struct run *r, **rp;
+	struct jsonl_reader *reader;
+	struct jsonl_error je;
+	struct sigaction sa;
+	const char *intents, *line;
+	char errbuf[1024];
+	uint64_t now, next;
+	json_t *rec;
+	size_t len;
+	int ch, n, i, k, eof = 0, timeout;
+	long l;
+
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("airlock-snaft %s\n", AIRLOCK_VERSION);
+		return EXIT_OK;
+	}
+	intents = getenv("AIRLOCK_INTENTS") ? getenv("AIRLOCK_INTENTS") :
+	    DEFAULT_INTENTS;
+	while ((ch = getopt(argc, argv, "j:qt:Vv")) != -1) {
+		switch (ch) {
+		case 'j':
+			l = strtol(optarg, NULL, 10);
+			if (l < 1 || l > MAXRUNS)
+				errx(EXIT_USAGE, "-j: jobs must be 1..%d",
+				    MAXRUNS);
+			maxruns = (int)l;
+			break;
+		case 'q':
+			log_level = 0;
+			break;
+		case 't':
+			intents = optarg;
+			break;
+		case 'V':
+			printf("airlock-snaft %s\n", AIRLOCK_VERSION);
+			return EXIT_OK;
+		case 'v':
+			log_level = 2;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
+		errx(EXIT_USAGE, "%s", errbuf);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK) != 0)
+		err(EXIT_SYSTEM, "stdin");
+	if ((reader = jsonl_reader_new(0, 0)) == NULL)
+		err(EXIT_SYSTEM, NULL);
+
+	/*
+	 * One loop for everything: new records while there is room, and every
+	 * running sandbox's messages, notifications and output.  On SIGTERM
+	 * we stop reading and finish what runs.
+	 */
+	while (!(eof || gotsig) || runs != NULL) {
+		n = 0;
+		if (!eof && !gotsig && nruns < maxruns) {
+			pfd[n].fd = 0;
+			pfd[n++].events = POLLIN;
+		}
+		next = UINT64_MAX;
+		for (r = runs; r != NULL; r = r->next) {
+			n += run_pollfds(r, pfd + n, 4);
+			if (r->state != RUN_EXITED && r->deadline < next)
+				next = r->deadline;
+			if (r->state == RUN_EXITED && r->drain_until < next)
+				next = r->drain_until;
+		}
+		now = now_us();
+		timeout = next == UINT64_MAX ? -1 : next <= now ? 0 :
+		    (int)((next - now) / 1000 + 1);
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			err(EXIT_SYSTEM, "poll");
+
+		k = 0;
+		if (!eof && !gotsig && nruns < maxruns) {
+			if (pfd[0].revents) {
+				while (nruns < maxruns) {
+					i = jsonl_next(reader, &line, &len);
+					if (i < 0 && (errno == EAGAIN ||
+					    errno == EINTR))
+						break;
+					if (i < 0)
+						err(EXIT_SYSTEM, "read");
+					if (i == 0) {
+						eof = 1;
+						break;
+					}
+					if (line == NULL) {
+						je.code = JSONL_TOO_LONG;
+						snprintf(je.text, sizeof(je.text),
+						    "record of %zu bytes exceeds "
+						    "the line cap", len);
+						emit(jsonl_reject_line(NULL, len,
+						    &je, "snaft"));
+					} else if ((rec = jsonl_parse(line, len,
+					    &je)) == NULL ||
+					    jsonl_check_version(rec, &je) != 0) {
+						json_decref(rec);
+						emit(jsonl_reject_line(line, len,
+						    &je, "snaft"));
+					} else {
+						take(rec);
+						json_decref(rec);
+					}
+				}
+			}
+			k = 1;
+		}
+		now = now_us();
+		for (r = runs; r != NULL; r = r->next) {
+			run_events(r, pfd + k, 4);
+			k += 4;
+			run_timeout(r, now);
+		}
+		/* Runs started this round join the next poll. */
+		while ((r = fresh) != NULL) {
+			fresh = r->next;
+			r->next = runs;
+			runs = r;
+		}
+		for (rp = &runs; (r = *rp) != NULL;) {
+			if (run_done(r)) {
+				*rp = r->next;
+				nruns--;
+				emit(run_finish(r));
+			} else
+				rp = &r->next;
+		}
+	}
+	jsonl_reader_free(reader);
+	policy_free_all();
+	intents_free(table);
+	return EXIT_OK;
+}

@@ -1,0 +1,684 @@
+/*
+ * One run: claim a woken sandbox, hand it the payload, the compiled filter
+ * and the limits, then monitor it.  The monitor holds the seccomp listener:
+ * every notified system call of the payload waits here until we continue
+ * it or kill the sandbox.  Everything that comes from the sandbox (messages,
+ * output, notifications) is treated as hostile: sizes and types are checked
+ * before use, and nothing it says can make a run look better than what the
+ * kernel reported.
+ */
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "airlock.h"
+#include "b64.h"
+#include "jsonl.h"
+#include "sandbox.h"
+#include "snaft.h"
+
+#define X32_SYSCALL_BIT		0x40000000
+#define DRAIN_US		1000000		/* output after exit */
+#define WALL_GRACE_US		250000		/* sandbox's own kill first */
+
+uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void
+run_fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->error[0] != '\0')
+		return;		/* the first failure is the one that counts */
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+}
+
+static void
+stream_init(struct stream *s, int fd, size_t cap)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	sha256_init(&s->hash);
+	s->cap = cap;
+	s->buf = malloc(cap ? cap : 1);
+}
+
+static void
+closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Kill the payload process; the kernel then ends every pending call. */
+static void
+killrun(struct run *r, const char *reason)
+{
+	if (r->kill_reason == NULL)
+		r->kill_reason = reason;
+	if (r->pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
+	else
+		/* Not started yet: closing the connection makes it give up. */
+		closefd(&r->conn);
+}
+
+static int
+sendrun(struct run *r, const char *payload, size_t plen, int fds[3])
+{
+	const struct policy *p = r->policy;
+	struct sb_run run;
+	struct sb_hdr h;
+	struct iovec iov[3];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m;
+	struct cmsghdr *c;
+
+	memset(&run, 0, sizeof(run));
+	run.wall_ms = r->limits.wall_ms;
+	run.cpu_ms = r->limits.cpu_ms;
+	run.memory_bytes = r->limits.memory_bytes;
+	run.file_bytes = r->limits.file_bytes;
+	run.payload_bytes = plen;
+	run.bpf_len = (uint32_t)p->len;
+	h.magic = SB_MAGIC;
+	h.version = SB_VERSION;
+	h.type = SB_RUN;
+	h.len = (uint32_t)(sizeof(run) + p->len * sizeof(struct sock_filter));
+	h.seq = 0;
+	iov[0].iov_base = &h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = &run;
+	iov[1].iov_len = sizeof(run);
+	iov[2].iov_base = p->bpf;
+	iov[2].iov_len = p->len * sizeof(struct sock_filter);
+	memset(&m, 0, sizeof(m));
+	memset(&u, 0, sizeof(u));
+	m.msg_iov = iov;
+	m.msg_iovlen = 3;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * 3);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * 3);
+	(void)payload;
+	return sendmsg(r->conn, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/*
+ * Claim the sandbox named by the record's handle and start the run.  On
+ * any failure the run exists anyway, marked failed, so that the record
+ * still comes out (as a 500).
+ */
+struct run *
+run_start(json_t *rec, const struct intent *row, const struct policy *p,
+    const struct limits *lim)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *handle, *payload;
+	struct run *r;
+	json_t *wake, *frame;
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, memfd = -1, fds[3];
+	size_t plen;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->rec = json_incref(rec);
+	r->policy = p;
+	r->limits = *lim;
+	r->conn = r->listener = r->pidfd = -1;
+	stream_init(&r->out, -1, lim->output_bytes);
+	stream_init(&r->err, -1, lim->output_bytes);
+	r->violations = json_array();
+	r->t_start = r->t_run = now_us();
+	r->deadline = r->t_start + lim->wall_ms * 1000 + WALL_GRACE_US;
+	if (row->mode == SNAFT_OBSERVE)
+		r->counts = calloc(SYSCALL_MAX, sizeof(*r->counts));
+	if (r->out.buf == NULL || r->err.buf == NULL || r->violations == NULL ||
+	    (row->mode == SNAFT_OBSERVE && r->counts == NULL)) {
+		run_fail(r, "out of memory");
+		r->state = RUN_EXITED;
+		return r;
+	}
+
+	wake = json_object_get(rec, "wake");
+	frame = json_object_get(rec, "frame");
+	handle = jsonl_get_string(wake, "handle");
+	payload = jsonl_get_string(frame, "payload");
+	if (handle == NULL || payload == NULL) {
+		run_fail(r, "record has no wake.handle or frame.payload");
+		goto fail;
+	}
+	plen = json_string_length(json_object_get(frame, "payload"));
+	if (strlen(handle) >= sizeof(sa.sun_path) || handle[0] != '/') {
+		run_fail(r, "wake.handle is not a socket path");
+		goto fail;
+	}
+	strcpy(sa.sun_path, handle);
+
+	/* Claim: connect, then unlink, so no second snaft can have it. */
+	if ((r->conn = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(r->conn, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		run_fail(r, "cannot reach sandbox %s: %s", handle,
+		    strerror(errno));
+		goto fail;
+	}
+	unlink(handle);
+
+	/*
+	 * The payload travels in a sealed memfd: the sandbox can read it but
+	 * nobody can change it after we wrote it.
+	 */
+	if ((memfd = memfd_create("payload", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0 ||
+	    (plen > 0 && write(memfd, payload, plen) != (ssize_t)plen) ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+		run_fail(r, "payload memfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+		run_fail(r, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	fds[0] = memfd;
+	fds[1] = outp[1];
+	fds[2] = errp[1];
+	if (sendrun(r, payload, plen, fds) != 0) {
+		run_fail(r, "sending the run to the sandbox: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	close(memfd);
+	close(outp[1]);
+	close(errp[1]);
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	r->out.fd = outp[0];
+	r->err.fd = errp[0];
+	r->state = RUN_CONNECTED;
+	return r;
+
+fail:
+	if (memfd >= 0)
+		close(memfd);
+	closefd(&outp[0]);
+	closefd(&outp[1]);
+	closefd(&errp[0]);
+	closefd(&errp[1]);
+	closefd(&r->conn);
+	r->state = RUN_EXITED;
+	return r;
+}
+
+/* Receive one message from the sandbox; fds beyond maxfds are closed. */
+static ssize_t
+recvsb(struct run *r, struct sb_hdr *h, void *body, size_t len, int *fds,
+    int maxfds, int *nfds)
+{
+	struct iovec iov[2] = { { h, sizeof(*h) }, { body, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
+	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	ssize_t n;
+	int i, k;
+
+	*nfds = 0;
+	n = recvmsg(r->conn, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n <= 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (*nfds < maxfds)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((size_t)n < sizeof(*h) || h->magic != SB_MAGIC ||
+	    h->version != SB_VERSION || h->len != (size_t)n - sizeof(*h) ||
+	    (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		for (i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		errno = EPROTO;
+		return -1;
+	}
+	return n;
+}
+
+static void
+onmessage(struct run *r)
+{
+	union {
+		struct sb_exit	 ex;
+		struct sb_error	 er;
+	} body;
+	struct sb_hdr h;
+	int fds[2], nfds;
+	ssize_t n;
+
+	memset(&body, 0, sizeof(body));
+	n = recvsb(r, &h, &body, sizeof(body), fds, 2, &nfds);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		/* The sandbox is gone.  Its payload died with it (PDEATHSIG). */
+		if (!r->have_exit)
+			run_fail(r, "sandbox went away %s",
+			    r->state == RUN_CONNECTED ? "before the payload "
+			    "started" : "without reporting how the payload "
+			    "ended");
+		closefd(&r->conn);
+		r->state = RUN_EXITED;
+		r->t_end = r->t_end ? r->t_end : now_us();
+		r->drain_until = now_us() + DRAIN_US;
+		return;
+	}
+	switch (h.type) {
+	case SB_STARTED:
+		if (r->state != RUN_CONNECTED || nfds != 2 || h.len != 0) {
+			run_fail(r, "sandbox sent a malformed start message");
+			goto protocol;
+		}
+		r->listener = fds[0];
+		r->pidfd = fds[1];
+		r->state = RUN_RUNNING;
+		r->t_run = now_us();
+		return;
+	case SB_EXIT:
+		if (h.len != sizeof(body.ex) || nfds != 0 ||
+		    (body.ex.how != SB_EXITED && body.ex.how != SB_SIGNALED)) {
+			run_fail(r, "sandbox sent a malformed exit message");
+			goto protocol;
+		}
+		r->have_exit = 1;
+		r->exit_how = (int)body.ex.how;
+		r->exit_code = body.ex.code;
+		r->cpu_us = body.ex.cpu_us;
+		r->memory_error = body.ex.memory_error != 0;
+		r->wall_killed = body.ex.wall_killed != 0;
+		r->t_end = now_us();
+		r->state = RUN_EXITED;
+		r->drain_until = r->t_end + DRAIN_US;
+		closefd(&r->conn);
+		closefd(&r->listener);
+		return;
+	case SB_ERROR:
+		body.er.text[sizeof(body.er.text) - 1] = '\0';
+		run_fail(r, "sandbox: %s", body.er.text);
+		goto protocol;
+	default:
+		run_fail(r, "sandbox sent message type %u", h.type);
+		goto protocol;
+	}
+protocol:
+	while (nfds > 0)
+		close(fds[--nfds]);
+	killrun(r, NULL);
+	closefd(&r->conn);
+	r->state = RUN_EXITED;
+	r->t_end = now_us();
+	r->drain_until = r->t_end + DRAIN_US;
+}
+
+static void
+onoutput(struct run *r, struct stream *s)
+{
+	char buf[65536];
+	ssize_t n;
+	size_t take;
+
+	for (;;) {
+		n = read(s->fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			closefd(&s->fd);
+			return;
+		}
+		sha256_update(&s->hash, buf, (size_t)n);
+		s->bytes += (uint64_t)n;
+		take = s->cap - s->captured < (size_t)n ? s->cap - s->captured :
+		    (size_t)n;
+		memcpy(s->buf + s->captured, buf, take);
+		s->captured += take;
+		if (s->bytes > s->cap)
+			killrun(r, "output");
+	}
+}
+
+/* The deciding argument of a violation, for the record. */
+static void
+describe(const struct seccomp_data *d, const char *family, char *buf,
+    size_t len)
+{
+	if (strcmp(family, "socket") == 0)
+		snprintf(buf, len, "domain=%llu type=0x%llx",
+		    (unsigned long long)d->args[0],
+		    (unsigned long long)d->args[1]);
+	else if (strcmp(family, "dlopen") == 0)
+		snprintf(buf, len, "prot=0x%llx", (unsigned long long)d->args[2]);
+	else if (strcmp(family, "fork") == 0 || strcmp(family, "clone") == 0)
+		snprintf(buf, len, "flags=0x%llx",
+		    (unsigned long long)d->args[0]);
+	else
+		snprintf(buf, len, "args=0x%llx,0x%llx,0x%llx",
+		    (unsigned long long)d->args[0],
+		    (unsigned long long)d->args[1],
+		    (unsigned long long)d->args[2]);
+}
+
+static const char *
+archname(uint32_t arch)
+{
+	switch (arch) {
+	case AUDIT_ARCH_X86_64:
+		return "x86_64";
+	case AUDIT_ARCH_I386:
+		return "i386";
+	default:
+		return "unknown";
+	}
+}
+
+static void
+violation(struct run *r, const struct seccomp_data *d, const char *family,
+    const char *name, const char *arch)
+{
+	char arg[128];
+
+	describe(d, family, arg, sizeof(arg));
+	json_array_append_new(r->violations, json_pack("{s:s, s:s, s:i, s:s, "
+	    "s:s, s:I}", "family", family, "syscall", name, "nr", (int)d->nr,
+	    "arch", arch, "arg", arg, "at_us",
+	    (json_int_t)(now_us() - r->t_run)));
+	killrun(r, "violation");
+}
+
+/*
+ * One notified call.  The decision uses only what the kernel put in the
+ * notification (number, architecture, register arguments), never guest
+ * memory, so it cannot be raced.
+ */
+static void
+onnotify(struct run *r)
+{
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+	const struct seccomp_data *d = &req.data;
+	const char *family, *name;
+	char numname[32];
+
+	memset(&req, 0, sizeof(req));
+	if (ioctl(r->listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
+		if (errno == ENOENT || errno == EINTR || errno == EAGAIN)
+			return;		/* the caller died meanwhile */
+		closefd(&r->listener);
+		return;
+	}
+	memset(&resp, 0, sizeof(resp));
+	resp.id = req.id;
+
+	if (d->arch != AUDIT_ARCH_X86_64) {
+		r->foreign++;
+		snprintf(numname, sizeof(numname), "%s:%d", archname(d->arch),
+		    (int)d->nr);
+		violation(r, d, "foreign_abi", numname, archname(d->arch));
+		resp.error = -EPERM;
+	} else if (d->nr & X32_SYSCALL_BIT) {
+		r->foreign++;
+		snprintf(numname, sizeof(numname), "x32:%d",
+		    (int)(d->nr & ~X32_SYSCALL_BIT));
+		violation(r, d, "foreign_abi", numname, "x32");
+		resp.error = -EPERM;
+	} else if ((family = family_of_dangerous(d->nr, d->args[0],
+	    d->args[2])) != NULL) {
+		name = syscall_name(d->nr);
+		violation(r, d, family, name ? name : "unknown", "x86_64");
+		resp.error = -EPERM;
+	} else if (d->nr < 0 || d->nr >= SYSCALL_MAX ||
+	    !r->policy->row->allowed[d->nr]) {
+		name = d->nr >= 0 && d->nr < SYSCALL_MAX ? syscall_name(d->nr) :
+		    NULL;
+		if (name == NULL) {
+			snprintf(numname, sizeof(numname), "%d", (int)d->nr);
+			name = numname;
+		}
+		violation(r, d, "unlisted", name, "x86_64");
+		resp.error = -EPERM;
+	} else {
+		if (r->counts != NULL)
+			r->counts[d->nr]++;
+		/*
+		 * Allowed: let the kernel run it as it stands.  CONTINUE is
+		 * safe here because the decision above read no memory the
+		 * payload could change after we looked.
+		 */
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	}
+	if (ioctl(r->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 &&
+	    errno != ENOENT)
+		log_debug("notif send: %s", strerror(errno));
+}
+
+int
+run_pollfds(struct run *r, struct pollfd *p, int max)
+{
+	int n = 0;
+
+	if (max < 4)
+		return 0;
+	p[n].fd = r->conn;
+	p[n++].events = POLLIN;
+	p[n].fd = r->listener;
+	p[n++].events = POLLIN;
+	p[n].fd = r->out.fd;
+	p[n++].events = POLLIN;
+	p[n].fd = r->err.fd;
+	p[n++].events = POLLIN;
+	return n;
+}
+
+void
+run_events(struct run *r, struct pollfd *p, int n)
+{
+	if (n < 4)
+		return;
+	/* Notifications first: a payload waits on each one. */
+	if (p[1].fd >= 0 && p[1].fd == r->listener && p[1].revents) {
+		if (p[1].revents & POLLIN)
+			onnotify(r);
+		else
+			closefd(&r->listener);	/* the filtered task is gone */
+	}
+	if (p[2].fd >= 0 && p[2].fd == r->out.fd && p[2].revents)
+		onoutput(r, &r->out);
+	if (p[3].fd >= 0 && p[3].fd == r->err.fd && p[3].revents)
+		onoutput(r, &r->err);
+	if (p[0].fd >= 0 && p[0].fd == r->conn && p[0].revents)
+		onmessage(r);
+}
+
+/* Host-side limits: the sandbox's own enforcement may be wedged. */
+void
+run_timeout(struct run *r, uint64_t now)
+{
+	if (r->state != RUN_EXITED && now >= r->deadline) {
+		killrun(r, "wall_time");
+		closefd(&r->conn);
+		closefd(&r->listener);
+		r->state = RUN_EXITED;
+		r->t_end = now;
+		r->drain_until = now + DRAIN_US;
+	}
+	if (r->state == RUN_EXITED && now >= r->drain_until) {
+		closefd(&r->out.fd);
+		closefd(&r->err.fd);
+	}
+}
+
+int
+run_done(const struct run *r)
+{
+	return r->state == RUN_EXITED && r->out.fd < 0 && r->err.fd < 0;
+}
+
+static json_t *
+streamjson(struct stream *s)
+{
+	uint8_t d[SHA256_LEN];
+	char hex[SHA256_HEXLEN + 1], *b64;
+	json_t *j;
+
+	sha256_final(&s->hash, d);
+	sha256_tohex(d, hex);
+	if ((b64 = malloc(B64_ENCLEN(s->captured))) == NULL)
+		return NULL;
+	b64_encode(s->buf, s->captured, b64);
+	j = json_pack("{s:s, s:I, s:I, s:b, s:s}", "b64", b64,
+	    "bytes", (json_int_t)s->bytes, "captured_bytes",
+	    (json_int_t)s->captured, "truncated", s->bytes > s->captured,
+	    "sha256", hex);
+	free(b64);
+	return j;
+}
+
+/*
+ * The exec section.  What the kernel and our monitor saw decides; what
+ * the sandbox reported is used only where nothing better exists (exit
+ * status, CPU time).
+ */
+json_t *
+run_finish(struct run *r)
+{
+	const char *outcome, *reason = r->kill_reason;
+	json_t *exec, *obs, *rec;
+	int nr, sig = 0;
+
+	closefd(&r->conn);
+	closefd(&r->listener);
+	closefd(&r->out.fd);
+	closefd(&r->err.fd);
+	if (r->pidfd >= 0) {
+		/* Whatever happened, nothing of this run keeps running. */
+		(void)syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
+		closefd(&r->pidfd);
+	}
+
+	if (r->error[0] != '\0' && reason == NULL)
+		outcome = "failed";
+	else if (!r->have_exit && reason == NULL) {
+		run_fail(r, "sandbox ended without an exit report");
+		outcome = "failed";
+	} else {
+		if (r->have_exit && r->exit_how == SB_SIGNALED)
+			sig = r->exit_code;
+		if (reason == NULL && r->wall_killed)
+			reason = "wall_time";
+		if (reason == NULL && sig == SIGXCPU)
+			reason = "cpu_time";
+		if (reason == NULL && sig == SIGKILL &&
+		    r->cpu_us >= r->limits.cpu_ms * 1000)
+			reason = "cpu_time";
+		if (reason == NULL && sig == SIGXFSZ)
+			reason = "file_size";
+		if (reason == NULL && r->memory_error)
+			reason = "memory";
+		if (reason == NULL && sig == SIGSYS) {
+			/* Only the kernel's own seccomp kill sends SIGSYS here. */
+			reason = "violation";
+		}
+		if (reason != NULL)
+			outcome = "killed";
+		else if (sig != 0)
+			outcome = "signaled";
+		else
+			outcome = "exited";
+		if (reason != NULL && sig == 0 && !r->have_exit)
+			sig = SIGKILL;
+		if (reason != NULL && r->have_exit && r->exit_how == SB_EXITED)
+			sig = 0;
+	}
+
+	obs = json_object();
+	if (r->counts != NULL)
+		for (nr = 0; nr < SYSCALL_MAX; nr++)
+			if (r->counts[nr] > 0 && syscall_name(nr) != NULL)
+				json_object_set_new(obs, syscall_name(nr),
+				    json_integer(r->counts[nr]));
+
+	exec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o?, s:I, s:o, s:o, "
+	    "s:o, s:o}",
+	    "backend", "process",
+	    "mode", r->policy->row->mode == SNAFT_FAST ? "fast" : "observe",
+	    "outcome", outcome,
+	    "exit_code", strcmp(outcome, "exited") == 0 ?
+		json_integer(r->exit_code) : json_null(),
+	    "signal", sig ? json_integer(sig) : json_null(),
+	    "kill_reason", reason ? json_string(reason) : json_null(),
+	    "run_us", (json_int_t)((r->t_end ? r->t_end : now_us()) - r->t_run),
+	    "stdout", streamjson(&r->out),
+	    "stderr", streamjson(&r->err),
+	    "observed_syscalls", obs,
+	    "violations", json_incref(r->violations));
+	if (exec != NULL && strcmp(outcome, "failed") == 0)
+		json_object_set_new(exec, "error", json_string(r->error));
+	if (exec != NULL && r->have_exit)
+		json_object_set_new(exec, "cpu_us", json_integer(
+		    (json_int_t)r->cpu_us));
+	rec = r->rec;
+	if (exec == NULL || json_object_set_new(rec, "exec", exec) != 0)
+		rec = NULL;
+	else
+		json_incref(rec);
+	json_decref(r->rec);
+	json_decref(r->violations);
+	free(r->counts);
+	free(r->out.buf);
+	free(r->err.buf);
+	free(r);
+	return rec;
+}

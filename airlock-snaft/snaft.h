@@ -1,0 +1,80 @@
+/* airlock-snaft: what its files share. */
+#ifndef SNAFT_H
+#define SNAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/filter.h>
+
+#include <poll.h>
+
+#include <jansson.h>
+
+#include "intents.h"
+#include "sha256.h"
+
+struct policy {
+	struct policy		*next;
+	const struct intent	*row;
+	struct sock_filter	*bpf;
+	size_t			 len;
+};
+
+const struct policy	*policy_get(const struct intent *, char *, size_t);
+void			 policy_free_all(void);
+
+/* One captured output stream. */
+struct stream {
+	int		 fd;		/* read end, -1 at EOF */
+	struct sha256	 hash;		/* of every byte produced */
+	char		*buf;		/* the first cap bytes */
+	size_t		 cap;
+	size_t		 captured;
+	uint64_t	 bytes;
+};
+
+enum run_state {
+	RUN_CONNECTED,		/* request sent, waiting for SB_STARTED */
+	RUN_RUNNING,		/* payload runs under the monitor */
+	RUN_EXITED,		/* SB_EXIT or the sandbox is gone */
+};
+
+struct run {
+	struct run	*next;
+	json_t		*rec;
+	const struct policy *policy;
+	struct limits	 limits;
+	enum run_state	 state;
+	int		 conn;
+	int		 listener;
+	int		 pidfd;
+	struct stream	 out, err;
+	uint64_t	 t_start;	/* us, when the request went out */
+	uint64_t	 t_run;		/* us, when the payload started */
+	uint64_t	 t_end;		/* us, when it ended */
+	uint64_t	 deadline;	/* us, host-side wall limit */
+	uint64_t	 drain_until;	/* us, give up on output after exit */
+	uint32_t	*counts;	/* per syscall number, observe mode */
+	uint32_t	 foreign;	/* calls of another architecture */
+	json_t		*violations;
+	const char	*kill_reason;	/* why we killed it, or NULL */
+	char		 error[256];	/* why it failed, or "" */
+	int		 have_exit;
+	int		 exit_how, exit_code;
+	uint64_t	 cpu_us;
+	int		 memory_error, wall_killed;
+};
+
+uint64_t	 now_us(void);
+struct run	*run_start(json_t *rec, const struct intent *row,
+		    const struct policy *p, const struct limits *);
+void		 run_fail(struct run *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		 run_pollfds(struct run *, struct pollfd *, int);
+void		 run_events(struct run *, struct pollfd *, int);
+void		 run_timeout(struct run *, uint64_t now);
+int		 run_done(const struct run *);
+json_t		*run_finish(struct run *);
+
+#endif

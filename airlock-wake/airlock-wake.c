@@ -1,0 +1,685 @@
+/*
+ * airlock-wake: route MUX frames to their intent's sandbox and wake one.
+ *
+ * Reads frames (one JSON object per line), checks them, matches the intent
+ * against the intent table, and hands each frame a woken sandbox from the
+ * warm pool of its snapshot.  Writes one record per frame: route and wake
+ * sections, or a reject section saying precisely why the frame will not
+ * run.  Never drops a line.  See airlock-wake(1).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "airlock.h"
+#include "intents.h"
+#include "jsonl.h"
+#include "sha256.h"
+#include "wake.h"
+
+#define DEFAULT_INTENTS	"/etc/airlock/intents"
+#define DEFAULT_IMAGES	"/var/lib/airlock/images"
+#define DEFAULT_RUNDIR	"/run/airlock"
+
+static struct intent_table	*table;
+static struct snapshot		*snapshots;
+static const char		*imagesdir;
+static char			 rundir[PATH_MAX];
+static size_t			 poolsize = 2;
+static uint64_t			 lease_ms = 600000;
+static const char		*forcebackend;
+static volatile sig_atomic_t	 gotsig;
+/* Sandboxes handed out: the zygote must outlive them (it is their pid 1). */
+static struct pool_entry	*handedout;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: airlock-wake [-qVv] [-b backend] [-I images] "
+	    "[-l lease_ms] [-p pool]\n"
+	    "                    [-r rundir] [-t intents]\n");
+	exit(EXIT_USAGE);
+}
+
+static char *
+readsmall(const char *path, size_t max, size_t *lenp)
+{
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	if ((buf = malloc(max + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, max + 1);
+	close(fd);
+	if (n < 0 || (size_t)n > max) {
+		free(buf);
+		errno = n < 0 ? errno : EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (lenp != NULL)
+		*lenp = (size_t)n;
+	return buf;
+}
+
+/*
+ * Load a snapshot description: images/IMAGE/snapshots/NAME, lines
+ * "runner PATH" and "preload MODULE...".  Its digest covers the image
+ * digest and the description, so a changed image or preload list is a
+ * different snapshot.
+ */
+static int
+snapshot_load(struct snapshot *s, const struct intent *row)
+{
+	char path[PATH_MAX], *text, *digest, *line, *save, *tok, *buf;
+	struct sha256 h;
+	uint8_t d[SHA256_LEN];
+	size_t len, dlen;
+	struct stat st;
+
+	s->lease_ms = lease_ms;
+	s->tmp_bytes = row->limits.tmp_bytes;
+	snprintf(path, sizeof(path), "%s/%s/digest", imagesdir, s->image);
+	if ((digest = readsmall(path, 200, &dlen)) == NULL) {
+		snprintf(s->error, sizeof(s->error), "image %s is not built "
+		    "(%s: %s)", s->image, path, strerror(errno));
+		return -1;
+	}
+	digest[strcspn(digest, "\n")] = '\0';
+	if (strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71) {
+		snprintf(s->error, sizeof(s->error), "%s: not a sha256 digest",
+		    path);
+		free(digest);
+		return -1;
+	}
+	snprintf(s->image_digest, sizeof(s->image_digest), "%s", digest);
+	free(digest);
+	snprintf(s->rootfs, sizeof(s->rootfs), "%s/%s/rootfs", imagesdir,
+	    s->image);
+	if (stat(s->rootfs, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(s->error, sizeof(s->error), "image %s has no root "
+		    "filesystem at %s", s->image, s->rootfs);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s/snapshots/%s", imagesdir, s->image,
+	    s->name);
+	if ((text = readsmall(path, 65536, &len)) == NULL) {
+		snprintf(s->error, sizeof(s->error), "snapshot %s of %s: %s: %s",
+		    s->name, s->image, path, strerror(errno));
+		return -1;
+	}
+	sha256_init(&h);
+	sha256_update(&h, s->image_digest, strlen(s->image_digest));
+	sha256_update(&h, "\n", 1);
+	sha256_update(&h, text, len);
+	sha256_final(&h, d);
+	memcpy(s->digest, "sha256:", 7);
+	sha256_tohex(d, s->digest + 7);
+
+	if ((buf = strdup(text)) == NULL)
+		err(EXIT_SYSTEM, NULL);
+	free(text);
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *lsave;
+
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		tok = strtok_r(line, " \t", &lsave);
+		if (tok == NULL)
+			continue;
+		if (strcmp(tok, "runner") == 0) {
+			tok = strtok_r(NULL, " \t", &lsave);
+			if (tok == NULL || tok[0] != '/')
+				goto bad;
+			free(s->runner);
+			if ((s->runner = strdup(tok)) == NULL)
+				err(EXIT_SYSTEM, NULL);
+		} else if (strcmp(tok, "preload") == 0) {
+			while ((tok = strtok_r(NULL, " \t", &lsave)) != NULL) {
+				if (s->npreload == SNAPSHOT_MAXPRELOAD)
+					goto bad;
+				if ((s->preload[s->npreload++] = strdup(tok)) ==
+				    NULL)
+					err(EXIT_SYSTEM, NULL);
+			}
+		} else
+			goto bad;
+	}
+	free(buf);
+	if (s->runner == NULL) {
+		snprintf(s->error, sizeof(s->error), "%s: no runner line", path);
+		return -1;
+	}
+	return 0;
+bad:
+	free(buf);
+	snprintf(s->error, sizeof(s->error), "%s: malformed line", path);
+	return -1;
+}
+
+static struct snapshot *
+snapshot_for(const struct intent *row)
+{
+	struct snapshot *s;
+	char errbuf[512];
+
+	for (s = snapshots; s != NULL; s = s->next)
+		if (strcmp(s->image, row->image) == 0 &&
+		    strcmp(s->name, row->snapshot) == 0)
+			return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		err(EXIT_SYSTEM, NULL);
+	if ((s->image = strdup(row->image)) == NULL ||
+	    (s->name = strdup(row->snapshot)) == NULL)
+		err(EXIT_SYSTEM, NULL);
+	s->pid = -1;
+	s->ctl = -1;
+	s->target = poolsize;
+	s->next = snapshots;
+	snapshots = s;
+	if (snapshot_load(s, row) != 0) {
+		log_info("%s", s->error);
+		return s;
+	}
+	if (zygote_start(s, errbuf, sizeof(errbuf)) != 0) {
+		snprintf(s->error, sizeof(s->error), "%s", errbuf);
+		log_info("%s", s->error);
+		return s;
+	}
+	log_debug("zygote for %s/%s is ready", s->image, s->name);
+	return s;
+}
+
+/* Collect finished spawns without blocking; keep the pool at its size. */
+static void
+pool_tend(struct snapshot *s)
+{
+	struct pollfd pfd = { s->ctl, POLLIN, 0 };
+	struct pool_entry *e;
+	uint64_t now = now_us();
+
+	if (s->ctl < 0)
+		return;
+	while (s->npending > 0 && poll(&pfd, 1, 0) == 1) {
+		if (pool_collect(s) != 0) {
+			snprintf(s->error, sizeof(s->error), "zygote for %s/%s "
+			    "died", s->image, s->name);
+			log_info("%s", s->error);
+			zygote_stop(s);
+			return;
+		}
+	}
+	/* Sandboxes past half their lease are not handed out any more. */
+	while ((e = s->pool) != NULL && now - e->t_us > s->lease_ms * 500) {
+		s->pool = e->next;
+		s->npool--;
+		pool_discard(e);
+	}
+	while (s->npool + s->npending < s->target)
+		if (pool_request(s, rundir) != 0) {
+			log_info("requesting a sandbox: %s", strerror(errno));
+			break;
+		}
+}
+
+/* A sandbox for this frame: from the pool if one is ready, else cold. */
+static struct pool_entry *
+pool_take(struct snapshot *s, int *hit)
+{
+	struct pool_entry *e;
+
+	pool_tend(s);
+	*hit = s->pool != NULL;
+	while (s->pool == NULL) {
+		if (s->ctl < 0)
+			return NULL;
+		if (s->npending == 0 && pool_request(s, rundir) != 0)
+			return NULL;
+		if (pool_collect(s) != 0) {
+			snprintf(s->error, sizeof(s->error), "zygote for %s/%s "
+			    "died", s->image, s->name);
+			zygote_stop(s);
+			return NULL;
+		}
+	}
+	e = s->pool;
+	s->pool = e->next;
+	s->npool--;
+	pool_tend(s);
+	return e;
+}
+
+/*
+ * Forget handed-out sandboxes that have ended; with wait_ms, wait up to that
+ * long for all of them (at end of input, before the zygotes go).
+ */
+static void
+reap_handedout(int wait_ms)
+{
+	struct pool_entry *e, **ep;
+	struct pollfd pfd;
+	uint64_t until = now_us() + (uint64_t)wait_ms * 1000;
+
+	for (ep = &handedout; (e = *ep) != NULL;) {
+		pfd.fd = e->pidfd;
+		pfd.events = POLLIN;
+		for (;;) {
+			uint64_t t = now_us();
+			int ms = t >= until ? 0 : (int)((until - t) / 1000);
+
+			if (poll(&pfd, 1, ms) != 0 || ms == 0 || gotsig)
+				break;
+		}
+		if (pfd.revents) {
+			*ep = e->next;
+			close(e->pidfd);
+			unlink(e->path);
+			free(e);
+		} else
+			ep = &e->next;
+	}
+}
+
+static json_t *
+reject(const char *id, json_t *frame, int status, const char *error,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static json_t *
+reject(const char *id, json_t *frame, int status, const char *error,
+    const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:i, s:s, s:O, s:{s:i, s:s, s:s, s:s}}",
+	    "v", RECORD_VERSION, "id", id, "frame", frame,
+	    "reject", "status", status, "error", error, "reason", reason,
+	    "stage", "wake");
+}
+
+static int
+ishexid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != RECORD_ID_LEN)
+		return 0;
+	for (i = 0; i < RECORD_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/*
+ * A frame may ask for tighter limits than its intent's, never looser:
+ * "limits": {"wall_ms": 500, ...}.  Returns NULL or a reason.
+ */
+static const char *
+tighten(json_t *req, struct limits *l, char *why, size_t len)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+	} keys[] = {
+		{ "wall_ms", offsetof(struct limits, wall_ms) },
+		{ "cpu_ms", offsetof(struct limits, cpu_ms) },
+		{ "memory_bytes", offsetof(struct limits, memory_bytes) },
+		{ "output_bytes", offsetof(struct limits, output_bytes) },
+		{ "file_bytes", offsetof(struct limits, file_bytes) },
+	};
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (req == NULL)
+		return NULL;
+	if (!json_is_object(req))
+		return "\"limits\" must be an object";
+	json_object_foreach(req, key, v) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(key, keys[i].key) == 0)
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			snprintf(why, len, "unknown limit \"%s\"", key);
+			return why;
+		}
+		uint64_t *cur = (uint64_t *)((char *)l + keys[i].off);
+		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+			snprintf(why, len, "limit \"%s\" must be a positive "
+			    "integer", key);
+			return why;
+		}
+		if ((uint64_t)json_integer_value(v) > *cur) {
+			snprintf(why, len, "limit \"%s\" %lld exceeds the "
+			    "intent's %llu: a frame may only tighten limits",
+			    key, (long long)json_integer_value(v),
+			    (unsigned long long)*cur);
+			return why;
+		}
+		*cur = (uint64_t)json_integer_value(v);
+	}
+	return NULL;
+}
+
+static json_t *
+limits_json(const struct limits *l)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "wall_ms", (json_int_t)l->wall_ms, "cpu_ms", (json_int_t)l->cpu_ms,
+	    "memory_bytes", (json_int_t)l->memory_bytes,
+	    "output_bytes", (json_int_t)l->output_bytes,
+	    "file_bytes", (json_int_t)l->file_bytes,
+	    "tmp_bytes", (json_int_t)l->tmp_bytes);
+}
+
+static json_t *
+route(json_t *frame)
+{
+	char id[RECORD_ID_LEN + 1], why[256];
+	const char *intent, *payload, *backend, *fid, *bad;
+	const struct intent *row;
+	struct pool_entry *e;
+	struct snapshot *s;
+	struct limits lim;
+	json_t *v, *rec;
+	uint64_t t0;
+	int hit;
+
+	t0 = now_us();
+	fid = jsonl_get_string(frame, "id");
+	if (fid != NULL && ishexid(fid))
+		snprintf(id, sizeof(id), "%s", fid);
+	else if (record_newid(id) != 0)
+		err(EXIT_SYSTEM, "getrandom");
+	if (json_object_get(frame, "id") != NULL && (fid == NULL ||
+	    !ishexid(fid)))
+		return reject(id, frame, 400, "wrong_type", "\"id\" must be "
+		    "%d lowercase hex characters", RECORD_ID_LEN);
+
+	v = json_object_get(frame, "channel_id");
+	if (v == NULL)
+		return reject(id, frame, 400, "missing_field",
+		    "frame has no \"channel_id\"");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 0xffffffffLL)
+		return reject(id, frame, 400, "wrong_type", "\"channel_id\" "
+		    "must be an unsigned 32-bit integer");
+	if ((v = json_object_get(frame, "intent")) == NULL)
+		return reject(id, frame, 400, "missing_field",
+		    "frame has no \"intent\"");
+	if ((intent = json_string_value(v)) == NULL)
+		return reject(id, frame, 400, "wrong_type",
+		    "\"intent\" must be a string");
+	if ((v = json_object_get(frame, "from_aint")) == NULL)
+		return reject(id, frame, 400, "missing_field",
+		    "frame has no \"from_aint\"");
+	if (!json_is_string(v))
+		return reject(id, frame, 400, "wrong_type",
+		    "\"from_aint\" must be a string");
+	if ((v = json_object_get(frame, "payload")) == NULL)
+		return reject(id, frame, 400, "missing_field",
+		    "frame has no \"payload\"");
+	if ((payload = json_string_value(v)) == NULL)
+		return reject(id, frame, 400, "wrong_type",
+		    "\"payload\" must be a string");
+
+	if ((row = intents_match(table, intent)) == NULL)
+		return reject(id, frame, 400, "unknown_intent",
+		    "unknown intent \"%.200s\"", intent);
+	if (json_string_length(v) > row->limits.payload_bytes)
+		return reject(id, frame, 400, "payload_too_large",
+		    "payload of %zu bytes exceeds the cap of %llu bytes for "
+		    "%s", json_string_length(v),
+		    (unsigned long long)row->limits.payload_bytes, row->pattern);
+	lim = row->limits;
+	if ((bad = tighten(json_object_get(frame, "limits"), &lim, why,
+	    sizeof(why))) != NULL)
+		return reject(id, frame, 400, "bad_limits", "%s", bad);
+
+	/* No silent downgrade: kvm asked for is kvm or an error. */
+	backend = forcebackend ? forcebackend : row->backend;
+	if ((v = json_object_get(frame, "backend")) != NULL) {
+		if (!json_is_string(v))
+			return reject(id, frame, 400, "wrong_type",
+			    "\"backend\" must be a string");
+		backend = json_string_value(v);
+	}
+	if (strcmp(backend, "kvm") == 0)
+		return reject(id, frame, 500, "backend_unavailable",
+		    "the kvm backend is not available in this airlock-wake");
+	if (strcmp(backend, "process") != 0 && strcmp(backend, "auto") != 0)
+		return reject(id, frame, 400, "bad_backend",
+		    "unknown backend \"%.40s\"", backend);
+
+	s = snapshot_for(row);
+	if (s->ctl < 0)
+		return reject(id, frame, 500, "sandbox_unavailable",
+		    "%s", s->error);
+	if ((e = pool_take(s, &hit)) == NULL)
+		return reject(id, frame, 500, "sandbox_unavailable",
+		    "could not wake a sandbox of %s/%s: %s", s->image, s->name,
+		    s->error[0] ? s->error : strerror(errno));
+
+	rec = json_pack("{s:i, s:s, s:O, "
+	    "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}, "
+	    "s:{s:s, s:s, s:s, s:I}}",
+	    "v", RECORD_VERSION, "id", id, "frame", frame,
+	    "route", "intent", intent, "pattern", row->pattern,
+	    "image", s->image, "image_digest", s->image_digest,
+	    "snapshot", s->name, "snapshot_digest", s->digest,
+	    "policy", row->pattern, "policy_digest", row->policy_digest,
+	    "mode", row->mode == SNAFT_FAST ? "fast" : "observe",
+	    "limits", limits_json(&lim),
+	    "wake", "backend", "process", "handle", e->path,
+	    "pool", hit ? "hit" : "cold", "wake_us",
+	    (json_int_t)(now_us() - t0));
+	/* The sandbox is snaft's now; it expires by itself if unclaimed. */
+	e->next = handedout;
+	handedout = e;
+	reap_handedout(0);
+	return rec;
+}
+
+static int
+rmentry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+cleanup(void)
+{
+	struct snapshot *s;
+
+	struct pool_entry *e;
+
+	while ((e = handedout) != NULL) {
+		handedout = e->next;
+		pool_discard(e);
+	}
+	for (s = snapshots; s != NULL; s = s->next)
+		zygote_stop(s);
+	if (rundir[0] != '\0')
+		nftw(rundir, rmentry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+onsignal(int sig)
+{
+	gotsig = sig;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *intents, *rundirbase;
+	struct jsonl_reader *r;
+	struct jsonl_error je;
+	struct sigaction sa;
+	char errbuf[1024];
+	const char *line;
+	json_t *frame, *rec;
+	size_t len;
+	long n;
+	int ch, rc;
+
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("airlock-wake %s\n", AIRLOCK_VERSION);
+		return EXIT_OK;
+	}
+	intents = getenv("AIRLOCK_INTENTS") ? getenv("AIRLOCK_INTENTS") :
+	    DEFAULT_INTENTS;
+	imagesdir = getenv("AIRLOCK_IMAGES") ? getenv("AIRLOCK_IMAGES") :
+	    DEFAULT_IMAGES;
+	rundirbase = getenv("AIRLOCK_RUNDIR") ? getenv("AIRLOCK_RUNDIR") :
+	    DEFAULT_RUNDIR;
+	while ((ch = getopt(argc, argv, "b:I:l:p:qr:t:Vv")) != -1) {
+		switch (ch) {
+		case 'b':
+			if (strcmp(optarg, "process") != 0 &&
+			    strcmp(optarg, "kvm") != 0 &&
+			    strcmp(optarg, "auto") != 0)
+				errx(EXIT_USAGE, "-b: unknown backend %s",
+				    optarg);
+			forcebackend = optarg;
+			break;
+		case 'I':
+			imagesdir = optarg;
+			break;
+		case 'l':
+			n = strtol(optarg, NULL, 10);
+			if (n < 1000 || n > 86400000)
+				errx(EXIT_USAGE, "-l: lease must be 1000.."
+				    "86400000 ms");
+			lease_ms = (uint64_t)n;
+			break;
+		case 'p':
+			n = strtol(optarg, NULL, 10);
+			if (n < 0 || n > 64)
+				errx(EXIT_USAGE, "-p: pool size must be 0..64");
+			poolsize = (size_t)n;
+			break;
+		case 'q':
+			log_level = 0;
+			break;
+		case 'r':
+			rundirbase = optarg;
+			break;
+		case 't':
+			intents = optarg;
+			break;
+		case 'V':
+			printf("airlock-wake %s\n", AIRLOCK_VERSION);
+			return EXIT_OK;
+		case 'v':
+			log_level = 2;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
+		errx(EXIT_USAGE, "%s", errbuf);
+	if (forcebackend != NULL && strcmp(forcebackend, "kvm") == 0)
+		errx(EXIT_SANDBOX, "-b kvm: the kvm backend is not available "
+		    "in this airlock-wake");
+
+	/* Our runtime directory: only we may enter it (mode 0700). */
+	if (mkdir(rundirbase, 0755) != 0 && errno != EEXIST)
+		err(EXIT_SYSTEM, "mkdir %s", rundirbase);
+	snprintf(rundir, sizeof(rundir), "%s/wake-%d", rundirbase,
+	    (int)getpid());
+	if (mkdir(rundir, 0700) != 0)
+		err(EXIT_SYSTEM, "mkdir %s", rundir);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Start every process-backend snapshot now, so the first frame is warm. */
+	{
+		size_t i;
+
+		for (i = 0; i < table->nrows; i++)
+			pool_tend(snapshot_for(&table->rows[i]));
+	}
+
+	if ((r = jsonl_reader_new(0, 0)) == NULL)
+		err(EXIT_SYSTEM, NULL);
+	rc = EXIT_OK;
+	for (;;) {
+		n = jsonl_next(r, &line, &len);
+		if (n < 0 && errno == EINTR && !gotsig)
+			continue;
+		if (n != 1 || gotsig)
+			break;
+		if (line == NULL) {
+			je.code = JSONL_TOO_LONG;
+			snprintf(je.text, sizeof(je.text), "frame of %zu bytes "
+			    "exceeds the line cap of %u bytes", len,
+			    JSONL_MAX_DEFAULT);
+			rec = jsonl_reject_line(NULL, len, &je, "wake");
+		} else if ((frame = jsonl_parse(line, len, &je)) == NULL)
+			rec = jsonl_reject_line(line, len, &je, "wake");
+		else {
+			rec = route(frame);
+			json_decref(frame);
+		}
+		if (rec == NULL)
+			err(EXIT_SYSTEM, "building a record");
+		if (jsonl_write(stdout, rec) != 0) {
+			json_decref(rec);
+			warn("write");
+			rc = EXIT_SYSTEM;
+			break;
+		}
+		json_decref(rec);
+	}
+	if (n < 0 && !gotsig) {
+		warn("read");
+		rc = EXIT_SYSTEM;
+	}
+	jsonl_reader_free(r);
+	/*
+	 * Our readers may still be claiming the sandboxes we woke: close our
+	 * output so they see the end, and keep the zygotes (the sandboxes'
+	 * pid 1) alive until those runs are over or their lease is up.
+	 */
+	fclose(stdout);
+	reap_handedout((int)(lease_ms > INT32_MAX ? INT32_MAX : lease_ms));
+	cleanup();
+	intents_free(table);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/* airlock-wake: what its files share. */
+#ifndef WAKE_H
+#define WAKE_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAPSHOT_MAXPRELOAD	64
+#define ZYGOTE_START_MS		30000
+
+struct pool_entry {
+	struct pool_entry	*next;
+	char			 path[108];	/* the handle: a socket path */
+	int			 pidfd;
+	uint64_t		 t_us;		/* when it was requested */
+};
+
+struct pending {
+	struct pending		*next;
+	char			 path[108];
+	uint64_t		 t_us;
+};
+
+/* One (image, snapshot) pair of the process backend, and its zygote. */
+struct snapshot {
+	struct snapshot		*next;
+	char			*image;
+	char			*name;
+	char			 rootfs[PATH_MAX];
+	char			 image_digest[80];
+	char			 digest[80];
+	char			*runner;
+	char			*preload[SNAPSHOT_MAXPRELOAD];
+	size_t			 npreload;
+	uint64_t		 lease_ms;
+	uint64_t		 tmp_bytes;
+	char			 error[PATH_MAX + 512];	/* why unavailable */
+	int			 pid;		/* zygote */
+	int			 ctl;		/* control socket to it */
+	struct pool_entry	*pool;
+	size_t			 npool;
+	struct pending		*pending, *pending_tail;
+	size_t			 npending;
+	size_t			 target;	/* pool size to keep */
+};
+
+uint64_t	now_us(void);
+int		zygote_start(struct snapshot *, char *, size_t);
+void		zygote_stop(struct snapshot *);
+int		pool_request(struct snapshot *, const char *);
+int		pool_collect(struct snapshot *);
+void		pool_discard(struct pool_entry *);
+
+#endif

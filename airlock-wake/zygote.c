@@ -1,0 +1,468 @@
+/*
+ * Zygotes and the warm pool of the process backend (DESIGN.md section 4).
+ *
+ * A zygote is the image's runner started once inside fresh namespaces
+ * (user, pid, mount, network, ipc, uts, cgroup) with the image's root
+ * filesystem as its read-only root.  It initialises the interpreter, then
+ * forks one pool sandbox per SB_SPAWN.  Each pool sandbox waits on its own
+ * listening socket in our mode-0700 runtime directory; that socket's path
+ * is the handle airlock-snaft connects to.
+ */
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <linux/sched.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "airlock.h"
+#include "sandbox.h"
+#include "wake.h"
+
+/* The user the sandbox's root maps to on the host: nobody. */
+#define SANDBOX_HOST_UID	65534
+#define SANDBOX_HOST_GID	65534
+
+uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int
+writefile(const char *path, const char *text)
+{
+	int fd, rc = 0;
+	size_t len = strlen(text);
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (write(fd, text, len) != (ssize_t)len)
+		rc = -1;
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* Mount flags a bind remount must keep: the kernel locks them. */
+static unsigned long
+lockedflags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (statvfs(path, &sv) != 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	return f;
+}
+
+static void __attribute__((noreturn))
+childfail(int fd, const char *what)
+{
+	char buf[256];
+	int e = errno;
+
+	snprintf(buf, sizeof(buf), "%s: %s", what, strerror(e));
+	if (write(fd, buf, strlen(buf)) < 0)
+		_exit(111);
+	_exit(112);
+}
+
+/*
+ * In the new namespaces: build the root and exec the runner.  Runs as root
+ * of a fresh user namespace, so every mount below is invisible to the host
+ * and carries no host privilege.  Errors go to errfd for the parent.
+ */
+static void __attribute__((noreturn))
+zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
+{
+	static const char *devs[] = { "null", "zero", "urandom", "random" };
+	static char env_path[] = "PATH=/usr/bin:/bin";
+	static char env_lang[] = "LANG=C.UTF-8";
+	static char env_home[] = "HOME=/tmp";
+	/* A scrubbed environment: nothing of the host's reaches the sandbox. */
+	char *envp[] = { env_path, env_lang, env_home, NULL };
+	char path[PATH_MAX + 32], *argv[SNAPSHOT_MAXPRELOAD + 2], c;
+	size_t i;
+	int fd;
+
+	/* The zygote must not outlive wake; its death ends the pid namespace. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		childfail(errfd, "prctl");
+	/* Wait until wake has written our uid and gid maps. */
+	if (read(syncfd, &c, 1) != 1)
+		_exit(112);
+	close(syncfd);
+	/*
+	 * Creating the namespace did not change our host uid; becoming root of
+	 * the namespace does: from now on we are the host's nobody, with
+	 * capabilities only over this namespace's own objects.
+	 */
+	if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+		childfail(errfd, "becoming root of the user namespace");
+
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		childfail(errfd, "make / private");
+	/* The image root bound onto itself becomes a mount point to pivot to. */
+	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) != 0)
+		childfail(errfd, "bind the image root");
+	/*
+	 * The only device nodes: bound from the host, each over an empty file
+	 * the image provides.  They stay usable (no MS_NODEV) but nothing on
+	 * them can be executed or gain privileges.
+	 */
+	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "/dev/%s", devs[i]);
+		snprintf(path, sizeof(path), "%s/dev/%s", s->rootfs, devs[i]);
+		if (access(path, F_OK) != 0)
+			continue;
+		if (mount(src, path, NULL, MS_BIND, NULL) != 0)
+			childfail(errfd, path);
+		if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID |
+		    MS_NOEXEC | lockedflags(path), NULL) != 0)
+			childfail(errfd, path);
+	}
+	/* The image root is read-only for everything inside. */
+	if (mount(NULL, s->rootfs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV | lockedflags(s->rootfs), NULL) != 0)
+		childfail(errfd, "remount the image root read-only");
+	if (chdir(s->rootfs) != 0)
+		childfail(errfd, "chdir new root");
+	/*
+	 * pivot_root(".", ".") stacks the old root under the new one; the
+	 * detach then removes every host path from this namespace for good.
+	 */
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
+		childfail(errfd, "pivot_root");
+	if (umount2(".", MNT_DETACH) != 0)
+		childfail(errfd, "detach the old root");
+	if (chdir("/") != 0)
+		childfail(errfd, "chdir /");
+	if (sethostname("airlock", 7) != 0)
+		childfail(errfd, "sethostname");
+
+	if ((fd = open("/dev/null", O_RDWR)) < 0)
+		childfail(errfd, "open /dev/null");
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(ctl, SB_ZYGOTE_FD) < 0)
+		childfail(errfd, "dup2");
+	/* No inherited descriptors beyond 0-3 (2 is wake's stderr). */
+	if (fcntl(SB_ZYGOTE_FD, F_SETFD, 0) != 0)
+		childfail(errfd, "fcntl");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		childfail(errfd, "no_new_privs");
+
+	argv[0] = s->runner;
+	for (i = 0; i < s->npreload; i++)
+		argv[i + 1] = s->preload[i];
+	argv[s->npreload + 1] = NULL;
+	execve(s->runner, argv, envp);
+	childfail(errfd, s->runner);
+}
+
+static int
+zygote_recv(struct snapshot *s, uint16_t want, int *fd)
+{
+	struct sb_hdr h;
+	struct iovec iov = { &h, sizeof(h) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*fd = -1;
+	do
+		n = recvmsg(s->ctl, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET &&
+	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (n != sizeof(h) || h.magic != SB_MAGIC || h.version != SB_VERSION ||
+	    h.type != want || h.len != 0 || (m.msg_flags & MSG_CTRUNC)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+zygote_start(struct snapshot *s, char *errbuf, size_t errlen)
+{
+	char map[64], path[64], msg[256];
+	struct pollfd pfd;
+	int sv[2], sync[2], errp[2], fd;
+	ssize_t n;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    pipe2(sync, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+		snprintf(errbuf, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	/*
+	 * The child inherits our supplementary groups and cannot drop them in
+	 * its namespace (setgroups is denied there), so drop them here first:
+	 * as root, so that no host group reaches the sandbox.
+	 */
+	if (geteuid() == 0 && setgroups(0, NULL) != 0) {
+		snprintf(errbuf, errlen, "setgroups: %s", strerror(errno));
+		goto closeall;
+	}
+	/*
+	 * Every namespace at once: the child is root only inside a user
+	 * namespace we map to the host's nobody, with no network interface,
+	 * its own pid numbering, mounts, IPC, hostname and cgroup view.
+	 */
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID |
+	    CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+	    CLONE_NEWCGROUP | SIGCHLD, 0, NULL, NULL, 0);
+	if (pid < 0) {
+		snprintf(errbuf, errlen, "clone with new namespaces: %s",
+		    strerror(errno));
+		goto closeall;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(sync[1]);
+		close(errp[0]);
+		zygote_child(s, sv[1], sync[0], errp[1]);
+	}
+	close(sv[1]);
+	close(sync[0]);
+	close(errp[1]);
+
+	/* Map root inside to nobody outside; forbid setgroups first. */
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+	if (writefile(path, "deny") != 0)
+		goto mapfail;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	snprintf(map, sizeof(map), "0 %d 1\n", SANDBOX_HOST_UID);
+	if (writefile(path, map) != 0)
+		goto mapfail;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	snprintf(map, sizeof(map), "0 %d 1\n", SANDBOX_HOST_GID);
+	if (writefile(path, map) != 0)
+		goto mapfail;
+	if (write(sync[1], "g", 1) != 1)
+		goto mapfail;
+	close(sync[1]);
+
+	s->pid = pid;
+	s->ctl = sv[0];
+	/* Ready, or an error from the child, or its death. */
+	pfd.fd = s->ctl;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, ZYGOTE_START_MS) <= 0 ||
+	    zygote_recv(s, SB_READY, &fd) != 0) {
+		n = read(errp[0], msg, sizeof(msg) - 1);
+		msg[n > 0 ? n : 0] = '\0';
+		snprintf(errbuf, errlen, "zygote for %s/%s did not start%s%s",
+		    s->image, s->name, n > 0 ? ": " : "", msg);
+		close(errp[0]);
+		zygote_stop(s);
+		return -1;
+	}
+	close(errp[0]);
+	return 0;
+
+mapfail:
+	snprintf(errbuf, errlen, "writing %s: %s", path, strerror(errno));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(sv[0]);
+	close(sync[1]);
+	close(errp[0]);
+	return -1;
+closeall:
+	close(sv[0]);
+	close(sv[1]);
+	close(sync[0]);
+	close(sync[1]);
+	close(errp[0]);
+	close(errp[1]);
+	return -1;
+}
+
+void
+zygote_stop(struct snapshot *s)
+{
+	struct pool_entry *e;
+
+	while ((e = s->pool) != NULL) {
+		s->pool = e->next;
+		pool_discard(e);
+	}
+	s->npool = 0;
+	if (s->ctl >= 0)
+		close(s->ctl);
+	s->ctl = -1;
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = -1;
+	s->npending = 0;
+}
+
+void
+pool_discard(struct pool_entry *e)
+{
+	if (e->pidfd >= 0) {
+		(void)syscall(SYS_pidfd_send_signal, e->pidfd, SIGKILL, NULL, 0);
+		close(e->pidfd);
+	}
+	unlink(e->path);
+	free(e);
+}
+
+/*
+ * Ask the zygote for one more sandbox.  The listening socket is made here,
+ * in the runtime directory only we can enter; the sandbox accepts on it.
+ */
+int
+pool_request(struct snapshot *s, const char *rundir)
+{
+	static unsigned long counter;
+	struct sb_hdr h = { SB_MAGIC, SB_VERSION, SB_SPAWN,
+	    sizeof(struct sb_spawn), 0 };
+	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { &sp, sizeof(sp) } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
+	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pending *p;
+	struct cmsghdr *c;
+	int ls;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -1;
+	snprintf(p->path, sizeof(p->path), "%s/sb-%d-%lu.sock", rundir,
+	    (int)getpid(), ++counter);
+	if (strlen(p->path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		free(p);
+		return -1;
+	}
+	strcpy(sa.sun_path, p->path);
+	unlink(p->path);
+	if ((ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(p->path, 0600) != 0 || listen(ls, 1) != 0)
+		goto failsock;
+	memset(&u, 0, sizeof(u));
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &ls, sizeof(int));
+	if (sendmsg(s->ctl, &m, MSG_NOSIGNAL) < 0)
+		goto failsock;
+	close(ls);
+	p->t_us = now_us();
+	/* Replies come in request order: append. */
+	p->next = NULL;
+	if (s->pending_tail != NULL)
+		s->pending_tail->next = p;
+	else
+		s->pending = p;
+	s->pending_tail = p;
+	s->npending++;
+	return 0;
+
+failsock:
+	close(ls);
+	unlink(p->path);
+fail:
+	free(p);
+	return -1;
+}
+
+/* Take one SB_SPAWNED answer and move its sandbox into the pool. */
+int
+pool_collect(struct snapshot *s)
+{
+	struct pool_entry *e;
+	struct pending *p;
+	int pidfd;
+
+	if (zygote_recv(s, SB_SPAWNED, &pidfd) != 0 || pidfd < 0)
+		return -1;
+	if ((p = s->pending) == NULL) {
+		close(pidfd);
+		return -1;
+	}
+	if ((s->pending = p->next) == NULL)
+		s->pending_tail = NULL;
+	s->npending--;
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		close(pidfd);
+		free(p);
+		return -1;
+	}
+	memcpy(e->path, p->path, sizeof(e->path));
+	e->pidfd = pidfd;
+	e->t_us = p->t_us;
+	free(p);
+	/* Append, so that the oldest sandbox is handed out first. */
+	e->next = NULL;
+	if (s->pool == NULL)
+		s->pool = e;
+	else {
+		struct pool_entry *t = s->pool;
+
+		while (t->next != NULL)
+			t = t->next;
+		t->next = e;
+	}
+	s->npool++;
+	return 0;
+}

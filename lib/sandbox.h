@@ -1,0 +1,82 @@
+/*
+ * The process backend's control protocol (DESIGN.md section 4): between
+ * airlock-wake and a zygote, and between airlock-snaft and a woken sandbox.
+ * Shared by guest/python-runner.c (inside the sandbox) and the host tools.
+ * Every message is one SOCK_SEQPACKET datagram starting with struct sb_hdr;
+ * descriptors travel as SCM_RIGHTS.  Both ends check type, version and
+ * length before reading anything else: the sandbox side is hostile once a
+ * payload has run.
+ */
+#ifndef SANDBOX_H
+#define SANDBOX_H
+
+#include <stdint.h>
+
+#define SB_MAGIC	0x41524c4bu	/* "ARLK" */
+#define SB_VERSION	1
+
+/* The control descriptor a zygote finds open when it starts. */
+#define SB_ZYGOTE_FD	3
+
+enum sb_type {
+	/* wake -> zygote: fork a pool sandbox; fds: [listening socket] */
+	SB_SPAWN = 1,
+	/* zygote -> wake: the sandbox exists; fds: [pidfd of it] */
+	SB_SPAWNED,
+	/* zygote -> wake: initialised, ready to spawn */
+	SB_READY,
+	/* snaft -> sandbox: run; fds: [payload memfd, stdout, stderr] */
+	SB_RUN,
+	/* sandbox -> snaft: filter in place; fds: [listener, pidfd] */
+	SB_STARTED,
+	/* sandbox -> snaft: the payload process is gone */
+	SB_EXIT,
+	/* sandbox -> snaft: the run could not start */
+	SB_ERROR,
+};
+
+struct sb_hdr {
+	uint32_t	magic;
+	uint16_t	version;
+	uint16_t	type;
+	uint32_t	len;		/* bytes after the header */
+	uint32_t	seq;		/* echoed in the answer */
+};
+
+struct sb_spawn {
+	uint64_t	lease_ms;	/* exit if nobody claims it by then */
+	uint64_t	tmp_bytes;	/* size of the private /tmp */
+};
+
+#define SB_BPF_MAX	4096		/* instructions, the kernel's cap */
+
+struct sb_run {
+	uint64_t	wall_ms;
+	uint64_t	cpu_ms;
+	uint64_t	memory_bytes;
+	uint64_t	file_bytes;
+	uint64_t	payload_bytes;	/* size of the payload memfd */
+	uint32_t	bpf_len;	/* instructions following this struct */
+	uint32_t	flags;
+	/* struct sock_filter bpf[bpf_len] follows */
+};
+
+enum sb_exit_how {
+	SB_EXITED = 1,		/* code holds the exit status */
+	SB_SIGNALED,		/* code holds the signal */
+};
+
+struct sb_exit {
+	uint32_t	how;
+	int32_t		code;
+	uint64_t	cpu_us;		/* user + system time of the payload */
+	uint64_t	maxrss_kb;
+	uint32_t	memory_error;	/* the payload died of MemoryError */
+	uint32_t	wall_killed;	/* the sandbox killed it at wall_ms */
+};
+
+struct sb_error {
+	char		text[200];
+};
+
+#endif
