@@ -20,8 +20,8 @@ run_tool() {
 	local want=$1 errf rc
 	shift
 	errf=$(mktemp "$BATS_TEST_TMPDIR/stderr.XXXXXX")
-	output=$(timeout -k 5 "${AIRLOCK_TEST_TIMEOUT:-60}" "$@" 2>"$errf")
-	rc=$?
+	rc=0
+	output=$(timeout -k 5 "${AIRLOCK_TEST_TIMEOUT:-60}" "$@" 2>"$errf") || rc=$?
 	status=$rc
 	stderr=$(cat "$errf")
 	lines=()
