@@ -6,6 +6,9 @@
  * the id ties them together).  Records with nothing to run (rejected)
  * pass through unchanged.  Never drops a line.  See airlock-snaft(1).
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +82,29 @@ static void
 failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * A sandbox we will not run still waits for us: claim it and hang up, so
+ * it ends now rather than when its lease runs out.
+ */
+static void
+release(json_t *rec)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *handle;
+	int fd;
+
+	handle = jsonl_get_string(json_object_get(rec, "wake"), "handle");
+	if (handle == NULL || handle[0] != '/' ||
+	    strlen(handle) >= sizeof(sa.sun_path))
+		return;
+	strcpy(sa.sun_path, handle);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		unlink(handle);
+	close(fd);
+}
+
 /* A record whose run never started: exec says why; triage makes it 500. */
 static void
 failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
@@ -86,6 +112,7 @@ failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
 	char why[512];
 	va_list ap;
 
+	release(rec);
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);

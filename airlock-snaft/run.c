@@ -138,6 +138,40 @@ sendrun(struct run *r, const char *payload, size_t plen, int fds[3])
 }
 
 /*
+ * The sandbox's cgroup, as airlock-wake made it.  Paths come from a record,
+ * so they must lie under /sys/fs/cgroup and hold no "..": we write limits
+ * into them as root.
+ */
+static void
+takecgroup(struct run *r, json_t *wake)
+{
+	json_t *j = json_object_get(wake, "cgroup");
+	const char *mem, *pids;
+	long long v;
+
+	if (!json_is_object(j) || jsonl_get_int(j, "version", &v) != 0 ||
+	    (v != 1 && v != 2))
+		return;
+	mem = jsonl_get_string(j, "memory");
+	pids = jsonl_get_string(j, "pids");
+	if (mem == NULL || pids == NULL ||
+	    strncmp(mem, "/sys/fs/cgroup/", 15) != 0 ||
+	    strncmp(pids, "/sys/fs/cgroup/", 15) != 0 ||
+	    strstr(mem, "..") != NULL || strstr(pids, "..") != NULL ||
+	    strlen(mem) >= sizeof(r->cg.memory) ||
+	    strlen(pids) >= sizeof(r->cg.pids))
+		return;
+	r->cg.version = (int)v;
+	strcpy(r->cg.memory, mem);
+	strcpy(r->cg.pids, pids);
+	/* This run's limit, which may be tighter than the intent's. */
+	if (cgroup_set_memory(&r->cg, r->limits.memory_bytes) != 0)
+		log_info("warning: setting the memory limit in %s: %s", mem,
+		    strerror(errno));
+	r->oom_before = cgroup_oom_kills(&r->cg);
+}
+
+/*
  * Claim the sandbox named by the record's handle and start the run.  On
  * any failure the run exists anyway, marked failed, so that the record
  * still comes out (as a 500).
@@ -196,6 +230,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		goto fail;
 	}
 	unlink(handle);
+	takecgroup(r, wake);
 
 	/*
 	 * The payload travels in a sealed memfd: the sandbox can read it but
@@ -295,6 +330,7 @@ onmessage(struct run *r)
 	union {
 		struct sb_exit	 ex;
 		struct sb_error	 er;
+		struct sb_started st;
 	} body;
 	struct sb_hdr h;
 	int fds[2], nfds;
@@ -319,12 +355,14 @@ onmessage(struct run *r)
 	}
 	switch (h.type) {
 	case SB_STARTED:
-		if (r->state != RUN_CONNECTED || nfds != 2 || h.len != 0) {
+		if (r->state != RUN_CONNECTED || nfds != 2 ||
+		    h.len != sizeof(body.st) || body.st.pid <= 1) {
 			run_fail(r, "sandbox sent a malformed start message");
 			goto protocol;
 		}
 		r->listener = fds[0];
 		r->pidfd = fds[1];
+		r->payload_pid = body.st.pid;
 		r->state = RUN_RUNNING;
 		r->t_run = now_us();
 		return;
@@ -439,6 +477,32 @@ violation(struct run *r, const struct seccomp_data *d, const char *family,
 }
 
 /*
+ * A signal the payload sends itself (abort(), os.kill(os.getpid(), ...)):
+ * allowed whatever the policy, because it can only end the payload.  The
+ * target is a register value compared with the pid the sandbox reported, so
+ * kill(0, ...), kill(-1, ...) and any other process stay violations.
+ */
+static int
+selfsignal(const struct run *r, const struct seccomp_data *d)
+{
+	static int nkill = -2, ntkill = -2, ntgkill = -2;
+	uint64_t self = (uint64_t)r->payload_pid;
+
+	if (nkill == -2) {
+		nkill = syscall_number("kill");
+		ntkill = syscall_number("tkill");
+		ntgkill = syscall_number("tgkill");
+	}
+	if (r->payload_pid <= 1)
+		return 0;
+	if (d->nr == nkill || d->nr == ntkill)
+		return d->args[0] == self;
+	if (d->nr == ntgkill)
+		return d->args[0] == self && d->args[1] == self;
+	return 0;
+}
+
+/*
  * One notified call.  The decision uses only what the kernel put in the
  * notification (number, architecture, register arguments), never guest
  * memory, so it cannot be raced.
@@ -479,6 +543,10 @@ onnotify(struct run *r)
 		name = syscall_name(d->nr);
 		violation(r, d, family, name ? name : "unknown", "x86_64");
 		resp.error = -EPERM;
+	} else if (selfsignal(r, d)) {
+		if (r->counts != NULL)
+			r->counts[d->nr]++;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	} else if (d->nr < 0 || d->nr >= SYSCALL_MAX ||
 	    !r->policy->row->allowed[d->nr]) {
 		name = d->nr >= 0 && d->nr < SYSCALL_MAX ? syscall_name(d->nr) :
@@ -626,6 +694,10 @@ run_finish(struct run *r)
 		if (reason == NULL && sig == SIGXFSZ)
 			reason = "file_size";
 		if (reason == NULL && r->memory_error)
+			reason = "memory";
+		/* The kernel's OOM killer: the cgroup counted it. */
+		if (reason == NULL && sig == SIGKILL && r->cg.version != 0 &&
+		    cgroup_oom_kills(&r->cg) > r->oom_before)
 			reason = "memory";
 		if (reason == NULL && sig == SIGSYS) {
 			/* Only the kernel's own seccomp kill sends SIGSYS here. */

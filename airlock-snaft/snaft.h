@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "cgroup.h"
 #include "intents.h"
 #include "sha256.h"
 
@@ -49,6 +50,7 @@ struct run {
 	int		 conn;
 	int		 listener;
 	int		 pidfd;
+	int		 payload_pid;	/* as the sandbox numbers it */
 	struct stream	 out, err;
 	uint64_t	 t_start;	/* us, when the request went out */
 	uint64_t	 t_run;		/* us, when the payload started */
@@ -64,6 +66,8 @@ struct run {
 	int		 exit_how, exit_code;
 	uint64_t	 cpu_us;
 	int		 memory_error, wall_killed;
+	struct cgroup	 cg;		/* version 0: none */
+	long		 oom_before;	/* OOM kills in it before the run */
 };
 
 uint64_t	 now_us(void);

@@ -41,7 +41,7 @@ static struct snapshot		*snapshots;
 static const char		*imagesdir;
 static char			 rundir[PATH_MAX];
 static size_t			 poolsize = 2;
-static uint64_t			 lease_ms = 600000;
+static uint64_t			 lease_ms = 60000;
 static const char		*forcebackend;
 static volatile sig_atomic_t	 gotsig;
 /* Sandboxes handed out: the zygote must outlive them (it is their pid 1). */
@@ -99,6 +99,7 @@ snapshot_load(struct snapshot *s, const struct intent *row)
 
 	s->lease_ms = lease_ms;
 	s->tmp_bytes = row->limits.tmp_bytes;
+	s->memory_bytes = row->limits.memory_bytes;
 	snprintf(path, sizeof(path), "%s/%s/digest", imagesdir, s->image);
 	if ((digest = readsmall(path, 200, &dlen)) == NULL) {
 		snprintf(s->error, sizeof(s->error), "image %s is not built "
@@ -293,6 +294,8 @@ reap_handedout(int wait_ms)
 		}
 		if (pfd.revents) {
 			*ep = e->next;
+			if (e->cg.version != 0)
+				pool_uncgroup(e);
 			close(e->pidfd);
 			unlink(e->path);
 			free(e);
@@ -497,6 +500,11 @@ route(json_t *frame)
 	    "wake", "backend", "process", "handle", e->path,
 	    "pool", hit ? "hit" : "cold", "wake_us",
 	    (json_int_t)(now_us() - t0));
+	if (rec != NULL)
+		json_object_set_new(json_object_get(rec, "wake"), "cgroup",
+		    e->cg.version == 0 ? json_null() : json_pack("{s:i, s:s, "
+		    "s:s}", "version", e->cg.version, "memory", e->cg.memory,
+		    "pids", e->cg.pids));
 	/* The sandbox is snaft's now; it expires by itself if unclaimed. */
 	e->next = handedout;
 	handedout = e;
@@ -517,6 +525,7 @@ static void
 cleanup(void)
 {
 	struct snapshot *s;
+	char path[128];
 
 	struct pool_entry *e;
 
@@ -526,6 +535,18 @@ cleanup(void)
 	}
 	for (s = snapshots; s != NULL; s = s->next)
 		zygote_stop(s);
+	if (cgroup_version == 1) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/airlock/"
+		    "wake-%d", (int)getpid());
+		rmdir(path);
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/pids/airlock/"
+		    "wake-%d", (int)getpid());
+		rmdir(path);
+	} else if (cgroup_version == 2) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/airlock/wake-%d",
+		    (int)getpid());
+		rmdir(path);
+	}
 	if (rundir[0] != '\0')
 		nftw(rundir, rmentry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -628,6 +649,9 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if ((cgroup_version = cgroup_probe(errbuf, sizeof(errbuf))) == 0)
+		log_info("warning: %s; sandbox limits are rlimits only", errbuf);
+
 	/* Start every process-backend snapshot now, so the first frame is warm. */
 	{
 		size_t i;
@@ -678,6 +702,17 @@ main(int argc, char *argv[])
 	 * pid 1) alive until those runs are over or their lease is up.
 	 */
 	fclose(stdout);
+	{
+		struct snapshot *s;
+		struct pool_entry *e;
+
+		for (s = snapshots; s != NULL; s = s->next)
+			while ((e = s->pool) != NULL) {
+				s->pool = e->next;
+				s->npool--;
+				pool_discard(e);
+			}
+	}
 	reap_handedout((int)(lease_ms > INT32_MAX ? INT32_MAX : lease_ms));
 	cleanup();
 	intents_free(table);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
+
 #define SNAPSHOT_MAXPRELOAD	64
 #define ZYGOTE_START_MS		30000
 
@@ -14,6 +16,7 @@ struct pool_entry {
 	char			 path[108];	/* the handle: a socket path */
 	int			 pidfd;
 	uint64_t		 t_us;		/* when it was requested */
+	struct cgroup		 cg;		/* version 0: rlimits only */
 };
 
 struct pending {
@@ -35,6 +38,7 @@ struct snapshot {
 	size_t			 npreload;
 	uint64_t		 lease_ms;
 	uint64_t		 tmp_bytes;
+	uint64_t		 memory_bytes;	/* the cgroup's first limit */
 	char			 error[PATH_MAX + 512];	/* why unavailable */
 	int			 pid;		/* zygote */
 	int			 ctl;		/* control socket to it */
@@ -45,11 +49,14 @@ struct snapshot {
 	size_t			 target;	/* pool size to keep */
 };
 
+extern int	cgroup_version;	/* 0: none usable, rlimits only */
+
 uint64_t	now_us(void);
 int		zygote_start(struct snapshot *, char *, size_t);
 void		zygote_stop(struct snapshot *);
 int		pool_request(struct snapshot *, const char *);
 int		pool_collect(struct snapshot *);
 void		pool_discard(struct pool_entry *);
+void		pool_uncgroup(struct pool_entry *);
 
 #endif

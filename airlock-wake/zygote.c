@@ -348,15 +348,67 @@ zygote_stop(struct snapshot *s)
 	s->npending = 0;
 }
 
+int cgroup_version;
+
 void
 pool_discard(struct pool_entry *e)
 {
+	struct pollfd pfd;
+
 	if (e->pidfd >= 0) {
 		(void)syscall(SYS_pidfd_send_signal, e->pidfd, SIGKILL, NULL, 0);
+		/* A cgroup can only go once its last task has. */
+		pfd.fd = e->pidfd;
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, 1000);
 		close(e->pidfd);
 	}
+	if (e->cg.version != 0)
+		pool_uncgroup(e);
 	unlink(e->path);
 	free(e);
+}
+
+/*
+ * Remove the sandbox's cgroup.  Its task has exited, but the zygote may not
+ * have reaped it yet, so retry briefly while the kernel still counts it.
+ */
+void
+pool_uncgroup(struct pool_entry *e)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		cgroup_remove(&e->cg);
+		if (access(e->cg.memory, F_OK) != 0)
+			break;
+		usleep(1000);
+	}
+	e->cg.version = 0;
+}
+
+/* A cgroup of its own for a new pool sandbox, when the machine has them. */
+static void
+pool_cgroup(struct snapshot *s, struct pool_entry *e)
+{
+	static unsigned long n;
+	static int warned;
+	char rel[128];
+	pid_t pid;
+
+	if (cgroup_version == 0)
+		return;
+	snprintf(rel, sizeof(rel), "airlock/wake-%d/sb-%lu", (int)getpid(),
+	    ++n);
+	if ((pid = pidfd_hostpid(e->pidfd)) <= 0 ||
+	    cgroup_create(&e->cg, cgroup_version, rel, pid, s->memory_bytes,
+	    2) != 0) {
+		if (!warned++)
+			log_info("warning: cannot put sandboxes in cgroup %s "
+			    "(%s); their limits are rlimits only", rel,
+			    strerror(errno));
+		e->cg.version = 0;
+	}
 }
 
 /*
@@ -452,6 +504,7 @@ pool_collect(struct snapshot *s)
 	e->pidfd = pidfd;
 	e->t_us = p->t_us;
 	free(p);
+	pool_cgroup(s, e);
 	/* Append, so that the oldest sandbox is handed out first. */
 	e->next = NULL;
 	if (s->pool == NULL)

@@ -387,6 +387,7 @@ sandbox(int lsock, const struct sb_spawn *sp)
 	struct handover *ho;
 	struct pollfd pfd[2];
 	struct rusage ru;
+	struct sb_started started;
 	uint64_t deadline;
 	ssize_t n;
 	pid_t pid;
@@ -478,7 +479,10 @@ sandbox(int lsock, const struct sb_spawn *sp)
 	}
 	give[0] = lfd;
 	give[1] = pidfd;
-	if (sendmsgfds(conn, SB_STARTED, 0, NULL, 0, give, 2) != 0) {
+	started.pid = pid;
+	started.pad = 0;
+	if (sendmsgfds(conn, SB_STARTED, 0, &started, sizeof(started), give,
+	    2) != 0) {
 		kill(pid, SIGKILL);
 		_exit(111);
 	}
@@ -590,7 +594,8 @@ main(int argc, char *argv[])
 		if (n == 0)
 			_exit(0);	/* airlock-wake is gone, and so are we */
 		if (n < 0 || nfds != 1)
-			die("bad message from airlock-wake");
+			die("bad message from airlock-wake (%zd, %d fds): %s",
+			    n, nfds, strerror(errno));
 		seq++;
 		fflush(NULL);
 		if ((pid = fork()) < 0)

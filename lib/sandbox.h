@@ -75,6 +75,12 @@ struct sb_exit {
 	uint32_t	wall_killed;	/* the sandbox killed it at wall_ms */
 };
 
+/* The payload process's pid as the sandbox numbers it. */
+struct sb_started {
+	int32_t		pid;
+	uint32_t	pad;
+};
+
 struct sb_error {
 	char		text[200];
 };

@@ -1,0 +1,229 @@
+/*
+ * Per-sandbox cgroups, v1 or v2 (DESIGN.md section 4).  airlock-wake makes
+ * one for every pool sandbox and removes it when the sandbox is gone;
+ * airlock-snaft may tighten its memory limit for a run and reads whether
+ * the kernel's OOM killer ended the run.  Where neither hierarchy can be
+ * used the caller logs a warning and relies on rlimits, which the runner
+ * always sets: never no limit.
+ */
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+
+#define V1_MEMORY	"/sys/fs/cgroup/memory"
+#define V1_PIDS		"/sys/fs/cgroup/pids"
+#define V2_ROOT		"/sys/fs/cgroup"
+#define V2_HYBRID	"/sys/fs/cgroup/unified"
+
+static int
+writestr(const char *dir, const char *file, const char *val)
+{
+	char path[CGROUP_PATH_MAX + 64];
+	size_t len = strlen(val);
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (write(fd, val, len) != (ssize_t)len)
+		rc = -1;
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+static int
+writeu64(const char *dir, const char *file, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return writestr(dir, file, buf);
+}
+
+static int
+isfs(const char *path, unsigned long magic)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == magic;
+}
+
+static int
+mkdirs(const char *base, const char *rel)
+{
+	char path[CGROUP_PATH_MAX];
+	char *p;
+
+	if (snprintf(path, sizeof(path), "%s/%s", base, rel) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = path + strlen(base) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Enable a controller for the children of every level down to rel. */
+static int
+v2_enable(const char *root, const char *rel)
+{
+	char path[CGROUP_PATH_MAX], *p;
+
+	snprintf(path, sizeof(path), "%s", root);
+	if (writestr(path, "cgroup.subtree_control", "+memory +pids") != 0)
+		return -1;
+	p = path + strlen(path);
+	while (*rel != '\0') {
+		const char *slash = strchr(rel, '/');
+		size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
+
+		if ((size_t)(p - path) + n + 2 >= sizeof(path))
+			return -1;
+		*p++ = '/';
+		memcpy(p, rel, n);
+		p += n;
+		*p = '\0';
+		rel += n + (slash != NULL);
+		if (*rel == '\0')
+			break;
+		if (writestr(path, "cgroup.subtree_control", "+memory +pids") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+cgroup_probe(char *why, size_t len)
+{
+	char path[128];
+
+	if (isfs(V1_MEMORY, CGROUP_SUPER_MAGIC) &&
+	    isfs(V1_PIDS, CGROUP_SUPER_MAGIC) && access(V1_MEMORY, W_OK) == 0)
+		return 1;
+	if (isfs(V2_ROOT, CGROUP2_SUPER_MAGIC)) {
+		snprintf(path, sizeof(path), "%s/cgroup.subtree_control",
+		    V2_ROOT);
+		if (access(path, W_OK) == 0)
+			return 2;
+	}
+	snprintf(why, len, "no writable cgroup hierarchy with the memory and "
+	    "pids controllers (v1 at %s, v2 at %s)", V1_MEMORY, V2_ROOT);
+	return 0;
+}
+
+int
+cgroup_create(struct cgroup *cg, int version, const char *rel, pid_t pid,
+    uint64_t memory, uint64_t pids)
+{
+	char buf[32];
+
+	memset(cg, 0, sizeof(*cg));
+	cg->version = version;
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	if (version == 1) {
+		if (mkdirs(V1_MEMORY, rel) != 0 || mkdirs(V1_PIDS, rel) != 0)
+			return -1;
+		snprintf(cg->memory, sizeof(cg->memory), "%s/%s", V1_MEMORY, rel);
+		snprintf(cg->pids, sizeof(cg->pids), "%s/%s", V1_PIDS, rel);
+		/* Swap counts too where the kernel accounts it. */
+		if (writeu64(cg->memory, "memory.limit_in_bytes", memory) != 0)
+			goto fail;
+		(void)writeu64(cg->memory, "memory.memsw.limit_in_bytes", memory);
+		if (writeu64(cg->pids, "pids.max", pids) != 0 ||
+		    writestr(cg->memory, "cgroup.procs", buf) != 0 ||
+		    writestr(cg->pids, "cgroup.procs", buf) != 0)
+			goto fail;
+		return 0;
+	}
+	if (version == 2) {
+		if (mkdirs(V2_ROOT, rel) != 0 || v2_enable(V2_ROOT, rel) != 0)
+			return -1;
+		snprintf(cg->memory, sizeof(cg->memory), "%s/%s", V2_ROOT, rel);
+		snprintf(cg->pids, sizeof(cg->pids), "%s", cg->memory);
+		if (writeu64(cg->memory, "memory.max", memory) != 0 ||
+		    writeu64(cg->memory, "pids.max", pids) != 0 ||
+		    writestr(cg->memory, "cgroup.procs", buf) != 0)
+			goto fail;
+		(void)writestr(cg->memory, "memory.swap.max", "0");
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+fail:
+	cgroup_remove(cg);
+	return -1;
+}
+
+int
+cgroup_set_memory(const struct cgroup *cg, uint64_t memory)
+{
+	if (cg->version == 1) {
+		/* memsw must stay >= the plain limit: lower it second. */
+		if (writeu64(cg->memory, "memory.limit_in_bytes", memory) != 0)
+			return -1;
+		(void)writeu64(cg->memory, "memory.memsw.limit_in_bytes", memory);
+		return 0;
+	}
+	return writeu64(cg->memory, "memory.max", memory);
+}
+
+long
+cgroup_oom_kills(const struct cgroup *cg)
+{
+	char path[CGROUP_PATH_MAX + 32], line[128];
+	long n = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", cg->memory,
+	    cg->version == 1 ? "memory.oom_control" : "memory.events");
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "oom_kill %ld", &n) == 1)
+			break;
+	fclose(fp);
+	return n;
+}
+
+void
+cgroup_remove(const struct cgroup *cg)
+{
+	if (cg->memory[0] != '\0')
+		rmdir(cg->memory);
+	if (cg->version == 1 && cg->pids[0] != '\0')
+		rmdir(cg->pids);
+}
+
+pid_t
+pidfd_hostpid(int pidfd)
+{
+	char path[64], line[128];
+	FILE *fp;
+	int pid = -1;
+
+	/* The kernel shows the pid as our pid namespace numbers it. */
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Pid: %d", &pid) == 1)
+			break;
+	fclose(fp);
+	return (pid_t)pid;
+}

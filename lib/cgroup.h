@@ -1,0 +1,37 @@
+/*
+ * Per-sandbox cgroups, v1 or v2.  See lib/cgroup.c.
+ */
+#ifndef CGROUP_H
+#define CGROUP_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#define CGROUP_PATH_MAX	512
+
+struct cgroup {
+	int	version;		/* 1 or 2; 0 when none */
+	char	memory[CGROUP_PATH_MAX];	/* the memory controller's dir */
+	char	pids[CGROUP_PATH_MAX];		/* the pids controller's dir */
+};
+
+/* 1 or 2 if that hierarchy can be used, 0 with a reason in why. */
+int	cgroup_probe(char *why, size_t len);
+
+/*
+ * Make the cgroup rel (relative to each controller's root, e.g.
+ * "airlock/wake-12/sb-3"), set its memory and pids limits and move pid in.
+ */
+int	cgroup_create(struct cgroup *, int version, const char *rel, pid_t pid,
+	    uint64_t memory, uint64_t pids);
+int	cgroup_set_memory(const struct cgroup *, uint64_t memory);
+/* How many tasks the OOM killer ended in it, or -1 if unknown. */
+long	cgroup_oom_kills(const struct cgroup *);
+/* Remove it; it must be empty. */
+void	cgroup_remove(const struct cgroup *);
+
+/* The pid of a pidfd's process, in our pid namespace, or -1. */
+pid_t	pidfd_hostpid(int pidfd);
+
+#endif

@@ -1,0 +1,291 @@
+#!/usr/bin/env bats
+# The process backend end to end: real Python payloads through
+# airlock-wake | airlock-snaft | airlock-triage, each with the verdict it
+# must earn.  Every payload really runs; every violation is a real system
+# call stopped by the kernel's seccomp filter and our monitor.
+
+load helpers
+load process
+
+# One batch for the whole file: the payloads run concurrently in one
+# pipeline, and each test then reads its own record by channel id.
+setup_file() {
+	needs_image
+	local L='import ctypes; libc = ctypes.CDLL(None); '
+	{
+		frame 1 code:execute "print('hello world')"
+		# The always-dangerous families, each reached by a real call.
+		frame 10 code:execute "import socket; socket.socket()"
+		frame 11 code:execute "${L}libc.connect(1, None, 0)"
+		frame 12 code:execute "import os; os.fork()"
+		frame 13 code:execute "import subprocess; subprocess.run(['true'])"
+		frame 14 code:execute "import threading; threading.Thread(target=print).start()"
+		frame 15 code:execute "import ctypes; ctypes.CDLL('libsqlite3.so.0')"
+		frame 16 code:execute "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)"
+		frame 17 code:execute "${L}libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)"
+		frame 18 code:execute "${L}libc.reboot(0x1234567)"
+		frame 19 code:execute "${L}libc.syscall(246, 0, 0, 0, 0)"
+		frame 20 code:execute "${L}libc.ptrace(0, 0, 0, 0)"
+		frame 21 code:execute "${L}libc.syscall(0x40000000 | 39)"
+		frame 22 code:execute "${L}libc.syscall(321, 0, 0, 0)"
+		frame 23 code:execute "${L}libc.syscall(999)"
+		# Limits.
+		frame 30 code:execute "while True: pass" '{"cpu_ms": 500}'
+		frame 31 code:execute "import time; time.sleep(60)" '{"wall_ms": 1000}'
+		frame 32 code:execute "x = bytearray(512 * 2**20)"
+		frame 33 code:execute "import sys
+while True: sys.stdout.write('x' * 4096)"
+		frame 34 code:execute "open('/tmp/big', 'wb').write(b'x' * 2**21)"
+		frame 35 code:execute "import os; os._exit(3)"
+		frame 36 code:execute "raise ValueError('boom')"
+		frame 37 code:execute "import os, signal; os.abort()"
+		frame 38 code:execute "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+		frame 39 code:execute "import os, signal; os.kill(1, signal.SIGKILL)"
+		# Host reach.
+		frame 40 code:execute "import os; print(sorted(os.environ))"
+		frame 41 code:execute "import os; print(sorted(os.listdir('/')))"
+		# Fast mode: same policy, allowed calls stay in the kernel.
+		frame 50 code:fast "print('fast')"
+		frame 51 code:fast "import socket; socket.socket()"
+		frame 52 code:fast "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC)"
+		# Frames that never run.
+		frame 60 code:executeXYZ "print(1)"
+		frame 61 code:execute "print(1)" '{"wall_ms": 999999999}'
+		frame 62 missing:image "print(1)"
+		printf '%s\n' '{"channel_id": "7", "intent": "code:execute", "from_aint": "a", "payload": "1"}'
+		printf '%s\n' 'not json'
+	} >"$BATS_FILE_TMPDIR/frames.jsonl"
+	AIRLOCK_TEST_SECRET=leaked-secret-value pipeline -p 4 \
+	    <"$BATS_FILE_TMPDIR/frames.jsonl" >"$BATS_FILE_TMPDIR/out.jsonl"
+}
+
+# verdict CHANNEL STATUS [FAMILY]: the record's verdict status, and for 403
+# the family of its first violation.
+verdict() {
+	local r
+	r=$(record "$1")
+	[ -n "$r" ] || { echo "no record for channel $1" >&2; return 1; }
+	assert_equal "$(jq -r .verdict.status <<<"$r")" "$2"
+	if [ -n "${3:-}" ]; then
+		assert_equal "$(jq -r '.exec.violations[0].family' <<<"$r")" "$3"
+	fi
+}
+
+stdout_of() {
+	record "$1" | jq -r '.exec.stdout.b64 | @base64d'
+}
+
+@test "frames in equal records out, each exactly once" {
+	assert_equal "$(wc -l <"$BATS_FILE_TMPDIR/out.jsonl")" \
+	    "$(wc -l <"$BATS_FILE_TMPDIR/frames.jsonl")"
+	assert_equal "$(jq -r .id "$BATS_FILE_TMPDIR/out.jsonl" | sort -u | wc -l)" \
+	    "$(wc -l <"$BATS_FILE_TMPDIR/frames.jsonl")"
+}
+
+@test "print('hello world') runs and exits 0 with its output" {
+	verdict 1 200
+	assert_equal "$(stdout_of 1)" "hello world"
+	run_tool 0 sh -c "$(declare -f record); BATS_FILE_TMPDIR=$BATS_FILE_TMPDIR record 1"
+	assert_equal "$(jq -r .exec.outcome <<<"$output")" exited
+	assert_equal "$(jq -r .exec.exit_code <<<"$output")" 0
+	assert_equal "$(jq -r .exec.stdout.sha256 <<<"$output")" \
+	    "$(printf 'hello world\n' | sha256sum | cut -d' ' -f1)"
+	assert_equal "$(jq -r .wake.backend <<<"$output")" process
+	# observe mode counts every call the payload made
+	assert_equal "$(jq -r .exec.observed_syscalls.write <<<"$output")" 1
+}
+
+@test "socket() is killed as socket" { verdict 10 403 socket; }
+@test "connect() is killed as connect" { verdict 11 403 connect; }
+@test "os.fork() is killed as fork" { verdict 12 403 fork; }
+@test "subprocess.run() is killed before anything runs" { verdict 13 403; }
+@test "a thread is killed as clone" { verdict 14 403 clone; }
+@test "ctypes loading a library is killed as dlopen" { verdict 15 403 dlopen; }
+@test "mmap with PROT_EXEC is killed as dlopen" { verdict 16 403 dlopen; }
+@test "mount() is killed as mount" { verdict 17 403 mount; }
+@test "reboot() is killed as reboot" { verdict 18 403 reboot; }
+@test "kexec_load() is killed as kexec_load" { verdict 19 403 kexec_load; }
+@test "ptrace() is killed as ptrace" { verdict 20 403 ptrace; }
+
+@test "an x32 system call is a foreign-ABI violation" {
+	verdict 21 403 foreign_abi
+	assert_equal "$(record 21 | jq -r '.exec.violations[0].arch')" x32
+}
+
+@test "bpf() and an unknown system call number are violations" {
+	verdict 22 403
+	verdict 23 403 unlisted
+	assert_equal "$(record 23 | jq -r '.exec.violations[0].syscall')" 999
+}
+
+@test "the violation record names syscall, number, arch and argument" {
+	run_tool 0 sh -c "jq -c 'select(.frame.channel_id == 10) | .exec.violations[0] | del(.at_us)' '$BATS_FILE_TMPDIR/out.jsonl'"
+	json_eq "$output" '{"family":"socket","syscall":"socket","nr":41,"arch":"x86_64","arg":"domain=2 type=0x80001"}'
+	assert_equal "$(record 10 | jq -r .exec.kill_reason)" violation
+	assert_equal "$(record 10 | jq -r .verdict.token_type)" INCIDENT_KILL
+}
+
+@test "an infinite loop ends at the CPU limit (408)" {
+	verdict 30 408
+	assert_equal "$(record 30 | jq -r .exec.kill_reason)" cpu_time
+}
+
+@test "a sleeper ends at the wall-clock limit (408)" {
+	verdict 31 408
+	assert_equal "$(record 31 | jq -r .exec.kill_reason)" wall_time
+}
+
+@test "a memory hog ends at the memory limit (413)" {
+	verdict 32 413
+	assert_equal "$(record 32 | jq -r .exec.kill_reason)" memory
+}
+
+@test "an output flood ends at the output limit (413), capture capped" {
+	verdict 33 413
+	assert_equal "$(record 33 | jq -r .exec.kill_reason)" output
+	assert_equal "$(record 33 | jq -r .exec.stdout.captured_bytes)" 65536
+	assert_equal "$(record 33 | jq -r .exec.stdout.truncated)" true
+}
+
+@test "a file over the file-size limit ends at that limit (413)" {
+	verdict 34 413
+	assert_equal "$(record 34 | jq -r .exec.kill_reason)" file_size
+}
+
+@test "the payload's own exit code, exception and abort are 200" {
+	verdict 35 200
+	assert_equal "$(record 35 | jq -r .exec.exit_code)" 3
+	verdict 36 200
+	assert_equal "$(record 36 | jq -r .exec.exit_code)" 1
+	record 36 | jq -r '.exec.stderr.b64 | @base64d' | grep -q "ValueError: boom"
+	verdict 37 200
+	assert_equal "$(record 37 | jq -r .exec.signal)" 6
+	verdict 38 200
+	assert_equal "$(record 38 | jq -r .exec.signal)" 15
+}
+
+@test "a signal to itself is allowed; to any other process it is a violation" {
+	verdict 39 403 unlisted
+	assert_equal "$(record 39 | jq -r .exec.violations[0].syscall)" kill
+}
+
+@test "host environment variables do not leak in" {
+	verdict 40 200
+	assert_equal "$(stdout_of 40)" "['HOME', 'LANG', 'PATH']"
+}
+
+@test "the root the payload sees is the image's" {
+	verdict 41 200
+	assert_equal "$(stdout_of 41)" "['bin', 'dev', 'etc', 'lib', 'lib64', 'proc', 'tmp', 'usr']"
+}
+
+@test "fast mode runs allowed calls in the kernel and still kills violations" {
+	verdict 50 200
+	assert_equal "$(stdout_of 50)" fast
+	assert_equal "$(record 50 | jq -r .exec.mode)" fast
+	assert_equal "$(record 50 | jq -c .exec.observed_syscalls)" "{}"
+	verdict 51 403 socket
+	verdict 52 403 dlopen
+}
+
+@test "frames that will not run get a precise rejection" {
+	verdict 60 400
+	assert_equal "$(record 60 | jq -r .reject.error)" unknown_intent
+	verdict 61 400
+	assert_equal "$(record 61 | jq -r .reject.error)" bad_limits
+	verdict 62 500
+	assert_equal "$(record 62 | jq -r .reject.error)" sandbox_unavailable
+	run_tool 0 jq -c 'select(.frame.channel_id == "7") | .reject' "$BATS_FILE_TMPDIR/out.jsonl"
+	json_eq "$output" '{"status":400,"error":"wrong_type","reason":"\"channel_id\" must be an unsigned 32-bit integer","stage":"wake"}'
+	run_tool 0 jq -c 'select(.input) | .reject.error' "$BATS_FILE_TMPDIR/out.jsonl"
+	assert_equal "$output" '"bad_json"'
+}
+
+@test "a file written in one run is gone in the next" {
+	{
+		frame 1 code:execute "open('/tmp/mark', 'w').write('x'); print('wrote')"
+		frame 2 code:execute "import os; print(os.path.exists('/tmp/mark'))"
+	} | pipeline -p 0 >"$BATS_TEST_TMPDIR/out.jsonl"
+	assert_equal "$(record 1 "$BATS_TEST_TMPDIR/out.jsonl" | jq -r '.exec.stdout.b64 | @base64d')" wrote
+	assert_equal "$(record 2 "$BATS_TEST_TMPDIR/out.jsonl" | jq -r '.exec.stdout.b64 | @base64d')" False
+}
+
+@test "two runs never share randomness" {
+	local p='import os, random; print(os.urandom(16).hex(), random.random())'
+	{ frame 1 code:execute "$p"; frame 2 code:execute "$p"; } |
+	    pipeline >"$BATS_TEST_TMPDIR/out.jsonl"
+	local a b
+	a=$(record 1 "$BATS_TEST_TMPDIR/out.jsonl" | jq -r '.exec.stdout.b64 | @base64d')
+	b=$(record 2 "$BATS_TEST_TMPDIR/out.jsonl" | jq -r '.exec.stdout.b64 | @base64d')
+	[ -n "$a" ] && [ -n "$b" ]
+	[ "${a%% *}" != "${b%% *}" ]
+	[ "${a##* }" != "${b##* }" ]
+}
+
+@test "a host file outside the image cannot be read by any path" {
+	local secret=$BATS_FILE_TMPDIR/host-secret dir
+	echo "host-only-content" >"$secret"
+	chmod 0644 "$secret"
+	dir=$(dirname "$secret")
+	local p="
+import os
+paths = ['$secret', '../../../../../../..$secret', '/proc/self/root$secret',
+         '/proc/1/root$secret', '//$secret', '/tmp/../../..$secret']
+for p in paths:
+    try:
+        print(open(p).read())
+    except OSError as e:
+        print(type(e).__name__)
+print(os.path.exists('$dir'))
+"
+	frame 1 code:execute "$p" | pipeline >"$BATS_TEST_TMPDIR/out.jsonl"
+	run_tool 0 jq -r '.exec.stdout.b64 | @base64d' "$BATS_TEST_TMPDIR/out.jsonl"
+	refute_output --partial host-only-content
+	assert_equal "$(grep -c FileNotFoundError <<<"$output")" 6
+	assert_equal "${lines[-1]}" False
+	# A link to it cannot even be made: symlink is not in the policy.
+	frame 1 code:execute "import os; os.symlink('$secret', '/tmp/l'); print(open('/tmp/l').read())" |
+	    pipeline >"$BATS_TEST_TMPDIR/out.jsonl"
+	assert_equal "$(jq -r .verdict.status "$BATS_TEST_TMPDIR/out.jsonl")" 403
+	assert_equal "$(jq -r .exec.violations[0].syscall "$BATS_TEST_TMPDIR/out.jsonl")" symlink
+}
+
+@test "a table that allows an always-dangerous family is refused at start" {
+	cat >"$BATS_TEST_TMPDIR/bad.intents" <<-'EOF'
+	intent code:execute
+		image airlock-python
+		snapshot python-safe-boot
+		allow socket
+	EOF
+	run_tool 100 airlock-wake -t "$BATS_TEST_TMPDIR/bad.intents" -I "$IMAGES" </dev/null
+	assert_regex "$stderr" "bad.intents:4: .*socket.*always dangerous"
+	run_tool 100 airlock-snaft -t "$BATS_TEST_TMPDIR/bad.intents" </dev/null
+}
+
+@test "snaft refuses to run a record whose policy digest differs from its own" {
+	frame 1 code:execute "print(1)" |
+	    airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" |
+	    jq -c '.route.policy_digest = "sha256:\("0" * 64)"' |
+	    airlock-snaft -q -t "$PTABLE" | airlock-triage -q >"$BATS_TEST_TMPDIR/out.jsonl"
+	assert_equal "$(jq -r .verdict.status "$BATS_TEST_TMPDIR/out.jsonl")" 500
+	assert_regex "$(jq -r .exec.error "$BATS_TEST_TMPDIR/out.jsonl")" "^policy digest mismatch"
+}
+
+@test "nothing is left behind: no sandbox process, socket file or cgroup" {
+	# In a pid namespace of its own, so that only this pipeline's
+	# processes are seen afterwards.
+	local p
+	p="$(declare -f frame pipeline); IMAGES='$IMAGES' PTABLE='$PTABLE'
+	    BATS_FILE_TMPDIR='$BATS_FILE_TMPDIR'
+	    frame 1 code:execute 'print(1)' | pipeline >/dev/null
+	    frame 1 code:execute 'while True: pass' '{\"cpu_ms\": 300}' | pipeline >/dev/null
+	    pgrep -x python-runner || true"
+	run_tool 0 unshare --pid --fork --mount-proc bash -c "$p"
+	assert_output ""
+	run_tool 0 find "$BATS_FILE_TMPDIR/run" -mindepth 1
+	assert_output ""
+	if [ -d /sys/fs/cgroup/memory/airlock ]; then
+		run_tool 0 find /sys/fs/cgroup/memory/airlock -mindepth 1 -type d -name 'sb-*'
+		assert_output ""
+	fi
+}
