@@ -741,6 +741,10 @@ run_finish(struct run *r)
 	if (exec != NULL && r->have_exit)
 		json_object_set_new(exec, "cpu_us", json_integer(
 		    (json_int_t)r->cpu_us));
+	/* Claiming the sandbox and starting the payload, before run_us. */
+	if (exec != NULL)
+		json_object_set_new(exec, "start_us", json_integer(
+		    (json_int_t)(r->t_run - r->t_start)));
 	rec = r->rec;
 	if (exec == NULL || json_object_set_new(rec, "exec", exec) != 0)
 		rec = NULL;

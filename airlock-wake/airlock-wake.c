@@ -250,8 +250,10 @@ pool_take(struct snapshot *s, int *hit)
 {
 	struct pool_entry *e;
 
-	pool_tend(s);
+	/* Off the hot path: pool_tend runs after the record is written. */
 	*hit = s->pool != NULL;
+	if (!*hit)
+		pool_tend(s);
 	while (s->pool == NULL) {
 		if (s->ctl < 0)
 			return NULL;
@@ -267,7 +269,6 @@ pool_take(struct snapshot *s, int *hit)
 	e = s->pool;
 	s->pool = e->next;
 	s->npool--;
-	pool_tend(s);
 	return e;
 }
 
@@ -508,7 +509,6 @@ route(json_t *frame)
 	/* The sandbox is snaft's now; it expires by itself if unclaimed. */
 	e->next = handedout;
 	handedout = e;
-	reap_handedout(0);
 	return rec;
 }
 
@@ -549,6 +549,40 @@ cleanup(void)
 	}
 	if (rundir[0] != '\0')
 		nftw(rundir, rmentry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Between frames: keep every pool full and fresh, forget what ended. */
+static void
+maintain(void)
+{
+	struct snapshot *s;
+
+	for (s = snapshots; s != NULL; s = s->next)
+		pool_tend(s);
+	reap_handedout(0);
+}
+
+/*
+ * Sleep until a frame arrives, a zygote answers, or a second passes (for
+ * expiry).  Returns -1 when stdin is gone for good.
+ */
+static int
+waitinput(void)
+{
+	struct pollfd pfd[1 + 64];
+	struct snapshot *s;
+	int n = 1;
+
+	pfd[0].fd = 0;
+	pfd[0].events = POLLIN;
+	for (s = snapshots; s != NULL && n < 65; s = s->next)
+		if (s->ctl >= 0 && s->npending > 0) {
+			pfd[n].fd = s->ctl;
+			pfd[n++].events = POLLIN;
+		}
+	if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR)
+		return -1;
+	return 0;
 }
 
 static void
@@ -656,18 +690,40 @@ main(int argc, char *argv[])
 	{
 		size_t i;
 
+		struct snapshot *s;
+
 		for (i = 0; i < table->nrows; i++)
 			pool_tend(snapshot_for(&table->rows[i]));
+		/* The zygotes answer within milliseconds: be warm from frame 1. */
+		for (s = snapshots; s != NULL; s = s->next)
+			while (s->ctl >= 0 && s->npending > 0)
+				if (pool_collect(s) != 0) {
+					zygote_stop(s);
+					break;
+				}
 	}
 
 	if ((r = jsonl_reader_new(0, 0)) == NULL)
 		err(EXIT_SYSTEM, NULL);
+	if (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK) != 0)
+		err(EXIT_SYSTEM, "stdin");
 	rc = EXIT_OK;
-	for (;;) {
+	/*
+	 * Frames first; everything else (collecting new sandboxes from the
+	 * zygotes, giving them cgroups, retiring old ones, removing what ended)
+	 * happens between frames, never while a frame waits.
+	 */
+	while (!gotsig) {
 		n = jsonl_next(r, &line, &len);
-		if (n < 0 && errno == EINTR && !gotsig)
+		if (n < 0 && errno == EAGAIN) {
+			maintain();
+			if (waitinput() < 0)
+				break;
 			continue;
-		if (n != 1 || gotsig)
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
 			break;
 		if (line == NULL) {
 			je.code = JSONL_TOO_LONG;
@@ -691,7 +747,7 @@ main(int argc, char *argv[])
 		}
 		json_decref(rec);
 	}
-	if (n < 0 && !gotsig) {
+	if (n < 0 && errno != EAGAIN && errno != EINTR && !gotsig) {
 		warn("read");
 		rc = EXIT_SYSTEM;
 	}

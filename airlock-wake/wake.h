@@ -21,6 +21,7 @@ struct pool_entry {
 
 struct pending {
 	struct pending		*next;
+	int			 go;		/* write end: starts the sandbox */
 	char			 path[108];
 	uint64_t		 t_us;
 };

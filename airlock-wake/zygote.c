@@ -331,6 +331,7 @@ void
 zygote_stop(struct snapshot *s)
 {
 	struct pool_entry *e;
+	struct pending *p;
 
 	while ((e = s->pool) != NULL) {
 		s->pool = e->next;
@@ -345,6 +346,13 @@ zygote_stop(struct snapshot *s)
 		waitpid(s->pid, NULL, 0);
 	}
 	s->pid = -1;
+	while ((p = s->pending) != NULL) {
+		s->pending = p->next;
+		close(p->go);
+		unlink(p->path);
+		free(p);
+	}
+	s->pending_tail = NULL;
 	s->npending = 0;
 }
 
@@ -424,7 +432,7 @@ pool_request(struct snapshot *s, const char *rundir)
 	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { &sp, sizeof(sp) } };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
@@ -432,7 +440,7 @@ pool_request(struct snapshot *s, const char *rundir)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pending *p;
 	struct cmsghdr *c;
-	int ls;
+	int ls, go[2], fds[2];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
@@ -445,8 +453,10 @@ pool_request(struct snapshot *s, const char *rundir)
 	}
 	strcpy(sa.sun_path, p->path);
 	unlink(p->path);
-	if ((ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+	if (pipe2(go, O_CLOEXEC) != 0)
 		goto fail;
+	if ((ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		goto failpipe;
 	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(p->path, 0600) != 0 || listen(ls, 1) != 0)
 		goto failsock;
@@ -454,11 +464,15 @@ pool_request(struct snapshot *s, const char *rundir)
 	c = CMSG_FIRSTHDR(&m);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &ls, sizeof(int));
+	c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
+	fds[0] = ls;
+	fds[1] = go[0];
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
 	if (sendmsg(s->ctl, &m, MSG_NOSIGNAL) < 0)
 		goto failsock;
 	close(ls);
+	close(go[0]);
+	p->go = go[1];
 	p->t_us = now_us();
 	/* Replies come in request order: append. */
 	p->next = NULL;
@@ -473,6 +487,9 @@ pool_request(struct snapshot *s, const char *rundir)
 failsock:
 	close(ls);
 	unlink(p->path);
+failpipe:
+	close(go[0]);
+	close(go[1]);
 fail:
 	free(p);
 	return -1;
@@ -497,14 +514,19 @@ pool_collect(struct snapshot *s)
 	s->npending--;
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		close(pidfd);
+		close(p->go);
 		free(p);
 		return -1;
 	}
 	memcpy(e->path, p->path, sizeof(e->path));
 	e->pidfd = pidfd;
 	e->t_us = p->t_us;
-	free(p);
 	pool_cgroup(s, e);
+	/* In its cgroup (or not, with rlimits only): it may fork its payload. */
+	if (write(p->go, "g", 1) != 1)
+		log_info("starting sandbox %s: %s", e->path, strerror(errno));
+	close(p->go);
+	free(p);
 	/* Append, so that the oldest sandbox is handed out first. */
 	e->next = NULL;
 	if (s->pool == NULL)

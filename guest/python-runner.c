@@ -213,23 +213,61 @@ exitcode(void)
 	return (int)c;
 }
 
+/*
+ * The payload process, forked when the sandbox is made, so that a run pays
+ * neither the fork nor the interpreter's after-fork work.  It waits for the
+ * run its sandbox forwards, then never trusts itself again.
+ */
 static void __attribute__((noreturn))
-payload(struct handover *ho, const struct sb_run *run,
-    const struct sock_filter *bpf, int memfd, int out, int errfd)
+payload(struct handover *ho, int ctl)
 {
-	struct sock_fprog prog = { (unsigned short)run->bpf_len,
-	    (struct sock_filter *)bpf };
+	static union {
+		struct sb_run run;
+		char buf[sizeof(struct sb_run) +
+		    SB_BPF_MAX * sizeof(struct sock_filter)];
+	} req;
+	const struct sb_run *run = &req.run;
+	struct sock_fprog prog;
 	PyObject *main, *globals, *res;
 	struct stat st;
 	char *src;
 	ssize_t n;
 	size_t got = 0;
 	long listener;
-	int code = 0, memerr = 0, nullfd;
+	int code = 0, memerr = 0, nullfd, fds[3], nfds, memfd, out, errfd;
 
 	/* If the sandbox dies, so does its payload: it must never run alone. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
 		_exit(112);
+
+	/*
+	 * Fresh randomness for this process, which serves exactly one run:
+	 * never the zygote's RNG state.  (random also reseeds itself in
+	 * PyOS_AfterFork_Child through os.register_at_fork; seeding again
+	 * costs little and does not depend on that.)
+	 */
+	PyOS_AfterFork_Child();
+	res = PyRun_String("import random as _r; _r.seed(); del _r",
+	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
+	    NULL);
+	if (res == NULL)
+		die("reseeding random failed");
+	Py_DECREF(res);
+
+	n = recvmsgfds(ctl, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
+	    &nfds);
+	if (n <= 0)
+		_exit(0);	/* the sandbox expired unclaimed */
+	if (nfds != 3 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
+	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
+	    sizeof(struct sock_filter))
+		_exit(112);
+	close(ctl);
+	memfd = fds[0];
+	out = fds[1];
+	errfd = fds[2];
+	prog.len = (unsigned short)run->bpf_len;
+	prog.filter = (struct sock_filter *)(req.buf + sizeof(req.run));
 
 	if (fstat(memfd, &st) != 0 || (uint64_t)st.st_size != run->payload_bytes ||
 	    run->payload_bytes > PAYLOAD_MAX)
@@ -269,15 +307,6 @@ payload(struct handover *ho, const struct sb_run *run,
 	setlimit(RLIMIT_MSGQUEUE, 0, 0, "MSGQUEUE");
 	/* CPython ignores SIGXFSZ; a payload over the file limit must die. */
 	signal(SIGXFSZ, SIG_DFL);
-
-	/* Fresh randomness for this run: never the zygote's RNG state. */
-	PyOS_AfterFork_Child();
-	res = PyRun_String("import random as _r; _r.seed(); del _r",
-	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
-	    NULL);
-	if (res == NULL)
-		die("reseeding random failed");
-	Py_DECREF(res);
 
 	/*
 	 * The SNAFT filter.  NO_NEW_PRIVS is already set (inherited from the
@@ -376,14 +405,14 @@ now_ms(void)
 }
 
 static void __attribute__((noreturn))
-sandbox(int lsock, const struct sb_spawn *sp)
+sandbox(int lsock, int go, const struct sb_spawn *sp)
 {
 	static union {
 		struct sb_run run;
 		char buf[sizeof(struct sb_run) +
 		    SB_BPF_MAX * sizeof(struct sock_filter)];
 	} req;
-	char opts[64];
+	char opts[64], c;
 	struct handover *ho;
 	struct pollfd pfd[2];
 	struct rusage ru;
@@ -392,6 +421,7 @@ sandbox(int lsock, const struct sb_spawn *sp)
 	ssize_t n;
 	pid_t pid;
 	int conn, fds[3], nfds, pidfd, lfd, status, wallkilled = 0, give[2];
+	int sp2[2];
 
 	/*
 	 * A mount namespace of our own for a private /tmp: a fresh tmpfs,
@@ -408,13 +438,43 @@ sandbox(int lsock, const struct sb_spawn *sp)
 	if (dropcaps() != 0)
 		die("dropping capabilities: %s", strerror(errno));
 
+	/*
+	 * airlock-wake says go once this sandbox is in its cgroup, so that the
+	 * payload process we fork next starts inside it.
+	 */
+	pfd[0].fd = go;
+	pfd[0].events = POLLIN;
+	if (poll(pfd, 1, sp->lease_ms > INT32_MAX ? -1 : (int)sp->lease_ms) <= 0 ||
+	    read(go, &c, 1) != 1)
+		_exit(0);
+	close(go);
+
+	ho = mmap(NULL, sizeof(*ho), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ho == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp2) != 0)
+		die("socketpair: %s", strerror(errno));
+	if ((pid = fork()) < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(lsock);
+		close(sp2[0]);
+		payload(ho, sp2[1]);
+	}
+	close(sp2[1]);
+
 	/* Wait to be claimed; an unclaimed sandbox expires with its lease. */
 	pfd[0].fd = lsock;
 	pfd[0].events = POLLIN;
-	if (poll(pfd, 1, sp->lease_ms > INT32_MAX ? -1 : (int)sp->lease_ms) <= 0)
+	if (poll(pfd, 1, sp->lease_ms > INT32_MAX ? -1 : (int)sp->lease_ms) <= 0) {
+		kill(pid, SIGKILL);
 		_exit(0);
-	if ((conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC)) < 0)
+	}
+	if ((conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		kill(pid, SIGKILL);
 		_exit(111);
+	}
 	close(lsock);
 
 	n = recvmsgfds(conn, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
@@ -423,26 +483,17 @@ sandbox(int lsock, const struct sb_spawn *sp)
 	    req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter)) {
+		kill(pid, SIGKILL);
 		senderror(conn, "malformed run request");
 		_exit(112);
 	}
-
-	ho = mmap(NULL, sizeof(*ho), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ho == MAP_FAILED) {
-		senderror(conn, "mmap: %s", strerror(errno));
+	/* Hand the run to the waiting payload process, as it came. */
+	if (sendmsgfds(sp2[0], SB_RUN, 0, &req, (uint32_t)n, fds, 3) != 0) {
+		kill(pid, SIGKILL);
+		senderror(conn, "handing the run over: %s", strerror(errno));
 		_exit(112);
 	}
-	if ((pid = fork()) < 0) {
-		senderror(conn, "fork: %s", strerror(errno));
-		_exit(112);
-	}
-	if (pid == 0) {
-		close(conn);
-		payload(ho, &req.run,
-		    (const struct sock_filter *)(req.buf + sizeof(req.run)),
-		    fds[0], fds[1], fds[2]);
-	}
+	close(sp2[0]);
 	close(fds[0]);
 	close(fds[1]);
 	close(fds[2]);
@@ -564,7 +615,13 @@ initpython(int argc, char *argv[])
 		}
 		Py_DECREF(m);
 	}
-	res = PyRun_String("import sys\nsys.argv = ['<payload>']\n",
+	/*
+	 * Everything imported so far is shared with every fork: freeze it out
+	 * of the collector, so that no run's garbage collection walks (and so
+	 * copies) the zygote's heap.
+	 */
+	res = PyRun_String("import sys, gc\nsys.argv = ['<payload>']\n"
+	    "gc.collect()\ngc.freeze()\n",
 	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
 	    NULL);
 	if (res == NULL)
@@ -576,7 +633,7 @@ int
 main(int argc, char *argv[])
 {
 	struct sb_spawn sp;
-	int ctl = SB_ZYGOTE_FD, fds[1], nfds, pidfd;
+	int ctl = SB_ZYGOTE_FD, fds[2], nfds, pidfd;
 	uint32_t seq = 0;
 	ssize_t n;
 	pid_t pid;
@@ -590,10 +647,10 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		n = recvmsgfds(ctl, SB_SPAWN, &sp, sizeof(sp), sizeof(sp), fds,
-		    1, &nfds);
-		if (n == 0)
+		    2, &nfds);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
 			_exit(0);	/* airlock-wake is gone, and so are we */
-		if (n < 0 || nfds != 1)
+		if (n < 0 || nfds != 2)
 			die("bad message from airlock-wake (%zd, %d fds): %s",
 			    n, nfds, strerror(errno));
 		seq++;
@@ -603,9 +660,10 @@ main(int argc, char *argv[])
 		if (pid == 0) {
 			close(ctl);
 			signal(SIGCHLD, SIG_DFL);
-			sandbox(fds[0], &sp);
+			sandbox(fds[0], fds[1], &sp);
 		}
 		close(fds[0]);
+		close(fds[1]);
 		if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
 			die("pidfd_open: %s", strerror(errno));
 		if (sendmsgfds(ctl, SB_SPAWNED, seq, NULL, 0, &pidfd, 1) != 0)

@@ -19,7 +19,7 @@
 #define SB_ZYGOTE_FD	3
 
 enum sb_type {
-	/* wake -> zygote: fork a pool sandbox; fds: [listening socket] */
+	/* wake -> zygote: fork a pool sandbox; fds: [listening socket, go] */
 	SB_SPAWN = 1,
 	/* zygote -> wake: the sandbox exists; fds: [pidfd of it] */
 	SB_SPAWNED,

@@ -1,0 +1,215 @@
+/*
+ * pipebench: measure the tool pipeline against what a user would otherwise
+ * run, side by side in one run (make bench).
+ *
+ *   pipebench pipeline N CMD      start CMD (sh -c), send N frames one at a
+ *                                 time, waiting for each answer; then N more
+ *                                 with up to 8 in flight for throughput
+ *   pipebench spawn N CMD...      fork+exec CMD N times, output to a pipe
+ *
+ * Prints one JSON object: latency percentiles in microseconds, runs per
+ * second, and for the pipeline the medians of wake.wake_us and exec.run_us
+ * taken from the records themselves.
+ */
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "jsonl.h"
+
+#define FRAME "{\"channel_id\":%d,\"intent\":\"code:execute\"," \
+	"\"from_aint\":\"bench.aint\",\"payload\":\"print('hello world')\"}\n"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(double *v, int n, double p)
+{
+	int i = (int)(p * (n - 1) + 0.5);
+
+	return n ? v[i < n ? i : n - 1] : 0;
+}
+
+static void
+summary(const char *name, double *lat, int n, double rate, double wake,
+    double run)
+{
+	qsort(lat, (size_t)n, sizeof(*lat), cmp);
+	printf("{\"bench\":\"%s\",\"n\":%d,\"p50_us\":%.0f,\"p90_us\":%.0f,"
+	    "\"p99_us\":%.0f,\"max_us\":%.0f,\"runs_per_s\":%.1f", name, n,
+	    pct(lat, n, .5), pct(lat, n, .9), pct(lat, n, .99), lat[n - 1],
+	    rate);
+	if (wake >= 0)
+		printf(",\"wake_us_p50\":%.0f,\"run_us_p50\":%.0f", wake, run);
+	printf("}\n");
+	fflush(stdout);
+}
+
+static int
+pipeline(int n, const char *cmd)
+{
+	struct jsonl_reader *r;
+	struct jsonl_error je;
+	double *lat, *wake, *run, t0, t;
+	const char *line;
+	size_t len;
+	int in[2], out[2], i, sent, got, nw = 0;
+	FILE *to;
+	json_t *rec;
+	pid_t pid;
+
+	if (pipe(in) != 0 || pipe(out) != 0)
+		err(111, "pipe");
+	if ((pid = fork()) == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if ((to = fdopen(in[1], "w")) == NULL ||
+	    (r = jsonl_reader_new(out[0], 0)) == NULL)
+		err(111, NULL);
+	lat = calloc((size_t)n, sizeof(*lat));
+	wake = calloc((size_t)n, sizeof(*wake));
+	run = calloc((size_t)n, sizeof(*run));
+	if (lat == NULL || wake == NULL || run == NULL)
+		err(111, NULL);
+
+	/* Latency: one frame at a time, after a few to warm the pool. */
+	for (i = -5; i < n; i++) {
+		t0 = now();
+		fprintf(to, FRAME, i + 5);
+		fflush(to);
+		if (jsonl_next(r, &line, &len) != 1 || line == NULL)
+			errx(111, "pipeline ended early");
+		t = now() - t0;
+		if ((rec = jsonl_parse(line, len, &je)) == NULL)
+			errx(111, "bad record: %s", je.text);
+		if (json_integer_value(json_object_get(json_object_get(rec,
+		    "verdict"), "status")) != 200)
+			errx(111, "not a 200: %.300s", line);
+		if (i >= 0) {
+			lat[i] = t;
+			wake[nw] = (double)json_integer_value(json_object_get(
+			    json_object_get(rec, "wake"), "wake_us"));
+			run[nw++] = (double)json_integer_value(json_object_get(
+			    json_object_get(rec, "exec"), "run_us"));
+		}
+		json_decref(rec);
+	}
+	qsort(wake, (size_t)nw, sizeof(*wake), cmp);
+	qsort(run, (size_t)nw, sizeof(*run), cmp);
+	for (t = 0, i = 0; i < n; i++)
+		t += lat[i];
+	summary("pipeline_sequential", lat, n, n / (t / 1e6), pct(wake, nw, .5),
+	    pct(run, nw, .5));
+
+	/* Throughput: keep up to 8 frames in flight. */
+	t0 = now();
+	for (sent = got = 0; got < n;) {
+		while (sent < n && sent - got < 8) {
+			fprintf(to, FRAME, sent);
+			sent++;
+		}
+		fflush(to);
+		if (jsonl_next(r, &line, &len) != 1)
+			errx(111, "pipeline ended early");
+		got++;
+	}
+	t = now() - t0;
+	printf("{\"bench\":\"pipeline_throughput\",\"n\":%d,\"in_flight\":8,"
+	    "\"runs_per_s\":%.1f}\n", n, n / (t / 1e6));
+	fclose(to);
+	while (jsonl_next(r, &line, &len) == 1)
+		;
+	waitpid(pid, NULL, 0);
+	jsonl_reader_free(r);
+	free(lat);
+	free(wake);
+	free(run);
+	return 0;
+}
+
+static int
+spawn(int n, char **argv, const char *name)
+{
+	double *lat, t0, total;
+	char buf[4096];
+	int i, p[2], st;
+	pid_t pid;
+
+	if ((lat = calloc((size_t)n, sizeof(*lat))) == NULL)
+		err(111, NULL);
+	total = now();
+	for (i = -2; i < n; i++) {
+		t0 = now();
+		if (pipe(p) != 0)
+			err(111, "pipe");
+		if ((pid = fork()) == 0) {
+			dup2(p[1], 1);
+			close(p[0]);
+			close(p[1]);
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		close(p[1]);
+		while (read(p[0], buf, sizeof(buf)) > 0)
+			;
+		close(p[0]);
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			errx(111, "%s failed (status 0x%x)", argv[0], st);
+		if (i == -1)
+			total = now();
+		if (i >= 0)
+			lat[i] = now() - t0;
+	}
+	total = now() - total;
+	summary(name, lat, n, n / (total / 1e6), -1, -1);
+	free(lat);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	int n;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 4 && strcmp(argv[1], "pipeline") == 0)
+		return pipeline(atoi(argv[2]), argv[3]);
+	if (argc >= 5 && strcmp(argv[1], "spawn") == 0) {
+		n = atoi(argv[2]);
+		return spawn(n, argv + 4, argv[3]);
+	}
+	errx(100, "usage: pipebench pipeline N CMD | spawn N NAME CMD...");
+}
