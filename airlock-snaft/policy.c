@@ -40,7 +40,7 @@ compile(const struct intent *row, struct policy *p, char *errbuf,
     size_t errlen)
 {
 	scmp_filter_ctx ctx;
-	int nr, rc, fd = -1, mmapnr, mprotnr;
+	int nr, rc, fd = -1, mmapnr, mprotnr, pkeynr;
 	ssize_t n;
 	off_t size;
 
@@ -58,13 +58,25 @@ compile(const struct intent *row, struct policy *p, char *errbuf,
 	}
 	mmapnr = syscall_number("mmap");
 	mprotnr = syscall_number("mprotect");
+	pkeynr = syscall_number("pkey_mprotect");
 	if (row->mode == SNAFT_FAST) {
 		for (nr = 0; nr < SYSCALL_MAX; nr++) {
 			if (!row->allowed[nr])
 				continue;
-			if (nr == mmapnr || nr == mprotnr)
+			/*
+			 * The PROT_EXEC forms of the mapping calls are dlopen:
+			 * only the others are allowed in the kernel.
+			 */
+			if (nr == mmapnr || nr == mprotnr || nr == pkeynr)
 				rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+			/*
+			 * Other calls that are dangerous for some arguments
+			 * (prlimit64 on another process) always go to the
+			 * monitor, which checks them as in observe mode.
+			 */
+			else if (family_argcheck(nr))
+				continue;
 			else
 				rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 			if (rc != 0) {

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <linux/close_range.h>
 #include <linux/sched.h>
 
 #include <err.h>
@@ -180,9 +181,15 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 		childfail(errfd, "open /dev/null");
 	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(ctl, SB_ZYGOTE_FD) < 0)
 		childfail(errfd, "dup2");
-	/* No inherited descriptors beyond 0-3 (2 is wake's stderr). */
+	/*
+	 * No inherited descriptors beyond 0-3 (2 is wake's stderr): everything
+	 * else closes at exec, whatever flags it was opened with.
+	 */
 	if (fcntl(SB_ZYGOTE_FD, F_SETFD, 0) != 0)
 		childfail(errfd, "fcntl");
+	if (syscall(SYS_close_range, SB_ZYGOTE_FD + 1, ~0U,
+	    CLOSE_RANGE_CLOEXEC) != 0)
+		childfail(errfd, "close_range");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		childfail(errfd, "no_new_privs");
 

@@ -103,8 +103,10 @@ int		 family_argcheck(int nr);
 
 /*
  * The always-dangerous family that syscall nr belongs to, or NULL.  For
- * mmap/mprotect, prot decides: PROT_EXEC makes it "dlopen".  For clone,
- * flags decide: without CLONE_THREAD it is "fork".
+ * mmap/mprotect/pkey_mprotect, prot decides: PROT_EXEC makes it "dlopen".
+ * For clone, flags decide: without CLONE_THREAD it is "fork".  For
+ * prlimit64, setting another process's limits (arg0 != 0, arg2 != NULL) is
+ * "ptrace".  nr may be any value (it comes from the tracee's registers).
  */
 const char	*family_of_dangerous(int nr, uint64_t arg0, uint64_t arg2);
 
