@@ -35,11 +35,13 @@ static struct run		*fresh;	/* started since the last poll */
 static int			 nruns;
 static int			 maxruns = 16;
 static volatile sig_atomic_t	 gotsig;
+static int			 shutting;	/* SIGTERM: run nothing new */
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: airlock-snaft [-qVv] [-j jobs] [-t intents]\n");
+	fprintf(stderr, "usage: airlock-snaft [-qVv] [-j jobs] [-r rundir] "
+	    "[-t intents]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -94,8 +96,8 @@ release(json_t *rec)
 	int fd;
 
 	handle = jsonl_get_string(json_object_get(rec, "wake"), "handle");
-	if (handle == NULL || handle[0] != '/' ||
-	    strlen(handle) >= sizeof(sa.sun_path))
+	if (handle == NULL || strlen(handle) >= sizeof(sa.sun_path) ||
+	    !handle_ok(handle))
 		return;
 	strcpy(sa.sun_path, handle);
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
@@ -109,6 +111,7 @@ release(json_t *rec)
 static void
 failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
 {
+	static json_t *nothing;
 	char why[512];
 	va_list ap;
 
@@ -116,11 +119,18 @@ failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* Nothing ran, so nothing was produced: say so in the usual form. */
+	if (nothing == NULL && (nothing = json_pack("{s:s, s:i, s:i, s:b, "
+	    "s:s}", "b64", "", "bytes", 0, "captured_bytes", 0, "truncated", 0,
+	    "sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
+	    "7852b855")) == NULL)
+		err(EXIT_SYSTEM, NULL);
 	json_object_set_new(rec, "exec", json_pack("{s:s, s:s, s:s, s:n, "
-	    "s:n, s:n, s:s, s:i, s:{}, s:[]}", "backend", "process",
+	    "s:n, s:n, s:s, s:i, s:O, s:O, s:{}, s:[]}", "backend", "process",
 	    "mode", row && row->mode == SNAFT_FAST ? "fast" : "observe",
 	    "outcome", "failed", "exit_code", "signal", "kill_reason",
-	    "error", why, "run_us", 0, "observed_syscalls", "violations"));
+	    "error", why, "run_us", 0, "stdout", nothing, "stderr", nothing,
+	    "observed_syscalls", "violations"));
 	emit(json_incref(rec));
 }
 
@@ -157,6 +167,10 @@ take(json_t *rec)
 		    digest ? digest : "(none)", row->policy_digest);
 		return;
 	}
+	if (shutting) {
+		failrecord(rec, row, "airlock-snaft is shutting down: not run");
+		return;
+	}
 	if (routelimits(route, row, &lim) != 0) {
 		failrecord(rec, row, "route.limits are looser than the "
 		    "intent's or malformed");
@@ -173,6 +187,43 @@ take(json_t *rec)
 	nruns++;
 }
 
+/* One input line: a record to run or pass on, or a rejection. */
+static void
+takeline(const char *line, size_t len)
+{
+	struct jsonl_error je;
+	json_t *rec;
+
+	if (line == NULL) {
+		je.code = JSONL_TOO_LONG;
+		snprintf(je.text, sizeof(je.text), "record of %zu bytes exceeds "
+		    "the line cap", len);
+		emit(jsonl_reject_line(NULL, len, &je, "snaft"));
+	} else if ((rec = jsonl_parse(line, len, &je)) == NULL ||
+	    jsonl_check_version(rec, &je) != 0) {
+		json_decref(rec);
+		emit(jsonl_reject_line(line, len, &je, "snaft"));
+	} else {
+		take(rec);
+		json_decref(rec);
+	}
+}
+
+/*
+ * On SIGTERM: every record already read, or waiting in the pipe, still
+ * gets its line out, marked as not run, and its sandbox is let go.
+ */
+static void
+drain(struct jsonl_reader *reader)
+{
+	const char *line;
+	size_t len;
+
+	shutting = 1;
+	while (jsonl_next(reader, &line, &len) == 1)
+		takeline(line, len);
+}
+
 static void
 onsignal(int sig)
 {
@@ -185,15 +236,13 @@ main(int argc, char *argv[])
 	static struct pollfd pfd[1 + MAXRUNS * 4];
 	struct run *r, **rp;
 	struct jsonl_reader *reader;
-	struct jsonl_error je;
 	struct sigaction sa;
 	const char *intents, *line;
 	char errbuf[1024];
 	uint64_t now, next;
-	json_t *rec;
 	size_t len;
 	int ch, n, i, k, eof = 0, timeout;
-	long l;
+	long long l;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("airlock-snaft %s\n", AIRLOCK_VERSION);
@@ -201,11 +250,15 @@ main(int argc, char *argv[])
 	}
 	intents = getenv("AIRLOCK_INTENTS") ? getenv("AIRLOCK_INTENTS") :
 	    DEFAULT_INTENTS;
-	while ((ch = getopt(argc, argv, "j:qt:Vv")) != -1) {
+	if (getenv("AIRLOCK_RUNDIR") != NULL)
+		rundir = getenv("AIRLOCK_RUNDIR");
+	while ((ch = getopt(argc, argv, "j:qr:t:Vv")) != -1) {
 		switch (ch) {
+		case 'r':
+			rundir = optarg;
+			break;
 		case 'j':
-			l = strtol(optarg, NULL, 10);
-			if (l < 1 || l > MAXRUNS)
+			if (parse_number(optarg, 1, MAXRUNS, &l) != 0)
 				errx(EXIT_USAGE, "-j: jobs must be 1..%d",
 				    MAXRUNS);
 			maxruns = (int)l;
@@ -263,41 +316,25 @@ main(int argc, char *argv[])
 		now = now_us();
 		timeout = next == UINT64_MAX ? -1 : next <= now ? 0 :
 		    (int)((next - now) / 1000 + 1);
+		/* Lines already read wait in the reader, not in the pipe. */
+		if (!eof && !gotsig && nruns < maxruns && jsonl_pending(reader))
+			timeout = 0;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			err(EXIT_SYSTEM, "poll");
 
 		k = 0;
 		if (!eof && !gotsig && nruns < maxruns) {
-			if (pfd[0].revents) {
-				while (nruns < maxruns) {
-					i = jsonl_next(reader, &line, &len);
-					if (i < 0 && (errno == EAGAIN ||
-					    errno == EINTR))
-						break;
-					if (i < 0)
-						err(EXIT_SYSTEM, "read");
-					if (i == 0) {
-						eof = 1;
-						break;
-					}
-					if (line == NULL) {
-						je.code = JSONL_TOO_LONG;
-						snprintf(je.text, sizeof(je.text),
-						    "record of %zu bytes exceeds "
-						    "the line cap", len);
-						emit(jsonl_reject_line(NULL, len,
-						    &je, "snaft"));
-					} else if ((rec = jsonl_parse(line, len,
-					    &je)) == NULL ||
-					    jsonl_check_version(rec, &je) != 0) {
-						json_decref(rec);
-						emit(jsonl_reject_line(line, len,
-						    &je, "snaft"));
-					} else {
-						take(rec);
-						json_decref(rec);
-					}
+			while (nruns < maxruns) {
+				i = jsonl_next(reader, &line, &len);
+				if (i < 0 && (errno == EAGAIN || errno == EINTR))
+					break;
+				if (i < 0)
+					err(EXIT_SYSTEM, "read");
+				if (i == 0) {
+					eof = 1;
+					break;
 				}
+				takeline(line, len);
 			}
 			k = 1;
 		}
@@ -322,6 +359,8 @@ main(int argc, char *argv[])
 				rp = &r->next;
 		}
 	}
+	if (gotsig && !eof)
+		drain(reader);
 	jsonl_reader_free(reader);
 	policy_free_all();
 	intents_free(table);

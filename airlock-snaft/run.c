@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -137,6 +138,60 @@ sendrun(struct run *r, const char *payload, size_t plen, int fds[3])
 	return sendmsg(r->conn, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+const char *rundir = "/run/airlock";
+
+/* Skip digits at *p; 0 if there were none. */
+static int
+digits(const char **p)
+{
+	const char *s = *p;
+
+	while (**p >= '0' && **p <= '9')
+		(*p)++;
+	return *p > s;
+}
+
+/*
+ * A handle names a socket airlock-wake made: RUNDIR/wake-N/sb-N-M.sock and
+ * nothing else.  We connect to it and unlink it as root, so a record must
+ * not be able to point us at any other socket on the machine.
+ */
+int
+handle_ok(const char *h)
+{
+	struct stat st;
+	size_t n = strlen(rundir);
+	const char *p;
+
+	if (strncmp(h, rundir, n) != 0 || strncmp(h + n, "/wake-", 6) != 0)
+		return 0;
+	p = h + n + 6;
+	if (!digits(&p) || strncmp(p, "/sb-", 4) != 0)
+		return 0;
+	p += 4;
+	if (!digits(&p) || *p++ != '-' || !digits(&p) ||
+	    strcmp(p, ".sock") != 0)
+		return 0;
+	return lstat(h, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* A cgroup path airlock-wake made: ROOT/airlock/wake-N/sb-N. */
+static int
+cgpath_ok(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+	const char *p;
+
+	if (strncmp(path, root, n) != 0 ||
+	    strncmp(path + n, "/airlock/wake-", 14) != 0)
+		return 0;
+	p = path + n + 14;
+	if (!digits(&p) || strncmp(p, "/sb-", 4) != 0)
+		return 0;
+	p += 4;
+	return digits(&p) && *p == '\0';
+}
+
 /*
  * The sandbox's cgroup, as airlock-wake made it.  Paths come from a record,
  * so they must lie under /sys/fs/cgroup and hold no "..": we write limits
@@ -155,12 +210,16 @@ takecgroup(struct run *r, json_t *wake)
 	mem = jsonl_get_string(j, "memory");
 	pids = jsonl_get_string(j, "pids");
 	if (mem == NULL || pids == NULL ||
-	    strncmp(mem, "/sys/fs/cgroup/", 15) != 0 ||
-	    strncmp(pids, "/sys/fs/cgroup/", 15) != 0 ||
-	    strstr(mem, "..") != NULL || strstr(pids, "..") != NULL ||
 	    strlen(mem) >= sizeof(r->cg.memory) ||
 	    strlen(pids) >= sizeof(r->cg.pids))
 		return;
+	if (v == 1 ? !cgpath_ok(mem, "/sys/fs/cgroup/memory") ||
+	    !cgpath_ok(pids, "/sys/fs/cgroup/pids") :
+	    !cgpath_ok(mem, "/sys/fs/cgroup") || strcmp(mem, pids) != 0) {
+		log_info("warning: ignoring cgroup paths not made by "
+		    "airlock-wake: %s", mem);
+		return;
+	}
 	r->cg.version = (int)v;
 	strcpy(r->cg.memory, mem);
 	strcpy(r->cg.pids, pids);
@@ -216,8 +275,9 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		goto fail;
 	}
 	plen = json_string_length(json_object_get(frame, "payload"));
-	if (strlen(handle) >= sizeof(sa.sun_path) || handle[0] != '/') {
-		run_fail(r, "wake.handle is not a socket path");
+	if (strlen(handle) >= sizeof(sa.sun_path) || !handle_ok(handle)) {
+		run_fail(r, "wake.handle %.100s is not a sandbox of %s", handle,
+		    rundir);
 		goto fail;
 	}
 	strcpy(sa.sun_path, handle);
@@ -483,10 +543,10 @@ violation(struct run *r, const struct seccomp_data *d, const char *family,
  * kill(0, ...), kill(-1, ...) and any other process stay violations.
  */
 static int
-selfsignal(const struct run *r, const struct seccomp_data *d)
+selfsignal(struct run *r, const struct seccomp_data *d)
 {
 	static int nkill = -2, ntkill = -2, ntgkill = -2;
-	uint64_t self = (uint64_t)r->payload_pid;
+	uint64_t self = (uint64_t)r->payload_pid, sig;
 
 	if (nkill == -2) {
 		nkill = syscall_number("kill");
@@ -495,11 +555,19 @@ selfsignal(const struct run *r, const struct seccomp_data *d)
 	}
 	if (r->payload_pid <= 1)
 		return 0;
-	if (d->nr == nkill || d->nr == ntkill)
-		return d->args[0] == self;
-	if (d->nr == ntgkill)
-		return d->args[0] == self && d->args[1] == self;
-	return 0;
+	if ((d->nr == nkill || d->nr == ntkill) && d->args[0] == self)
+		sig = d->args[1];
+	else if (d->nr == ntgkill && d->args[0] == self && d->args[1] == self)
+		sig = d->args[2];
+	else
+		return 0;
+	/*
+	 * Remember it: a signal the payload sent itself is its own fate, and
+	 * must never pass for a limit or a violation (SIGXCPU, SIGXFSZ, ...).
+	 */
+	if (sig < 64)
+		r->selfsig |= 1ULL << sig;
+	return 1;
 }
 
 /*
@@ -664,7 +732,7 @@ run_finish(struct run *r)
 {
 	const char *outcome, *reason = r->kill_reason;
 	json_t *exec, *obs, *rec;
-	int nr, sig = 0;
+	int nr, sig = 0, own = 0;
 
 	closefd(&r->conn);
 	closefd(&r->listener);
@@ -684,25 +752,24 @@ run_finish(struct run *r)
 	} else {
 		if (r->have_exit && r->exit_how == SB_SIGNALED)
 			sig = r->exit_code;
+		/* A signal it sent itself explains nothing but itself. */
+		own = sig > 0 && sig < 64 && (r->selfsig & (1ULL << sig));
 		if (reason == NULL && r->wall_killed)
 			reason = "wall_time";
-		if (reason == NULL && sig == SIGXCPU)
+		if (reason == NULL && sig == SIGXCPU && !own)
 			reason = "cpu_time";
-		if (reason == NULL && sig == SIGKILL &&
+		if (reason == NULL && sig == SIGKILL && !own &&
 		    r->cpu_us >= r->limits.cpu_ms * 1000)
 			reason = "cpu_time";
-		if (reason == NULL && sig == SIGXFSZ)
+		if (reason == NULL && sig == SIGXFSZ && !own)
 			reason = "file_size";
 		if (reason == NULL && r->memory_error)
 			reason = "memory";
 		/* The kernel's OOM killer: the cgroup counted it. */
-		if (reason == NULL && sig == SIGKILL && r->cg.version != 0 &&
+		if (reason == NULL && sig == SIGKILL && !own &&
+		    r->cg.version != 0 &&
 		    cgroup_oom_kills(&r->cg) > r->oom_before)
 			reason = "memory";
-		if (reason == NULL && sig == SIGSYS) {
-			/* Only the kernel's own seccomp kill sends SIGSYS here. */
-			reason = "violation";
-		}
 		if (reason != NULL)
 			outcome = "killed";
 		else if (sig != 0)
@@ -741,6 +808,8 @@ run_finish(struct run *r)
 	if (exec != NULL && r->have_exit)
 		json_object_set_new(exec, "cpu_us", json_integer(
 		    (json_int_t)r->cpu_us));
+	if (exec != NULL && own && strcmp(outcome, "signaled") == 0)
+		json_object_set_new(exec, "self_signaled", json_true());
 	/* Claiming the sandbox and starting the payload, before run_us. */
 	if (exec != NULL)
 		json_object_set_new(exec, "start_us", json_integer(

@@ -51,6 +51,7 @@ struct run {
 	int		 listener;
 	int		 pidfd;
 	int		 payload_pid;	/* as the sandbox numbers it */
+	uint64_t	 selfsig;	/* signals the payload sent itself */
 	struct stream	 out, err;
 	uint64_t	 t_start;	/* us, when the request went out */
 	uint64_t	 t_run;		/* us, when the payload started */
@@ -70,7 +71,10 @@ struct run {
 	long		 oom_before;	/* OOM kills in it before the run */
 };
 
+extern const char *rundir;
+
 uint64_t	 now_us(void);
+int		 handle_ok(const char *);
 struct run	*run_start(json_t *rec, const struct intent *row,
 		    const struct policy *p, const struct limits *);
 void		 run_fail(struct run *, const char *, ...)

@@ -107,6 +107,7 @@ struct exec {
 	long long	 signal;
 	int		 has_signal;
 	json_t		*violations;	/* NULL if absent or null */
+	int		 self_signaled;	/* snaft saw the payload send it */
 };
 
 int
@@ -389,6 +390,16 @@ readexec(json_t *exec, struct exec *x, struct verdict *v)
 		settle(v, 500, "exec.signal is not an integer");
 		return -1;
 	}
+	/*
+	 * snaft saw the payload send the fatal signal to itself: then even a
+	 * sandbox's instrument (SIGKILL, SIGXCPU, ...) is the payload's own.
+	 */
+	viol = json_object_get(exec, "self_signaled");
+	if (viol != NULL && !json_is_boolean(viol)) {
+		settle(v, 500, "exec.self_signaled is not a boolean");
+		return -1;
+	}
+	x->self_signaled = json_is_true(viol);
 	viol = json_object_get(exec, "violations");
 	if (viol != NULL && !json_is_null(viol)) {
 		if (!json_is_array(viol)) {
@@ -477,7 +488,8 @@ fromexec(json_t *exec, json_t *route, struct verdict *v)
 			return;
 		}
 		sig = signame(x.signal, buf, sizeof(buf));
-		if (x.signal < SIG_RTMIN && signals[x.signal].kind != SIG_OWN) {
+		if (x.signal < SIG_RTMIN && signals[x.signal].kind != SIG_OWN &&
+		    !(x.self_signaled && signals[x.signal].kind == SIG_SANDBOX)) {
 			settle(v, 500, "terminated by signal %lld (%s) with no "
 			    "kill_reason: %s", x.signal, sig,
 			    signals[x.signal].kind == SIG_SANDBOX ?
@@ -485,7 +497,8 @@ fromexec(json_t *exec, json_t *route, struct verdict *v)
 			    "that signal does not end a process");
 			return;
 		}
-		settle(v, 200, "terminated by signal %lld (%s)", x.signal, sig);
+		settle(v, 200, "terminated by signal %lld (%s)%s", x.signal, sig,
+		    x.self_signaled ? ", sent by itself" : "");
 		v->severity = "low";
 		return;
 	}

@@ -185,9 +185,14 @@ snapshot_for(const struct intent *row)
 	struct snapshot *s;
 	char errbuf[512];
 
+	/*
+	 * One zygote per snapshot and /tmp size: a pool sandbox mounts its
+	 * /tmp before anyone knows which row's frame it will serve.
+	 */
 	for (s = snapshots; s != NULL; s = s->next)
 		if (strcmp(s->image, row->image) == 0 &&
-		    strcmp(s->name, row->snapshot) == 0)
+		    strcmp(s->name, row->snapshot) == 0 &&
+		    s->tmp_bytes == row->limits.tmp_bytes)
 			return s;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		err(EXIT_SYSTEM, NULL);
@@ -250,7 +255,16 @@ pool_take(struct snapshot *s, int *hit)
 {
 	struct pool_entry *e;
 
-	/* Off the hot path: pool_tend runs after the record is written. */
+	/*
+	 * Off the hot path: pool_tend runs after the record is written.  Only
+	 * the age check is done here, so that a sandbox near the end of its
+	 * lease is never handed out even when tending has not run.
+	 */
+	while ((e = s->pool) != NULL && now_us() - e->t_us > s->lease_ms * 500) {
+		s->pool = e->next;
+		s->npool--;
+		pool_discard(e);
+	}
 	*hit = s->pool != NULL;
 	if (!*hit)
 		pool_tend(s);
@@ -288,9 +302,10 @@ reap_handedout(int wait_ms)
 		pfd.events = POLLIN;
 		for (;;) {
 			uint64_t t = now_us();
-			int ms = t >= until ? 0 : (int)((until - t) / 1000);
+			int ms = t >= until || gotsig ? 0 :
+			    (int)((until - t) / 1000);
 
-			if (poll(&pfd, 1, ms) != 0 || ms == 0 || gotsig)
+			if (poll(&pfd, 1, ms) != 0 || ms == 0)
 				break;
 		}
 		if (pfd.revents) {
@@ -470,6 +485,12 @@ route(json_t *frame)
 		if (!json_is_string(v))
 			return reject(id, frame, 400, "wrong_type",
 			    "\"backend\" must be a string");
+		/* A frame may choose only where the table leaves a choice. */
+		if (strcmp(backend, "auto") != 0 &&
+		    strcmp(json_string_value(v), backend) != 0)
+			return reject(id, frame, 400, "bad_backend",
+			    "intent %s runs on the %s backend only",
+			    row->pattern, backend);
 		backend = json_string_value(v);
 	}
 	if (strcmp(backend, "kvm") == 0)
@@ -602,7 +623,8 @@ main(int argc, char *argv[])
 	const char *line;
 	json_t *frame, *rec;
 	size_t len;
-	long n;
+	long n = 0;
+	long long num;
 	int ch, rc;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -629,17 +651,15 @@ main(int argc, char *argv[])
 			imagesdir = optarg;
 			break;
 		case 'l':
-			n = strtol(optarg, NULL, 10);
-			if (n < 1000 || n > 86400000)
+			if (parse_number(optarg, 1000, 86400000, &num) != 0)
 				errx(EXIT_USAGE, "-l: lease must be 1000.."
 				    "86400000 ms");
-			lease_ms = (uint64_t)n;
+			lease_ms = (uint64_t)num;
 			break;
 		case 'p':
-			n = strtol(optarg, NULL, 10);
-			if (n < 0 || n > 64)
+			if (parse_number(optarg, 0, 64, &num) != 0)
 				errx(EXIT_USAGE, "-p: pool size must be 0..64");
-			poolsize = (size_t)n;
+			poolsize = (size_t)num;
 			break;
 		case 'q':
 			log_level = 0;

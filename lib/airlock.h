@@ -28,6 +28,13 @@
  */
 int	record_newid(char *id);
 
+/*
+ * Parse a whole decimal number in [min, max] (no sign games, no trailing
+ * garbage, no overflow).  Returns 0, or -1 if s is not such a number.
+ */
+int	parse_number(const char *s, long long min, long long max,
+	    long long *out);
+
 /* Verbosity for log_*: 0 with -q, 1 by default, 2 with -v. */
 extern int log_level;
 

@@ -189,6 +189,12 @@ jsonl_next(struct jsonl_reader *r, const char **line, size_t *len)
 	}
 }
 
+int
+jsonl_pending(const struct jsonl_reader *r)
+{
+	return r->end > r->start || r->discarding;
+}
+
 /*
  * Validate UTF-8 strictly (RFC 3629): no overlong forms, no surrogates,
  * nothing above U+10FFFF.  Returns the offset of the first bad byte or

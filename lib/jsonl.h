@@ -56,6 +56,9 @@ void			 jsonl_reader_free(struct jsonl_reader *);
  */
 int	jsonl_next(struct jsonl_reader *, const char **line, size_t *len);
 
+/* 1 if the reader holds input not yet returned (so poll(2) may not wake). */
+int	jsonl_pending(const struct jsonl_reader *);
+
 /*
  * Parse one line fail-closed: NUL bytes, invalid UTF-8, duplicate keys,
  * trailing garbage and non-objects are refused.  Returns a new reference or

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "airlock.h"
 
@@ -30,6 +31,22 @@ record_newid(char *id)
 		id[2 * i + 1] = digits[r[i] & 15];
 	}
 	id[RECORD_ID_LEN] = '\0';
+	return 0;
+}
+
+int
+parse_number(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
 	return 0;
 }
 

@@ -20,7 +20,7 @@ setup_file() {
 		frame 12 code:execute "import os; os.fork()"
 		frame 13 code:execute "import subprocess; subprocess.run(['true'])"
 		frame 14 code:execute "import threading; threading.Thread(target=print).start()"
-		frame 15 code:execute "import ctypes; ctypes.CDLL('libsqlite3.so.0')"
+		frame 15 code:execute "import ctypes; ctypes.CDLL('libssl.so.3')"
 		frame 16 code:execute "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)"
 		frame 17 code:execute "${L}libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)"
 		frame 18 code:execute "${L}libc.reboot(0x1234567)"
@@ -41,6 +41,8 @@ while True: sys.stdout.write('x' * 4096)"
 		frame 37 code:execute "import os, signal; os.abort()"
 		frame 38 code:execute "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
 		frame 39 code:execute "import os, signal; os.kill(1, signal.SIGKILL)"
+		frame 42 code:execute "import os, signal; os.kill(os.getpid(), signal.SIGXCPU)"
+		frame 43 code:execute "import os, signal; os.kill(os.getpid(), signal.SIGSYS)"
 		# Host reach.
 		frame 40 code:execute "import os; print(sorted(os.environ))"
 		frame 41 code:execute "import os; print(sorted(os.listdir('/')))"
@@ -52,6 +54,7 @@ while True: sys.stdout.write('x' * 4096)"
 		frame 60 code:executeXYZ "print(1)"
 		frame 61 code:execute "print(1)" '{"wall_ms": 999999999}'
 		frame 62 missing:image "print(1)"
+		jq -cn '{channel_id: 63, intent: "code:execute", from_aint: "a", payload: "1", backend: "kvm"}'
 		printf '%s\n' '{"channel_id": "7", "intent": "code:execute", "from_aint": "a", "payload": "1"}'
 		printf '%s\n' 'not json'
 	} >"$BATS_FILE_TMPDIR/frames.jsonl"
@@ -169,6 +172,13 @@ stdout_of() {
 	assert_equal "$(record 39 | jq -r .exec.violations[0].syscall)" kill
 }
 
+@test "a limit or violation signal the payload sends itself is its own, not a limit" {
+	verdict 42 200
+	assert_equal "$(record 42 | jq -c '[.exec.signal, .exec.kill_reason, .exec.self_signaled]')" '[24,null,true]'
+	verdict 43 200
+	assert_equal "$(record 43 | jq -c '[.exec.signal, .exec.kill_reason, .exec.self_signaled]')" '[31,null,true]'
+}
+
 @test "host environment variables do not leak in" {
 	verdict 40 200
 	assert_equal "$(stdout_of 40)" "['HOME', 'LANG', 'PATH']"
@@ -195,6 +205,8 @@ stdout_of() {
 	assert_equal "$(record 61 | jq -r .reject.error)" bad_limits
 	verdict 62 500
 	assert_equal "$(record 62 | jq -r .reject.error)" sandbox_unavailable
+	verdict 63 400
+	assert_equal "$(record 63 | jq -r .reject.reason)" "intent code:execute runs on the process backend only"
 	run_tool 0 jq -c 'select(.frame.channel_id == "7") | .reject' "$BATS_FILE_TMPDIR/out.jsonl"
 	json_eq "$output" '{"status":400,"error":"wrong_type","reason":"\"channel_id\" must be an unsigned 32-bit integer","stage":"wake"}'
 	run_tool 0 jq -c 'select(.input) | .reject.error' "$BATS_FILE_TMPDIR/out.jsonl"
@@ -266,9 +278,23 @@ print(os.path.exists('$dir'))
 	frame 1 code:execute "print(1)" |
 	    airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" |
 	    jq -c '.route.policy_digest = "sha256:\("0" * 64)"' |
-	    airlock-snaft -q -t "$PTABLE" | airlock-triage -q >"$BATS_TEST_TMPDIR/out.jsonl"
+	    airlock-snaft -q -t "$PTABLE" -r "$BATS_FILE_TMPDIR/run" |
+	    airlock-triage -q >"$BATS_TEST_TMPDIR/out.jsonl"
 	assert_equal "$(jq -r .verdict.status "$BATS_TEST_TMPDIR/out.jsonl")" 500
 	assert_regex "$(jq -r .exec.error "$BATS_TEST_TMPDIR/out.jsonl")" "^policy digest mismatch"
+}
+
+@test "snaft connects only to sandboxes in its runtime directory" {
+	local sock=$BATS_TEST_TMPDIR/other.sock
+	python3.11 -c "import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind('$sock')"
+	frame 1 code:execute "print(1)" |
+	    airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" |
+	    jq -c --arg h "$sock" '.wake.handle = $h' |
+	    airlock-snaft -q -t "$PTABLE" -r "$BATS_FILE_TMPDIR/run" |
+	    airlock-triage -q >"$BATS_TEST_TMPDIR/out.jsonl"
+	assert_equal "$(jq -r .verdict.status "$BATS_TEST_TMPDIR/out.jsonl")" 500
+	assert_regex "$(jq -r .exec.error "$BATS_TEST_TMPDIR/out.jsonl")" "is not a sandbox of"
+	[ -S "$sock" ]
 }
 
 @test "nothing is left behind: no sandbox process, socket file or cgroup" {

@@ -23,7 +23,8 @@ frame() {
 pipeline() {
 	mkdir -p "$BATS_FILE_TMPDIR/run"
 	airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" \
-	    "$@" | airlock-snaft -q -t "$PTABLE" | airlock-triage -q
+	    "$@" | airlock-snaft -q -t "$PTABLE" -r "$BATS_FILE_TMPDIR/run" |
+	    airlock-triage -q
 }
 
 # record CHANNEL [FILE]: the one record of that channel.

@@ -1,0 +1,697 @@
+/*
+ * airlock-muxd: the whole pipeline behind one TCP port (DESIGN.md section
+ * 6; airlock-muxd(8) is the contract).  Bind, start the stages, serve: one
+ * poll(2) loop, no threads.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "airlock.h"
+#include "muxd.h"
+
+#define MAX_LISTEN	16
+#define DRAIN_CLOSE_US	2000000		/* answered clients get this to go */
+
+struct muxd mx;
+
+static int		 lfds[MAX_LISTEN];
+static int		 nlfds;
+static int		 sigpipe[2];
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+static uint64_t		 accept_paused_until;
+static uint64_t		 refused_logged_at;
+static uint64_t		 refused_unlogged;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: airlock-muxd [-iqVv] [-c conns] [-D seconds] "
+	    "[-F frames] [-f frames]\n"
+	    "                    [-l address:port] [-m bytes] [-P pipeline] "
+	    "[-r seconds]\n"
+	    "                    [-s stage] [-t seconds]\n");
+	exit(EXIT_USAGE);
+}
+
+uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->cap - b->len >= n + 1)
+		return;
+	cap = b->cap ? b->cap : 4096;
+	while (cap - b->len < n + 1)
+		cap *= 2;
+	/* Out of memory in a daemon serving others: stop loudly. */
+	if ((p = realloc(b->p, cap)) == NULL)
+		err(EXIT_SYSTEM, "realloc");
+	b->p = p;
+	b->cap = cap;
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static void
+onsignal(int sig)
+{
+	int save = errno;
+	char c = (char)sig;
+	ssize_t n;
+
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+	n = write(sigpipe[1], &c, 1);
+	(void)n;
+	errno = save;
+}
+
+static long long
+number(const char *s, long long min, long long max, const char *what)
+{
+	long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		warnx("%s must be a number from %lld to %lld: %s", what, min,
+		    max, s);
+		usage();
+	}
+	return v;
+}
+
+static void
+setnonblock(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		err(EXIT_SYSTEM, "fcntl");
+}
+
+static void	sockname(int, int, char *, size_t);
+
+/* Bind "host:port" or "[v6]:port". */
+static void
+listen_on(const char *spec)
+{
+	struct addrinfo hints, *res, *ai;
+	char host[256], *port;
+	int fd, one = 1, e, n = 0;
+
+	if (strlen(spec) >= sizeof(host))
+		errx(EXIT_USAGE, "address too long: %s", spec);
+	strcpy(host, spec);
+	if (host[0] == '[') {
+		if ((port = strstr(host, "]:")) == NULL)
+			errx(EXIT_USAGE, "bad address (want [addr]:port): %s",
+			    spec);
+		*port = '\0';
+		port += 2;
+		memmove(host, host + 1, strlen(host));
+	} else {
+		if ((port = strrchr(host, ':')) == NULL)
+			errx(EXIT_USAGE, "bad address (want addr:port): %s",
+			    spec);
+		*port++ = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
+		errx(EXIT_USAGE, "%s: %s", spec, gai_strerror(e));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (nlfds == MAX_LISTEN)
+			errx(EXIT_USAGE, "too many listening addresses");
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1)
+			err(EXIT_SYSTEM, "socket");
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+			err(EXIT_SYSTEM, "bind %s", spec);
+		if (listen(fd, SOMAXCONN) == -1)
+			err(EXIT_SYSTEM, "listen %s", spec);
+		lfds[nlfds++] = fd;
+		n++;
+	}
+	freeaddrinfo(res);
+	if (n == 0)
+		errx(EXIT_SYSTEM, "%s: no address", spec);
+}
+
+/*
+ * systemd socket activation: LISTEN_PID names us and LISTEN_FDS counts the
+ * listening sockets from fd 3 on (sd_listen_fds(3)).  The variables are
+ * removed so that no stage mistakes them for its own.
+ */
+static void
+activation(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int fd, n, acc;
+	socklen_t len = sizeof(acc);
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid())
+		return;
+	n = atoi(fds);
+	for (fd = 3; fd < 3 + n && nlfds < MAX_LISTEN; fd++) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) ==
+		    -1 || !acc)
+			errx(EXIT_SYSTEM, "LISTEN_FDS: fd %d is not a listening "
+			    "socket", fd);
+		setnonblock(fd);
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		lfds[nlfds++] = fd;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+static void
+sockname(int fd, int peer, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int port;
+
+	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &sl) :
+	    getsockname(fd, (struct sockaddr *)&ss, &sl)) == -1) {
+		snprintf(buf, len, "fd %d", fd);
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		snprintf(buf, len, "[%s]:%d", host, port);
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+		snprintf(buf, len, "%s:%d", host, port);
+	} else
+		snprintf(buf, len, "fd %d", fd);
+}
+
+/*
+ * Over the connection cap a connection is refused: accepted and closed at
+ * once, before anything is read, so nothing queues.  No frame was read, so
+ * none is owed a token.
+ */
+static void
+accept_all(int lfd)
+{
+	char peer[64];
+	uint64_t now;
+	int fd, i, one = 1;
+
+	for (i = 0; i < 64; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				log_info("accept: %s; pausing", strerror(errno));
+				accept_paused_until = now_us() + 100000;
+			}
+			return;
+		}
+		if (mx.nconns >= mx.conn_max || mx.draining) {
+			close(fd);
+			mx.refused++;
+			now = now_us();
+			if (now - refused_logged_at < 1000000) {
+				refused_unlogged++;
+				continue;
+			}
+			log_info("refused %llu connections: %d open (cap %d)",
+			    (unsigned long long)refused_unlogged + 1,
+			    mx.nconns, mx.conn_max);
+			refused_logged_at = now;
+			refused_unlogged = 0;
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		sockname(fd, 1, peer, sizeof(peer));
+		if (conn_new(fd, fd, 1, peer) == NULL)
+			close(fd);
+	}
+}
+
+static int
+issocket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* The directory of our own executable, where the stages live. */
+static const char *
+selfdir(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", path, sizeof(path) - 1)) <= 0)
+		return NULL;
+	path[n] = '\0';
+	return dirname(path);
+}
+
+static void
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sigpipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		err(EXIT_SYSTEM, "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		err(EXIT_SYSTEM, "sigaction");
+	/* A client or stage that goes away is an error return, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+start_drain(const char *why)
+{
+	struct conn *c;
+	int i;
+
+	if (mx.draining)
+		return;
+	mx.draining = 1;
+	log_info("%s: draining %d frames", why, mx.nframes);
+	for (i = 0; i < nlfds; i++)
+		close(lfds[i]);
+	nlfds = 0;
+	LIST_FOREACH(c, &mx.conns, link)
+		conn_drain(c);
+}
+
+enum pkind { P_SIG, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
+
+struct pref {
+	enum pkind	 kind;
+	void		*p;
+	int		 fd;
+};
+
+static struct pollfd	*pfds;
+static struct pref	*prefs;
+static size_t		 npfd, pcap;
+
+static void
+padd(int fd, short events, enum pkind kind, void *p)
+{
+	if (npfd == pcap) {
+		pcap = pcap ? pcap * 2 : 64;
+		if ((pfds = reallocarray(pfds, pcap, sizeof(*pfds))) == NULL ||
+		    (prefs = reallocarray(prefs, pcap, sizeof(*prefs))) == NULL)
+			err(EXIT_SYSTEM, "reallocarray");
+	}
+	pfds[npfd].fd = fd;
+	pfds[npfd].events = events;
+	pfds[npfd].revents = 0;
+	prefs[npfd].kind = kind;
+	prefs[npfd].p = p;
+	prefs[npfd].fd = fd;
+	npfd++;
+}
+
+static int
+inst_wants_write(const struct inst *in)
+{
+	if (in->wfd < 0)
+		return 0;
+	if (in->cur != NULL)
+		return 1;
+	return !in->draining && in->stage->cur == in &&
+	    !TAILQ_EMPTY(&in->stage->queue);
+}
+
+static void
+serve(int inetd)
+{
+	struct conn *c, *nc;
+	struct inst *in;
+	uint64_t now, next, drain_close_at = 0;
+	char sbuf[64];
+	size_t i;
+	int timeout, n;
+
+	for (;;) {
+		while (read(sigpipe[0], sbuf, sizeof(sbuf)) > 0)
+			;
+		if (got_chld) {
+			got_chld = 0;
+			pipeline_reap();
+		}
+		if (got_term) {
+			got_term = 0;
+			start_drain("signal");
+		}
+		if (got_hup) {
+			got_hup = 0;
+			if (!mx.draining)
+				pipeline_reload();
+		}
+
+		now = now_us();
+		next = now + 1000000;
+		LIST_FOREACH(c, &mx.conns, link)
+			conn_timers(c, now, &next);
+		frame_timers(now, &next);
+		pipeline_timers(now, &next);
+		for (c = LIST_FIRST(&mx.conns); c != NULL; c = nc) {
+			nc = LIST_NEXT(c, link);
+			if (c->dead)
+				conn_free(c);
+		}
+		if (inetd && mx.nconns == 0)
+			start_drain("inetd client done");
+
+		/* Drained: every frame answered; let clients go, then stages. */
+		if (mx.draining && mx.nframes == 0) {
+			if (drain_close_at == 0)
+				drain_close_at = now + DRAIN_CLOSE_US;
+			if (now >= drain_close_at)
+				while ((c = LIST_FIRST(&mx.conns)) != NULL)
+					conn_free(c);
+			else if (drain_close_at < next)
+				next = drain_close_at;
+			if (mx.nconns == 0) {
+				pipeline_stop();
+				pipeline_timers(now, &next);
+				if (pipeline_idle())
+					break;
+			}
+		}
+
+		npfd = 0;
+		padd(sigpipe[0], POLLIN, P_SIG, NULL);
+		if (now >= accept_paused_until)
+			for (n = 0; n < nlfds; n++)
+				padd(lfds[n], POLLIN, P_LISTEN, NULL);
+		else if (accept_paused_until < next)
+			next = accept_paused_until;
+		LIST_FOREACH(c, &mx.conns, link) {
+			/*
+			 * A socket is always polled, for input or not, so
+			 * that a reset is seen even while muxd is not reading
+			 * (a pipe would report its hangup forever).
+			 */
+			if (conn_wants_read(c))
+				padd(c->rfd, POLLIN, P_CONN_R, c);
+			else if (c->issock && !c->dead)
+				padd(c->rfd, 0, P_CONN_R, c);
+			if (conn_wants_write(c))
+				padd(c->wfd, POLLOUT, P_CONN_W, c);
+		}
+		LIST_FOREACH(in, &mx.insts, link) {
+			if (in->rfd >= 0)
+				padd(in->rfd, POLLIN, P_INST_R, in);
+			if (inst_wants_write(in))
+				padd(in->wfd, POLLOUT, P_INST_W, in);
+		}
+		now = now_us();
+		timeout = next > now ? (int)((next - now + 999) / 1000) : 0;
+		if ((n = poll(pfds, npfd, timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_SYSTEM, "poll");
+		}
+		/*
+		 * Nothing is freed while the events are handled: connections
+		 * and instances are only freed above, so every pointer in
+		 * prefs stays valid; one that died meanwhile is skipped.
+		 */
+		for (i = 0; i < npfd && n > 0; i++) {
+			if (pfds[i].revents == 0)
+				continue;
+			n--;
+			switch (prefs[i].kind) {
+			case P_SIG:
+				break;
+			case P_LISTEN:
+				if (!mx.draining)
+					accept_all(prefs[i].fd);
+				break;
+			case P_CONN_R:
+				c = prefs[i].p;
+				if (c->dead || c->rfd != prefs[i].fd)
+					break;
+				if (c->rdeof && (pfds[i].revents &
+				    (POLLERR | POLLHUP)))
+					conn_hangup(c);
+				else if (pfds[i].revents & (POLLIN | POLLERR |
+				    POLLHUP))
+					conn_read(c);
+				break;
+			case P_CONN_W:
+				c = prefs[i].p;
+				if (!c->dead && c->wfd == prefs[i].fd)
+					conn_write(c);
+				break;
+			case P_INST_R:
+				in = prefs[i].p;
+				if (in->rfd == prefs[i].fd)
+					pipeline_read(in);
+				break;
+			case P_INST_W:
+				in = prefs[i].p;
+				if (in->wfd == prefs[i].fd)
+					pipeline_write(in);
+				break;
+			}
+		}
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct rlimit rl;
+	struct conn *c;
+	const char **listen = NULL;
+	int ch, inetd = 0, nlisten = 0, staged = 0, fd;
+
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("airlock-muxd %s\n", AIRLOCK_VERSION);
+		return EXIT_OK;
+	}
+	mx.frame_max = MUXD_FRAME_MAX;
+	mx.conn_max = MUXD_CONN_MAX;
+	mx.flight_max = MUXD_FLIGHT_MAX;
+	mx.conn_flight_max = MUXD_CONN_FLIGHT_MAX;
+	mx.read_us = (uint64_t)MUXD_READ_TIMEOUT * 1000000;
+	mx.idle_us = (uint64_t)MUXD_IDLE_TIMEOUT * 1000000;
+	mx.deadline_us = (uint64_t)MUXD_DEADLINE * 1000000;
+	LIST_INIT(&mx.insts);
+	LIST_INIT(&mx.conns);
+	LIST_INIT(&mx.frames);
+	if ((listen = calloc((size_t)argc, sizeof(*listen))) == NULL)
+		err(EXIT_SYSTEM, "calloc");
+
+	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:P:qr:s:t:Vv")) != -1) {
+		switch (ch) {
+		case 'c':
+			mx.conn_max = (int)number(optarg, 1, 100000, "-c");
+			break;
+		case 'D':
+			mx.deadline_us = (uint64_t)number(optarg, 1, 86400,
+			    "-D") * 1000000;
+			break;
+		case 'F':
+			mx.flight_max = (int)number(optarg, 1, 100000, "-F");
+			break;
+		case 'f':
+			mx.conn_flight_max = (int)number(optarg, 1, 100000,
+			    "-f");
+			break;
+		case 'i':
+			inetd = 1;
+			break;
+		case 'l':
+			listen[nlisten++] = optarg;
+			break;
+		case 'm':
+			mx.frame_max = (size_t)number(optarg, 64,
+			    MUXD_FRAME_CAP, "-m");
+			break;
+		case 'P':
+			mx.nstages = 0;
+			staged = 1;
+			if (stage_parse(optarg) == -1)
+				usage();
+			break;
+		case 'q':
+			log_level = 0;
+			break;
+		case 'r':
+			mx.read_us = (uint64_t)number(optarg, 1, 86400, "-r") *
+			    1000000;
+			break;
+		case 's':
+			if (!staged)
+				mx.nstages = 0;
+			staged = 1;
+			if (stage_parse(optarg) == -1)
+				usage();
+			break;
+		case 't':
+			mx.idle_us = (uint64_t)number(optarg, 1, 86400, "-t") *
+			    1000000;
+			break;
+		case 'V':
+			printf("airlock-muxd %s\n", AIRLOCK_VERSION);
+			return EXIT_OK;
+		case 'v':
+			log_level = 2;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (!staged &&
+	    stage_parse("airlock-wake|airlock-snaft|airlock-triage|"
+	    "airlock-sign") == -1)
+		errx(EXIT_SYSTEM, "out of memory");
+	if (mx.nstages < 2) {
+		warnx("the pipeline needs at least two stages, the last one "
+		    "the signer");
+		usage();
+	}
+	if (inetd && nlisten > 0) {
+		warnx("-i and -l are exclusive");
+		usage();
+	}
+
+	/* Fds 0-2 must be open, or a pipe could land on one of them. */
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && fd <= 2)
+		fcntl(fd, F_SETFD, 0);
+	if (fd > 2)
+		close(fd);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	mx.selfdir = selfdir();
+	setup_signals();
+
+	/* Bind first: a port in use is an error before any stage starts. */
+	if (!inetd) {
+		activation();
+		for (ch = 0; ch < nlisten; ch++)
+			listen_on(listen[ch]);
+		if (nlfds == 0)
+			listen_on("127.0.0.1:" MUXD_PORT);
+	}
+	free(listen);
+
+	if (pipeline_start() == -1) {
+		pipeline_stop();
+		return EXIT_SYSTEM;
+	}
+	if (inetd) {
+		setnonblock(0);
+		setnonblock(1);
+		if ((c = conn_new(0, 1, issocket(0) && issocket(1),
+		    "stdin")) == NULL)
+			err(EXIT_SYSTEM, "calloc");
+	}
+	for (ch = 0; ch < nlfds; ch++) {
+		char name[64];
+
+		sockname(lfds[ch], 0, name, sizeof(name));
+		log_info("listening on %s", name);
+	}
+	log_info("ready: %d stages, %s", mx.nstages, inetd ? "inetd mode" :
+	    "accepting");
+	serve(inetd);
+	log_info("done: %llu frames in, %llu tokens out, %llu unsigned, "
+	    "%llu connections refused", (unsigned long long)mx.frames_in,
+	    (unsigned long long)mx.tokens_out,
+	    (unsigned long long)mx.unsigned_out,
+	    (unsigned long long)mx.refused);
+	return EXIT_OK;
+}

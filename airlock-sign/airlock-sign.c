@@ -1,0 +1,358 @@
+/*
+ * airlock-sign: the last stage.  It adds a signed, chained TIBET token to
+ * every record (airlock-token(5)), generates keys in signify's format
+ * (-G), and verifies tokens and chains offline (-V).
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "airlock.h"
+#include "jsonl.h"
+#include "chain.h"
+#include "key.h"
+#include "token.h"
+#include "verify.h"
+
+#define DEFAULT_SECKEY	"/var/lib/airlock/airlock.sec"
+
+static struct signer signer;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: airlock-sign [-cqvw] [-k seckey] [-s chain]\n"
+	    "       airlock-sign -G [-fq] [-k seckey] [-p pubkey]\n"
+	    "       airlock-sign -V [-qrv] [-p pubkey] [-x dir] [file ...]\n");
+	exit(EXIT_USAGE);
+}
+
+/* err(3) and exit(3) run this, so no path out leaves the key in memory. */
+static void
+wipe(void)
+{
+	key_wipe(&signer.key);
+}
+
+/* An environment variable naming a path; unset and empty are the same. */
+static const char *
+getenvpath(const char *name)
+{
+	const char *s = getenv(name);
+
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/* path with its ".sec" suffix replaced by suffix, or suffix appended. */
+static char *
+sibling(const char *path, const char *suffix)
+{
+	size_t len = strlen(path);
+	char *s;
+
+	if (len > 4 && strcmp(path + len - 4, ".sec") == 0)
+		len -= 4;
+	if (asprintf(&s, "%.*s%s", (int)len, path, suffix) == -1)
+		err(EXIT_SYSTEM, "asprintf");
+	return s;
+}
+
+/* Create the missing directories above path, mode 0700. */
+static void
+mkparents(const char *path)
+{
+	char *copy, *dir, *q;
+	char c;
+
+	if ((copy = strdup(path)) == NULL)
+		err(EXIT_SYSTEM, "strdup");
+	dir = dirname(copy);
+	for (q = dir + 1;; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		c = *q;
+		*q = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+			err(EXIT_SYSTEM, "mkdir %s", dir);
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+}
+
+static void
+generate(const char *sec, const char *pub, int force)
+{
+	struct seckey k;
+	const char *failed = NULL;
+	char id[KEYID_HEXLEN + 1];
+
+	if (key_generate(sec, pub, force, &failed) == -1) {
+		if (errno == EEXIST)
+			errx(EXIT_SYSTEM, "%s: already exists; -f replaces it",
+			    failed);
+		err(EXIT_SYSTEM, "write %s", failed);
+	}
+	key_readsec(sec, &k);
+	key_idhex(k.keynum, id);
+	key_wipe(&k);
+	log_info("wrote %s and %s, key id %s", sec, pub, id);
+}
+
+/* Check AIRLOCK_SIGN_TIME: exactly YYYY-MM-DDTHH:MM:SSZ. */
+static int
+validtime(const char *s)
+{
+	static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t i;
+
+	if (strlen(s) != sizeof(form) - 1)
+		return 0;
+	for (i = 0; form[i] != '\0'; i++)
+		if (form[i] == 'd' ? (s[i] < '0' || s[i] > '9') :
+		    s[i] != form[i])
+			return 0;
+	return 1;
+}
+
+/* The test-only overrides of the time and host (airlock-sign(1)). */
+static void
+testenv(void)
+{
+	static char host[256];
+	const char *s;
+
+	if ((s = getenv("AIRLOCK_SIGN_TIME")) != NULL && *s != '\0') {
+		if (!validtime(s))
+			errx(EXIT_USAGE, "AIRLOCK_SIGN_TIME: not "
+			    "YYYY-MM-DDTHH:MM:SSZ: %s", s);
+		log_info("AIRLOCK_SIGN_TIME is set: every token says %s", s);
+		signer.fixedtime = s;
+	}
+	if ((s = getenv("AIRLOCK_SIGN_HOST")) != NULL && *s != '\0') {
+		log_info("AIRLOCK_SIGN_HOST is set: tokens name host %s", s);
+		signer.host = s;
+		return;
+	}
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		err(EXIT_SYSTEM, "gethostname");
+	signer.host = host;
+}
+
+/* Load the secret key, creating it first with create, and lock it. */
+static void
+openkey(const char *sec, const char *pub, int create, int wait)
+{
+	const char *failed = NULL;
+	int fd;
+
+	if (create && access(sec, F_OK) == -1 && errno == ENOENT) {
+		mkparents(sec);
+		/* Another signer may have won the race; then use its key. */
+		if (key_generate(sec, pub, 0, &failed) == 0)
+			log_info("created key pair %s and %s", sec, pub);
+		else if (errno != EEXIST)
+			err(EXIT_SYSTEM, "write %s", failed);
+	}
+	key_readsec(sec, &signer.key);
+	key_idhex(signer.key.keynum, signer.keyid);
+
+	/*
+	 * Two signers with one key but different state files would both
+	 * issue the same seq: hold a lock on the key file too.  The
+	 * descriptor stays open, and so the lock held, until we exit.
+	 */
+	if ((fd = open(sec, O_RDONLY | O_CLOEXEC)) == -1)
+		err(EXIT_SYSTEM, "open %s", sec);
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK)
+			errx(EXIT_SYSTEM, "%s: key in use by another signer",
+			    sec);
+		err(EXIT_SYSTEM, "flock %s", sec);
+	}
+}
+
+/*
+ * The record on one input line, or, for a line that is not one, the
+ * record jsonl_reject_line() makes of it with *rejected set to the
+ * verdict it must carry.
+ */
+static json_t *
+readrecord(const char *line, size_t len, struct verdict *rejected,
+    struct jsonl_error *je)
+{
+	json_t *rec;
+
+	if (line == NULL) {
+		memset(je, 0, sizeof(*je));
+		je->code = JSONL_TOO_LONG;
+		snprintf(je->text, sizeof(je->text), "line of %zu bytes is "
+		    "over the cap of %u bytes", len, JSONL_MAX_DEFAULT);
+	} else if ((rec = jsonl_parse(line, len, je)) != NULL) {
+		if (jsonl_check_version(rec, je) == 0)
+			return rec;
+		json_decref(rec);
+	}
+	log_info("refused a line: %s", je->text);
+	if ((rec = jsonl_reject_line(line, len, je, "sign")) == NULL)
+		err(EXIT_SYSTEM, "jsonl_reject_line");
+	rejected->status = 400;
+	rejected->token_type = "INTENT_REJECTED";
+	rejected->reason = je->text;
+	rejected->severity = "low";
+	return rec;
+}
+
+static void
+sign(void)
+{
+	struct jsonl_reader *r;
+	struct jsonl_error je;
+	struct verdict rejected;
+	const char *line;
+	json_t *rec, *tok;
+	size_t len;
+	int rc;
+
+	if ((r = jsonl_reader_new(STDIN_FILENO, 0)) == NULL)
+		err(EXIT_SYSTEM, "jsonl_reader_new");
+	while ((rc = jsonl_next(r, &line, &len)) == 1) {
+		rejected.token_type = NULL;
+		rec = readrecord(line, len, &rejected, &je);
+		tok = token_sign(&signer, rec,
+		    rejected.token_type != NULL ? &rejected : NULL);
+		if (json_object_set_new(rec, "token", tok) != 0)
+			errx(EXIT_SYSTEM, "out of memory");
+		if (jsonl_write(stdout, rec) != 0)
+			err(EXIT_SYSTEM, "write");
+		json_decref(rec);
+	}
+	if (rc == -1)
+		err(EXIT_SYSTEM, "read");
+	jsonl_reader_free(r);
+	jcsbuf_free(&signer.buf);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *sec = NULL, *pub = NULL, *chainpath = NULL;
+	const char *exportdir = NULL;
+	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0;
+	int quiet = 0, verbose = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("airlock-sign %s\n", AIRLOCK_VERSION);
+		return EXIT_OK;
+	}
+	while ((ch = getopt(argc, argv, "cfGk:p:qrs:vVwx:")) != -1) {
+		switch (ch) {
+		case 'G':
+		case 'V':
+			if (mode != 0 && mode != ch)
+				usage();
+			mode = ch;
+			break;
+		case 'c':
+			create = 1;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		case 'k':
+			sec = optarg;
+			break;
+		case 'p':
+			pub = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'r':
+			rooted = 1;
+			break;
+		case 's':
+			chainpath = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'w':
+			wait = 1;
+			break;
+		case 'x':
+			exportdir = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	/* Each mode takes only the options its synopsis line shows. */
+	switch (mode) {
+	case 0:
+		if (force || rooted || pub || exportdir || argc)
+			usage();
+		break;
+	case 'G':
+		if (create || rooted || chainpath || wait || verbose ||
+		    exportdir || argc)
+			usage();
+		break;
+	case 'V':
+		if (create || force || sec || chainpath || wait)
+			usage();
+		break;
+	}
+	if (quiet && verbose)
+		usage();
+	log_level = quiet ? 0 : verbose ? 2 : 1;
+
+	if (sodium_init() < 0)
+		errx(EXIT_SYSTEM, "sodium_init failed");
+	atexit(wipe);
+	/* A reader that went away is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (sec == NULL && (sec = getenvpath("AIRLOCK_SIGN_KEY")) == NULL)
+		sec = DEFAULT_SECKEY;
+	if (pub == NULL)
+		pub = sibling(sec, ".pub");
+	if (chainpath == NULL &&
+	    (chainpath = getenvpath("AIRLOCK_CHAIN")) == NULL)
+		chainpath = sibling(sec, ".chain");
+
+	switch (mode) {
+	case 'G':
+		generate(sec, pub, force);
+		return EXIT_OK;
+	case 'V':
+		return verify_main(pub, argv, (size_t)argc, rooted, exportdir,
+		    quiet, verbose);
+	}
+	testenv();
+	openkey(sec, pub, create, wait);
+	chain_open(&signer.chain, chainpath, signer.keyid, wait);
+	log_debug("key %s, chain %s at seq %llu", signer.keyid, chainpath,
+	    (unsigned long long)signer.chain.seq);
+	sign();
+	return EXIT_OK;
+}

@@ -1,0 +1,52 @@
+/*
+ * TIBET tokens (DESIGN.md section 5, airlock-token(5)): built from a
+ * record, chained, hashed and signed.
+ */
+#ifndef TOKEN_H
+#define TOKEN_H
+
+#include <jansson.h>
+
+#include "chain.h"
+#include "jcs.h"
+#include "key.h"
+
+#define TBZ_VERSION	"airlock-tibet/1"
+
+struct signer {
+	struct seckey	 key;
+	char		 keyid[KEYID_HEXLEN + 1];
+	struct chain	 chain;
+	const char	*host;		/* eromheen.host */
+	const char	*fixedtime;	/* AIRLOCK_SIGN_TIME, for tests */
+	struct jcsbuf	 buf;
+};
+
+/*
+ * The verdict a token carries when the record's own cannot be used: for
+ * lines the signer could not parse, which become 400 rejections.
+ */
+struct verdict {
+	int		 status;
+	const char	*token_type;
+	const char	*reason;
+	const char	*severity;
+};
+
+/*
+ * Build the token for rec, give it the next seq, hash it, sign it and
+ * make the chain state durable.  v, if not NULL, replaces the record's
+ * verdict.  Never fails for a bad record: a record that cannot be
+ * signed as it is gets a token saying why.  Exits 111 if the chain state
+ * cannot be written.  Returns a new reference.
+ */
+json_t	*token_sign(struct signer *, json_t *rec, const struct verdict *v);
+
+/*
+ * Canonical bytes of tok without "signature" (and without "content_hash"
+ * too if hashonly) into buf.  Returns 0, or -1 with err filled in.
+ */
+int	 token_canon(json_t *tok, int hashonly, struct jcsbuf *buf,
+	    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * Verification.  Each token is checked on its own (form, key, signature,
+ * content hash), then against the chain: seq must rise by one and parent
+ * must be the previous token's content_hash.  Every problem is one line
+ * on stderr naming the seq, so that an auditor can find it in the log.
+ */
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "airlock.h"
+#include "b64.h"
+#include "chain.h"
+#include "jcs.h"
+#include "jsonl.h"
+#include "key.h"
+#include "sha256.h"
+#include "token.h"
+#include "verify.h"
+
+/* Where a seq was first seen: to tell a duplicate from a fork. */
+struct seen {
+	uint64_t	 seq;		/* 0: free slot */
+	char		 hash[HASH_STRLEN + 1];
+	const char	*file;
+	size_t		 line;
+};
+
+struct verifier {
+	struct pubkey	 pk;
+	char		 keyid[KEYID_HEXLEN + 1];
+	const char	*sigcomment;	/* for exported signature files */
+	const char	*exportdir;
+	int		 rooted;
+	int		 quiet;
+	size_t		 problems;
+	size_t		 tokens;
+	struct jcsbuf	 buf;
+
+	/* The chain so far. */
+	int		 started;
+	uint64_t	 first;
+	uint64_t	 top;		/* highest seq seen */
+	char		 tophash[HASH_STRLEN + 1];
+	struct seen	*seen;		/* open addressing, keyed by seq */
+	size_t		 nseen;
+	size_t		 capseen;
+};
+
+static void	problem(struct verifier *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct verifier *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->problems++;
+	if (v->quiet)
+		return;
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+}
+
+static size_t
+slot(const struct seen *tab, size_t cap, uint64_t seq)
+{
+	size_t i = (size_t)(seq * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+
+	while (tab[i].seq != 0 && tab[i].seq != seq)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+static struct seen *
+lookup(struct verifier *v, uint64_t seq)
+{
+	size_t i;
+
+	if (v->capseen == 0)
+		return NULL;
+	i = slot(v->seen, v->capseen, seq);
+	return v->seen[i].seq == seq ? &v->seen[i] : NULL;
+}
+
+static void
+remember(struct verifier *v, uint64_t seq, const char *hash,
+    const char *file, size_t line)
+{
+	struct seen *tab, *e;
+	size_t cap, i;
+
+	if (2 * (v->nseen + 1) > v->capseen) {
+		cap = v->capseen ? 2 * v->capseen : 1024;
+		if ((tab = calloc(cap, sizeof(*tab))) == NULL)
+			err(EXIT_SYSTEM, "calloc");
+		for (i = 0; i < v->capseen; i++)
+			if (v->seen[i].seq != 0)
+				tab[slot(tab, cap, v->seen[i].seq)] =
+				    v->seen[i];
+		free(v->seen);
+		v->seen = tab;
+		v->capseen = cap;
+	}
+	e = &v->seen[slot(v->seen, v->capseen, seq)];
+	e->seq = seq;
+	memcpy(e->hash, hash, sizeof(e->hash));
+	e->file = file;
+	e->line = line;
+	v->nseen++;
+}
+
+/* The chain rules of airlock-token(5). */
+static void
+checkchain(struct verifier *v, uint64_t seq, const char *hash,
+    const char *parent, const char *file, size_t line)
+{
+	struct seen *e;
+	unsigned long long n = seq;
+
+	if (seq == 1 && strcmp(parent, chain_genesis) != 0)
+		problem(v, "seq 1: parent is not the genesis hash");
+	if (!v->started) {
+		v->started = 1;
+		v->first = seq;
+		if (v->rooted && seq != 1)
+			problem(v, "seq %llu: chain does not start at seq 1",
+			    n);
+		remember(v, seq, hash, file, line);
+		v->top = seq;
+		memcpy(v->tophash, hash, sizeof(v->tophash));
+		return;
+	}
+	if ((e = lookup(v, seq)) != NULL) {
+		if (strcmp(e->hash, hash) == 0)
+			problem(v, "seq %llu: duplicate of the token at "
+			    "%s:%zu", n, e->file, e->line);
+		else
+			problem(v, "seq %llu: fork: differs from the token "
+			    "with this seq at %s:%zu", n, e->file, e->line);
+		return;
+	}
+	remember(v, seq, hash, file, line);
+	if (seq < v->top) {
+		problem(v, "seq %llu: out of order: after seq %llu", n,
+		    (unsigned long long)v->top);
+		return;
+	}
+	if (seq == v->top + 1) {
+		if (strcmp(parent, v->tophash) != 0)
+			problem(v, "seq %llu: parent mismatch: does not link "
+			    "to seq %llu", n, (unsigned long long)v->top);
+	} else
+		problem(v, "seq %llu: gap: expected seq %llu%s", n,
+		    (unsigned long long)v->top + 1,
+		    strcmp(parent, v->tophash) != 0 ?
+		    " (parent mismatch)" : "");
+	v->top = seq;
+	memcpy(v->tophash, hash, sizeof(v->tophash));
+}
+
+static void
+exporttoken(struct verifier *v, uint64_t seq,
+    const uint8_t keynum[KEYNUM_LEN], const uint8_t sig[SIG_LEN])
+{
+	char *path;
+	FILE *fp;
+
+	if (asprintf(&path, "%s/%llu.json", v->exportdir,
+	    (unsigned long long)seq) == -1)
+		err(EXIT_SYSTEM, "asprintf");
+	if ((fp = fopen(path, "we")) == NULL)
+		err(EXIT_SYSTEM, "open %s", path);
+	if (fwrite(v->buf.data, 1, v->buf.len, fp) != v->buf.len ||
+	    fclose(fp) == EOF)
+		err(EXIT_SYSTEM, "write %s", path);
+	free(path);
+	if (asprintf(&path, "%s/%llu.json.sig", v->exportdir,
+	    (unsigned long long)seq) == -1)
+		err(EXIT_SYSTEM, "asprintf");
+	if (key_writesig(path, v->sigcomment, keynum, sig) == -1)
+		err(EXIT_SYSTEM, "write %s", path);
+	free(path);
+}
+
+static void
+checktoken(struct verifier *v, json_t *tok, const char *file, size_t line)
+{
+	json_t *jseq, *sigobj;
+	const char *alg, *kid, *sigb64, *hash, *parent, *tbz;
+	uint8_t keynum[KEYNUM_LEN], sig[SIG_LEN + 3];
+	char err[256], computed[HASH_STRLEN + 1];
+	unsigned long long n;
+	size_t fault = v->problems;
+
+	v->tokens++;
+	jseq = json_object_get(tok, "seq");
+	if (!json_is_integer(jseq) || json_integer_value(jseq) < 1 ||
+	    json_integer_value(jseq) > JCS_INT_MAX) {
+		problem(v, "%s:%zu: token without a valid seq", file, line);
+		return;
+	}
+	n = (unsigned long long)json_integer_value(jseq);
+
+	tbz = jsonl_get_string(tok, "tbz_version");
+	if (tbz == NULL || strcmp(tbz, TBZ_VERSION) != 0)
+		problem(v, "seq %llu: unknown tbz_version", n);
+	sigobj = json_object_get(tok, "signature");
+	alg = jsonl_get_string(sigobj, "alg");
+	kid = jsonl_get_string(sigobj, "key_id");
+	sigb64 = jsonl_get_string(sigobj, "sig");
+	if (!json_is_object(sigobj))
+		problem(v, "seq %llu: no signature", n);
+	else if (alg == NULL || strcmp(alg, "Ed25519") != 0)
+		problem(v, "seq %llu: signature alg is not Ed25519", n);
+	else if (kid == NULL || key_idparse(kid, keynum) != 0)
+		problem(v, "seq %llu: malformed signature key_id", n);
+	else if (sigb64 == NULL || strlen(sigb64) != B64_ENCLEN(SIG_LEN) - 1 ||
+	    b64_decode(sigb64, strlen(sigb64), sig) != SIG_LEN)
+		problem(v, "seq %llu: malformed signature", n);
+	hash = jsonl_get_string(tok, "content_hash");
+	if (hash == NULL || !chain_ishash(hash))
+		problem(v, "seq %llu: malformed content_hash", n);
+	parent = jsonl_get_string(tok, "parent");
+	if (parent == NULL || !chain_ishash(parent))
+		problem(v, "seq %llu: malformed parent", n);
+	if (v->problems != fault)
+		return;
+
+	if (token_canon(tok, 0, &v->buf, err, sizeof(err)) != 0) {
+		problem(v, "seq %llu: no canonical form: %s", n, err);
+		return;
+	}
+	if (v->exportdir != NULL)
+		exporttoken(v, n, keynum, sig);
+	if (memcmp(keynum, v->pk.keynum, KEYNUM_LEN) != 0) {
+		/* Another key's token belongs to another chain. */
+		problem(v, "seq %llu: key change: signed by key %s, not by "
+		    "key %s", n, kid, v->keyid);
+		return;
+	}
+	if (crypto_sign_verify_detached(sig, (const uint8_t *)v->buf.data,
+	    v->buf.len, v->pk.pk) != 0)
+		problem(v, "seq %llu: bad signature", n);
+	if (token_canon(tok, 1, &v->buf, err, sizeof(err)) != 0) {
+		problem(v, "seq %llu: no canonical form: %s", n, err);
+		return;
+	}
+	sha256_hex(v->buf.data, v->buf.len, computed + 7);
+	memcpy(computed, "sha256:", 7);
+	if (strcmp(computed, hash) != 0)
+		problem(v, "seq %llu: content_hash does not match the token",
+		    n);
+	checkchain(v, n, hash, parent, file, line);
+}
+
+static void
+verifyfd(struct verifier *v, int fd, const char *file)
+{
+	struct jsonl_reader *r;
+	struct jsonl_error je;
+	const char *line;
+	json_t *rec, *tok;
+	size_t len, lineno = 0;
+	int rc;
+
+	if ((r = jsonl_reader_new(fd, 0)) == NULL)
+		err(EXIT_SYSTEM, "jsonl_reader_new");
+	/*
+	 * jsonl_next skips empty lines, so line numbers count non-empty
+	 * lines: the same thing in a log that airlock-sign wrote.
+	 */
+	while ((rc = jsonl_next(r, &line, &len)) == 1) {
+		lineno++;
+		if (line == NULL) {
+			problem(v, "%s:%zu: line too long (%zu bytes)", file,
+			    lineno, len);
+			continue;
+		}
+		if ((rec = jsonl_parse(line, len, &je)) == NULL) {
+			problem(v, "%s:%zu: %s", file, lineno, je.text);
+			continue;
+		}
+		/* A record carries its token; a log may hold bare tokens. */
+		tok = json_object_get(rec, "token");
+		if (!json_is_object(tok)) {
+			if (json_object_get(rec, "signature") == NULL &&
+			    json_object_get(rec, "tbz_version") == NULL) {
+				problem(v, "%s:%zu: no token", file, lineno);
+				json_decref(rec);
+				continue;
+			}
+			tok = rec;
+		}
+		checktoken(v, tok, file, lineno);
+		json_decref(rec);
+	}
+	if (rc == -1)
+		err(EXIT_SYSTEM, "read %s", file);
+	jsonl_reader_free(r);
+}
+
+int
+verify_main(const char *pubpath, char **files, size_t nfiles, int rooted,
+    const char *exportdir, int quiet, int verbose)
+{
+	struct verifier v;
+	char *copy, *comment;
+	size_t i;
+	int fd;
+
+	memset(&v, 0, sizeof(v));
+	key_readpub(pubpath, &v.pk);
+	key_idhex(v.pk.keynum, v.keyid);
+	v.rooted = rooted;
+	v.quiet = quiet;
+	v.exportdir = exportdir;
+	if ((copy = strdup(pubpath)) == NULL ||
+	    asprintf(&comment, "verify with %s", basename(copy)) == -1)
+		err(EXIT_SYSTEM, "strdup");
+	v.sigcomment = comment;
+	if (exportdir != NULL && mkdir(exportdir, 0755) == -1 &&
+	    errno != EEXIST)
+		err(EXIT_SYSTEM, "mkdir %s", exportdir);
+
+	if (nfiles == 0)
+		verifyfd(&v, STDIN_FILENO, "stdin");
+	for (i = 0; i < nfiles; i++) {
+		if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) == -1)
+			err(EXIT_SYSTEM, "open %s", files[i]);
+		verifyfd(&v, fd, files[i]);
+		close(fd);
+	}
+	if (v.tokens == 0)
+		problem(&v, "no tokens");
+	if (verbose) {
+		if (v.started)
+			warnx("%zu tokens, seq %llu to %llu, key %s, last %s: "
+			    "%s", v.tokens, (unsigned long long)v.first,
+			    (unsigned long long)v.top, v.keyid, v.tophash,
+			    v.problems ? "FAILED" : "verified");
+		else
+			warnx("%zu tokens, key %s: FAILED", v.tokens, v.keyid);
+	}
+	free(v.seen);
+	free(comment);
+	free(copy);
+	jcsbuf_free(&v.buf);
+	return v.problems ? EXIT_NEGATIVE : EXIT_OK;
+}

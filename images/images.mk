@@ -1,0 +1,60 @@
+# Image recipes (airlock-image(5)), included from the top Makefile.
+#
+#   make images                  build every shipped image
+#   make IMAGE_OUT=DIR images    build them under DIR instead of build/images
+#
+# Each image is built in steps, each a file under $(IMAGE_OUT)/NAME/ that make
+# rebuilds only when its inputs changed: the package list, the lock (versions
+# and sha256 of the .deb files, which are cached in $(IMAGE_DEBS)), the layer
+# of Debian files, the layer of airlock's own files (the runner), and last
+# the OCI layout, the unpacked rootfs and the digest file.  The snapshot
+# descriptions are copied beside them, so that $(IMAGE_OUT) is a directory
+# airlock-wake -I can use as it is.
+
+IMAGE_OUT    ?= build/images
+IMAGE_DEBS   ?= build/images/debs
+IMAGE_RUNNER ?= build/guest/python-runner
+IMAGES	      = airlock-python
+
+# Extra packages for an image, beyond its recipe: IMAGE_EXTRA_PACKAGES_NAME.
+# Files of airlock's own layer for each image, as SRC:DEST.
+IMAGE_FILES_airlock-python = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner
+
+.PHONY: images images-force
+
+# $(1): image name.  The package list is regenerated every time but written
+# only when it changed, so it is the step that notices a changed recipe or
+# IMAGE_EXTRA_PACKAGES_NAME.
+define image_rules
+images: $(IMAGE_OUT)/$(1)/digest \
+    $(patsubst images/%,$(IMAGE_OUT)/%,$(wildcard images/$(1)/snapshots/*))
+
+$(IMAGE_OUT)/$(1)/packages.list: images-force
+	@images/build list $(1) $(IMAGE_OUT) $$(IMAGE_EXTRA_PACKAGES_$(1))
+
+$(IMAGE_OUT)/$(1)/packages.lock: $(IMAGE_OUT)/$(1)/packages.list images/build
+	@images/build lock $(1) $(IMAGE_OUT) $(IMAGE_DEBS)
+
+$(IMAGE_OUT)/$(1)/layers/base.tar: $(IMAGE_OUT)/$(1)/packages.lock \
+    images/build $(wildcard images/$(1)/prune images/$(1)/config) \
+    $(shell find images/$(1)/skel 2>/dev/null)
+	@images/build base $(1) $(IMAGE_OUT) $(IMAGE_DEBS)
+
+$(IMAGE_OUT)/$(1)/layers/files.tar: $(IMAGE_OUT)/$(1)/layers/base.tar \
+    images/build $(foreach f,$(IMAGE_FILES_$(1)),$(firstword $(subst :, ,$(f))))
+	@images/build files $(1) $(IMAGE_OUT) $(IMAGE_FILES_$(1))
+
+$(IMAGE_OUT)/$(1)/digest: $(IMAGE_OUT)/$(1)/layers/base.tar \
+    $(IMAGE_OUT)/$(1)/layers/files.tar images/build images/verify \
+    $(wildcard images/$(1)/config)
+	@images/build assemble $(1) $(IMAGE_OUT) base files
+
+$(IMAGE_OUT)/$(1)/snapshots/%: images/$(1)/snapshots/%
+	@mkdir -p $$(@D)
+	@cp $$< $$@.tmp && mv -f $$@.tmp $$@
+	@echo "image $(1): snapshot $$*"
+
+$(IMAGE_OUT)/$(1)/oci $(IMAGE_OUT)/$(1)/oci/ \
+$(IMAGE_OUT)/$(1)/rootfs $(IMAGE_OUT)/$(1)/rootfs/: $(IMAGE_OUT)/$(1)/digest ;
+endef
+$(foreach i,$(IMAGES),$(eval $(call image_rules,$(i))))
