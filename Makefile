@@ -86,6 +86,22 @@ $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 # Dependency files of our own objects; never anything inside an image.
 -include $(shell find build -path build/images -prune -o -name '*.d' -type f -print 2>/dev/null)
 
+# The kvm backend's VMM (airlock-wake/vmm/): a process of its own per
+# microVM, built as bin/airlock-vmm.  Links libc and libseccomp only.
+VMM_SRCS = $(wildcard airlock-wake/vmm/*.c)
+ifneq ($(VMM_SRCS),)
+all: bin/airlock-vmm
+bin/airlock-vmm: $(patsubst %.c,build/%.o,$(VMM_SRCS)) build/libairlock.a
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libseccomp)
+endif
+# Tiny guests for the VMM's tests: assembly, linked static, no libc.
+VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
+build/tests/vmm/%: tests/vmm/%.S
+	@mkdir -p $(@D)
+	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -o $@ $<
+TEST_BINS_EXTRA = $(VMM_GUESTS)
+
 # The runner that runs inside the sandbox: links libpython and libc only,
 # never a sanitizer (it runs in the image's root, without the runtime).
 RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
@@ -112,7 +128,7 @@ deps-run:
 	@sh mk/deps run
 
 check: deps-check
-	@$(MAKE) --no-print-directory all images $(TEST_BINS)
+	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	bats tests/
 
 run: deps-run
