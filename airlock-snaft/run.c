@@ -140,6 +140,26 @@ sendrun(struct run *r, const char *payload, size_t plen, int fds[3])
 
 const char *rundir = "/run/airlock";
 
+/* Skip a wake's instance name "wake-PID-HEX" at *p; 0 if it is not one. */
+static int
+instance_ok(const char **p)
+{
+	const char *s;
+
+	if (strncmp(*p, "wake-", 5) != 0)
+		return 0;
+	*p += 5;
+	s = *p;
+	while (**p >= '0' && **p <= '9')
+		(*p)++;
+	if (*p == s || **p != '-')
+		return 0;
+	s = ++*p;
+	while ((**p >= '0' && **p <= '9') || (**p >= 'a' && **p <= 'f'))
+		(*p)++;
+	return *p - s == 8;
+}
+
 /* Skip digits at *p; 0 if there were none. */
 static int
 digits(const char **p)
@@ -152,9 +172,9 @@ digits(const char **p)
 }
 
 /*
- * A handle names a socket airlock-wake made: RUNDIR/wake-N/sb-N-M.sock and
- * nothing else.  We connect to it and unlink it as root, so a record must
- * not be able to point us at any other socket on the machine.
+ * A handle names a socket airlock-wake made: RUNDIR/wake-PID-HEX/sb-N.sock
+ * and nothing else.  We connect to it and unlink it as root, so a record
+ * must not be able to point us at any other socket on the machine.
  */
 int
 handle_ok(const char *h)
@@ -163,19 +183,18 @@ handle_ok(const char *h)
 	size_t n = strlen(rundir);
 	const char *p;
 
-	if (strncmp(h, rundir, n) != 0 || strncmp(h + n, "/wake-", 6) != 0)
+	if (strncmp(h, rundir, n) != 0 || h[n] != '/')
 		return 0;
-	p = h + n + 6;
-	if (!digits(&p) || strncmp(p, "/sb-", 4) != 0)
+	p = h + n + 1;
+	if (!instance_ok(&p) || strncmp(p, "/sb-", 4) != 0)
 		return 0;
 	p += 4;
-	if (!digits(&p) || *p++ != '-' || !digits(&p) ||
-	    strcmp(p, ".sock") != 0)
+	if (!digits(&p) || strcmp(p, ".sock") != 0)
 		return 0;
 	return lstat(h, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-/* A cgroup path airlock-wake made: ROOT/airlock/wake-N/sb-N. */
+/* A cgroup path airlock-wake made: ROOT/airlock/wake-PID-HEX/sb-N. */
 static int
 cgpath_ok(const char *path, const char *root)
 {
@@ -183,10 +202,10 @@ cgpath_ok(const char *path, const char *root)
 	const char *p;
 
 	if (strncmp(path, root, n) != 0 ||
-	    strncmp(path + n, "/airlock/wake-", 14) != 0)
+	    strncmp(path + n, "/airlock/", 9) != 0)
 		return 0;
-	p = path + n + 14;
-	if (!digits(&p) || strncmp(p, "/sb-", 4) != 0)
+	p = path + n + 9;
+	if (!instance_ok(&p) || strncmp(p, "/sb-", 4) != 0)
 		return 0;
 	p += 4;
 	return digits(&p) && *p == '\0';
@@ -578,12 +597,17 @@ selfsignal(struct run *r, const struct seccomp_data *d)
 static void
 onnotify(struct run *r)
 {
+	static int nexit_group = -2, nexit = -2;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	const struct seccomp_data *d = &req.data;
 	const char *family, *name;
 	char numname[32];
 
+	if (nexit_group == -2) {
+		nexit_group = syscall_number("exit_group");
+		nexit = syscall_number("exit");
+	}
 	memset(&req, 0, sizeof(req));
 	if (ioctl(r->listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
 		if (errno == ENOENT || errno == EINTR || errno == EAGAIN)
@@ -628,6 +652,14 @@ onnotify(struct run *r)
 	} else {
 		if (r->counts != NULL)
 			r->counts[d->nr]++;
+		/*
+		 * A clean exit we let through: once its output has ended the
+		 * run is over, and the record need not wait for the kernel to
+		 * tear the interpreter's address space down.
+		 */
+		if ((d->nr == nexit_group || d->nr == nexit) &&
+		    (d->args[0] & 0xff) == 0)
+			r->exit_seen = 1;
 		/*
 		 * Allowed: let the kernel run it as it stands.  CONTINUE is
 		 * safe here because the decision above read no memory the
@@ -699,7 +731,10 @@ run_timeout(struct run *r, uint64_t now)
 int
 run_done(const struct run *r)
 {
-	return r->state == RUN_EXITED && r->out.fd < 0 && r->err.fd < 0;
+	if (r->out.fd >= 0 || r->err.fd >= 0)
+		return 0;
+	return r->state == RUN_EXITED || (r->exit_seen &&
+	    r->state == RUN_RUNNING && r->kill_reason == NULL);
 }
 
 static json_t *
@@ -744,6 +779,15 @@ run_finish(struct run *r)
 		closefd(&r->pidfd);
 	}
 
+	if (r->exit_seen && !r->have_exit && reason == NULL &&
+	    r->error[0] == '\0') {
+		/* exit_group(0), let through by us, and all output read. */
+		r->have_exit = 1;
+		r->exit_how = SB_EXITED;
+		r->exit_code = 0;
+		r->t_end = now_us();
+		r->early = 1;
+	}
 	if (r->error[0] != '\0' && reason == NULL)
 		outcome = "failed";
 	else if (!r->have_exit && reason == NULL) {
@@ -805,7 +849,7 @@ run_finish(struct run *r)
 	    "violations", json_incref(r->violations));
 	if (exec != NULL && strcmp(outcome, "failed") == 0)
 		json_object_set_new(exec, "error", json_string(r->error));
-	if (exec != NULL && r->have_exit)
+	if (exec != NULL && r->have_exit && !r->early)
 		json_object_set_new(exec, "cpu_us", json_integer(
 		    (json_int_t)r->cpu_us));
 	if (exec != NULL && own && strcmp(outcome, "signaled") == 0)

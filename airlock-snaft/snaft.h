@@ -52,6 +52,8 @@ struct run {
 	int		 pidfd;
 	int		 payload_pid;	/* as the sandbox numbers it */
 	uint64_t	 selfsig;	/* signals the payload sent itself */
+	int		 exit_seen;	/* we let exit_group(0) through */
+	int		 early;		/* finished on it, before SB_EXIT */
 	struct stream	 out, err;
 	uint64_t	 t_start;	/* us, when the request went out */
 	uint64_t	 t_run;		/* us, when the payload started */

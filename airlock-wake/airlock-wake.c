@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@ static struct intent_table	*table;
 static struct snapshot		*snapshots;
 static const char		*imagesdir;
 static char			 rundir[PATH_MAX];
+char				 instance[64];	/* wake-PID-RANDOM */
 static size_t			 poolsize = 2;
 static uint64_t			 lease_ms = 60000;
 static const char		*forcebackend;
@@ -542,6 +544,32 @@ rmentry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	return remove(path);
 }
 
+/* Remove a cgroup directory and its sb-* children, waiting up to 1 s. */
+static void
+rmcgroups(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if ((dp = opendir(dir)) == NULL)
+			return;
+		while ((d = readdir(dp)) != NULL)
+			if (strncmp(d->d_name, "sb-", 3) == 0) {
+				snprintf(path, sizeof(path), "%s/%s", dir,
+				    d->d_name);
+				rmdir(path);
+			}
+		closedir(dp);
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return;
+		usleep(10000);
+	}
+	log_info("warning: cgroup %s is still busy; left behind", dir);
+}
+
 static void
 cleanup(void)
 {
@@ -556,17 +584,21 @@ cleanup(void)
 	}
 	for (s = snapshots; s != NULL; s = s->next)
 		zygote_stop(s);
+	/*
+	 * Every task is gone now (the zygotes were the sandboxes' pid 1), so
+	 * whatever cgroup was left busy a moment ago can go, then ours.
+	 */
 	if (cgroup_version == 1) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/airlock/"
-		    "wake-%d", (int)getpid());
-		rmdir(path);
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/pids/airlock/"
-		    "wake-%d", (int)getpid());
-		rmdir(path);
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/airlock/%s",
+		    instance);
+		rmcgroups(path);
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/pids/airlock/%s",
+		    instance);
+		rmcgroups(path);
 	} else if (cgroup_version == 2) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/airlock/wake-%d",
-		    (int)getpid());
-		rmdir(path);
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/airlock/%s",
+		    instance);
+		rmcgroups(path);
 	}
 	if (rundir[0] != '\0')
 		nftw(rundir, rmentry, 16, FTW_DEPTH | FTW_PHYS);
@@ -692,8 +724,19 @@ main(int argc, char *argv[])
 	/* Our runtime directory: only we may enter it (mode 0700). */
 	if (mkdir(rundirbase, 0755) != 0 && errno != EEXIST)
 		err(EXIT_SYSTEM, "mkdir %s", rundirbase);
-	snprintf(rundir, sizeof(rundir), "%s/wake-%d", rundirbase,
-	    (int)getpid());
+	/*
+	 * This wake's name for its runtime directory and cgroups: pid and
+	 * random bits, since wakes in other pid namespaces share both trees.
+	 */
+	{
+		char rnd[RECORD_ID_LEN + 1];
+
+		if (record_newid(rnd) != 0)
+			err(EXIT_SYSTEM, "getrandom");
+		snprintf(instance, sizeof(instance), "wake-%d-%.8s",
+		    (int)getpid(), rnd);
+	}
+	snprintf(rundir, sizeof(rundir), "%s/%s", rundirbase, instance);
 	if (mkdir(rundir, 0700) != 0)
 		err(EXIT_SYSTEM, "mkdir %s", rundir);
 

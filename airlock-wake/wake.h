@@ -50,7 +50,8 @@ struct snapshot {
 	size_t			 target;	/* pool size to keep */
 };
 
-extern int	cgroup_version;	/* 0: none usable, rlimits only */
+extern int	cgroup_version;
+extern char	instance[64];	/* wake-PID-RANDOM: names our rundir, cgroups */	/* 0: none usable, rlimits only */
 
 uint64_t	now_us(void);
 int		zygote_start(struct snapshot *, char *, size_t);

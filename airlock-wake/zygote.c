@@ -9,6 +9,7 @@
  * is the handle airlock-snaft connects to.
  */
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,6 +41,8 @@
 /* The user the sandbox's root maps to on the host: nobody. */
 #define SANDBOX_HOST_UID	65534
 #define SANDBOX_HOST_GID	65534
+/* The nice value of everything inside a sandbox. */
+#define SANDBOX_NICE		10
 
 uint64_t
 now_us(void)
@@ -192,6 +195,13 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 		childfail(errfd, "close_range");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		childfail(errfd, "no_new_privs");
+	/*
+	 * Untrusted code yields to the pipeline that watches it: the zygote,
+	 * every sandbox and every payload run below the tools' priority, so a
+	 * busy payload or a pool refill never delays a verdict.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, SANDBOX_NICE) != 0)
+		childfail(errfd, "setpriority");
 
 	argv[0] = s->runner;
 	for (i = 0; i < s->npreload; i++)
@@ -413,8 +423,7 @@ pool_cgroup(struct snapshot *s, struct pool_entry *e)
 
 	if (cgroup_version == 0)
 		return;
-	snprintf(rel, sizeof(rel), "airlock/wake-%d/sb-%lu", (int)getpid(),
-	    ++n);
+	snprintf(rel, sizeof(rel), "airlock/%s/sb-%lu", instance, ++n);
 	if ((pid = pidfd_hostpid(e->pidfd)) <= 0 ||
 	    cgroup_create(&e->cg, cgroup_version, rel, pid, s->memory_bytes,
 	    2) != 0) {
@@ -451,8 +460,7 @@ pool_request(struct snapshot *s, const char *rundir)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
-	snprintf(p->path, sizeof(p->path), "%s/sb-%d-%lu.sock", rundir,
-	    (int)getpid(), ++counter);
+	snprintf(p->path, sizeof(p->path), "%s/sb-%lu.sock", rundir, ++counter);
 	if (strlen(p->path) >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
 		free(p);

@@ -254,6 +254,20 @@ payload(struct handover *ho, int ctl)
 		die("reseeding random failed");
 	Py_DECREF(res);
 
+	/*
+	 * Warm up: compile and run a small program now, while output still
+	 * goes to /dev/null, so that the copy-on-write faults of the compiler
+	 * and of printing are taken here and not in the run.
+	 */
+	res = PyRun_String("print(compile('x = [str(i) for i in range(9)]\\n'"
+	    "'print(x, {1: 2})', '<warm>', 'exec') is not None)\n"
+	    "import sys\nsys.stdout.flush()\nsys.stderr.flush()\n",
+	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
+	    NULL);
+	if (res == NULL)
+		die("warm-up failed");
+	Py_DECREF(res);
+
 	n = recvmsgfds(ctl, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
 	    &nfds);
 	if (n <= 0)
@@ -343,6 +357,13 @@ payload(struct handover *ho, int ctl)
 	Py_XDECREF(res);
 	PyErr_Clear();
 	ho->memory_error = memerr;
+	/*
+	 * Close the output first: the monitor then has every byte, and its
+	 * end, before this process spends a millisecond tearing down the
+	 * interpreter's address space in exit.
+	 */
+	close(1);
+	close(2);
 	_exit(code);
 }
 
