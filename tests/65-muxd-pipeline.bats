@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# airlock-muxd with the real pipeline, as make run serves it: real
+# payloads in real sandboxes, answers with signed tokens that verify with
+# airlock-sign -V and with signify.  (60-muxd.bats tests muxd itself with a
+# stub first stage; this file tests the whole product over TCP.)
+
+load helpers
+load process
+
+LOADGEN=$TOP/build/tests/loadgen
+
+setup_file() {
+	needs_image
+	local i
+	cp "$DATA/test.sec" "$DATA/test.pub" "$BATS_FILE_TMPDIR/"
+	export AIRLOCK_SIGN_KEY=$BATS_FILE_TMPDIR/test.sec
+	export AIRLOCK_CHAIN=$BATS_FILE_TMPDIR/chain
+	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
+	export AIRLOCK_RUNDIR=$BATS_FILE_TMPDIR/run
+	for _ in 1 2 3 4 5 6 7 8; do
+		PORT=$((20000 + RANDOM % 40000))
+		airlock-muxd -l "127.0.0.1:$PORT" 2>"$BATS_FILE_TMPDIR/muxd.log" 3>&- &
+		MUXPID=$!
+		for i in $(seq 200); do
+			grep -q 'ready:' "$BATS_FILE_TMPDIR/muxd.log" && break 2
+			kill -0 "$MUXPID" 2>/dev/null || break
+			sleep 0.05
+		done
+		wait "$MUXPID" 2>/dev/null || true
+	done
+	export PORT MUXPID
+	grep -q 'ready:' "$BATS_FILE_TMPDIR/muxd.log"
+}
+
+teardown_file() {
+	[ -n "${MUXPID:-}" ] && kill -TERM "$MUXPID" 2>/dev/null
+	wait "$MUXPID" 2>/dev/null || true
+}
+
+# ask FRAME: one original-airlock exchange (no newline, read to EOF).
+ask() {
+	printf '%s' "$1" | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 30
+}
+
+@test "an original client gets 200 with the payload's output and a signed token" {
+	output=$(ask "$(frame 1 code:execute "print('hello world')")")
+	assert_equal "$(jq -r .status <<<"$output")" 200
+	assert_equal "$(jq -r .result.stdout <<<"$output")" "hello world"
+	assert_equal "$(jq -r .tibet_provenance.token_type <<<"$output")" SAFE_EXECUTION
+	jq -c .tibet_provenance <<<"$output" >"$BATS_TEST_TMPDIR/t.jsonl"
+	run_tool 0 airlock-sign -V -p "$DATA/test.pub" "$BATS_TEST_TMPDIR/t.jsonl"
+}
+
+@test "a socket payload is killed by the kernel and answered 403 INCIDENT_KILL" {
+	output=$(ask "$(frame 2 code:execute "import socket; socket.socket()")")
+	assert_equal "$(jq -r .status <<<"$output")" 403
+	assert_equal "$(jq -r .tibet_provenance.token_type <<<"$output")" INCIDENT_KILL
+	assert_equal "$(jq -r '.tibet_provenance.violations[0].family' <<<"$output")" socket
+}
+
+@test "unknown intent and bad JSON get signed 400 rejections" {
+	output=$(ask "$(frame 3 code:executeXYZ "print(1)")")
+	assert_equal "$(jq -r .status <<<"$output")" 400
+	assert_equal "$(jq -r .tibet_provenance.token_type <<<"$output")" INTENT_REJECTED
+	output=$(ask '{"channel_id": 4, "intent": ')
+	assert_equal "$(jq -r .status <<<"$output")" 400
+	[ "$(jq -r .tibet_provenance.signature.sig <<<"$output")" != null ]
+}
+
+@test "a JSON-lines client: every frame answered once, every token verifies, chain unbroken" {
+	local i
+	{
+		for i in $(seq 10 29); do
+			frame "$i" code:execute "print($i)"
+		done
+	} | "$LOADGEN" -S -a "127.0.0.1:$PORT" -x -T 60 >"$BATS_TEST_TMPDIR/answers.jsonl"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/answers.jsonl")" 20
+	assert_equal "$(jq -r .channel_id "$BATS_TEST_TMPDIR/answers.jsonl" | sort -n | uniq | wc -l)" 20
+	assert_equal "$(jq -r 'select(.status == 200 and .result.stdout == "\(.channel_id)\n") | 1' \
+	    "$BATS_TEST_TMPDIR/answers.jsonl" | wc -l)" 20
+	jq -c .tibet_provenance "$BATS_TEST_TMPDIR/answers.jsonl" |
+	    jq -s -c 'sort_by(.seq) | .[]' >"$BATS_TEST_TMPDIR/tokens.jsonl"
+	run_tool 0 airlock-sign -V -p "$DATA/test.pub" "$BATS_TEST_TMPDIR/tokens.jsonl"
+	# and one of them, independently
+	run_tool 0 airlock-sign -V -p "$DATA/test.pub" -x "$BATS_TEST_TMPDIR/x" "$BATS_TEST_TMPDIR/tokens.jsonl"
+	local seq
+	seq=$(head -1 "$BATS_TEST_TMPDIR/tokens.jsonl" | jq -r .seq)
+	run_tool 0 signify-openbsd -V -p "$DATA/test.pub" \
+	    -x "$BATS_TEST_TMPDIR/x/$seq.json.sig" -m "$BATS_TEST_TMPDIR/x/$seq.json"
+}
