@@ -145,15 +145,38 @@ lint:
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 
-install: all
+# The tools read /etc/airlock/intents and /var/lib/airlock/images by
+# default: install puts the shipped table and the built images there (an
+# existing table is kept, as a configuration file should be).
+SYSCONFDIR ?= /etc
+STATEDIR   ?= /var/lib
+UNITDIR    ?= /lib/systemd/system
+
+install: all images
 	install -d $(DESTDIR)$(BINDIR)
 	for b in $(BINS); do install -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d $(DESTDIR)$(SYSCONFDIR)/airlock
+	[ -e $(DESTDIR)$(SYSCONFDIR)/airlock/intents ] || \
+		install -m 0644 etc/intents $(DESTDIR)$(SYSCONFDIR)/airlock/intents
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)/airlock
+	install -d $(DESTDIR)$(STATEDIR)/airlock/images
+	for i in $(IMAGES); do rm -rf $(DESTDIR)$(STATEDIR)/airlock/images/$$i; \
+		mkdir -p $(DESTDIR)$(STATEDIR)/airlock/images/$$i && \
+		cp -a $(IMAGE_OUT)/$$i/digest $(IMAGE_OUT)/$$i/oci \
+		    $(IMAGE_OUT)/$$i/rootfs $(IMAGE_OUT)/$$i/snapshots \
+		    $(DESTDIR)$(STATEDIR)/airlock/images/$$i/; done
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 etc/airlock-muxd.socket etc/airlock-muxd.service \
+		$(DESTDIR)$(UNITDIR)/
 
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
 	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for i in $(IMAGES); do rm -rf $(DESTDIR)$(STATEDIR)/airlock/images/$$i; done
+	rm -f $(DESTDIR)$(UNITDIR)/airlock-muxd.socket \
+		$(DESTDIR)$(UNITDIR)/airlock-muxd.service
 
 clean:
 	rm -rf build bin
