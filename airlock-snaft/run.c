@@ -212,13 +212,16 @@ cgpath_ok(const char *path, const char *root)
 }
 
 /*
- * The sandbox's cgroup, as airlock-wake made it.  Paths come from a record,
- * so they must lie under /sys/fs/cgroup and hold no "..": we write limits
- * into them as root.
+ * The sandbox's cgroup, as airlock-wake made it.  Paths come from a record
+ * and we write limits into them as root, so they must have the exact form
+ * wake gives them (cgpath_ok) and belong to the same wake as the handle.
  */
 static void
-takecgroup(struct run *r, json_t *wake)
+takecgroup(struct run *r, json_t *wake, const char *handle)
 {
+	char want[96];
+	const char *inst;
+	size_t ilen;
 	json_t *j = json_object_get(wake, "cgroup");
 	const char *mem, *pids;
 	long long v;
@@ -232,9 +235,14 @@ takecgroup(struct run *r, json_t *wake)
 	    strlen(mem) >= sizeof(r->cg.memory) ||
 	    strlen(pids) >= sizeof(r->cg.pids))
 		return;
-	if (v == 1 ? !cgpath_ok(mem, "/sys/fs/cgroup/memory") ||
+	/* The handle's wake-PID-HEX, already checked by handle_ok(). */
+	inst = handle + strlen(rundir) + 1;
+	ilen = strcspn(inst, "/");
+	snprintf(want, sizeof(want), "/airlock/%.*s/", (int)ilen, inst);
+	if ((v == 1 ? !cgpath_ok(mem, "/sys/fs/cgroup/memory") ||
 	    !cgpath_ok(pids, "/sys/fs/cgroup/pids") :
-	    !cgpath_ok(mem, "/sys/fs/cgroup") || strcmp(mem, pids) != 0) {
+	    !cgpath_ok(mem, "/sys/fs/cgroup") || strcmp(mem, pids) != 0) ||
+	    strstr(mem, want) == NULL || strstr(pids, want) == NULL) {
 		log_info("warning: ignoring cgroup paths not made by "
 		    "airlock-wake: %s", mem);
 		return;
@@ -309,7 +317,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		goto fail;
 	}
 	unlink(handle);
-	takecgroup(r, wake);
+	takecgroup(r, wake, handle);
 
 	/*
 	 * The payload travels in a sealed memfd: the sandbox can read it but
@@ -800,10 +808,15 @@ run_finish(struct run *r)
 		own = sig > 0 && sig < 64 && (r->selfsig & (1ULL << sig));
 		if (reason == NULL && r->wall_killed)
 			reason = "wall_time";
-		if (reason == NULL && sig == SIGXCPU && !own)
-			reason = "cpu_time";
-		if (reason == NULL && sig == SIGKILL && !own &&
+		/*
+		 * CPU time over the limit is the limit, whoever sent the
+		 * signal (a payload could block SIGXCPU, send it itself early,
+		 * and unblock it when the kernel's comes).
+		 */
+		if (reason == NULL && (sig == SIGXCPU || sig == SIGKILL) &&
 		    r->cpu_us >= r->limits.cpu_ms * 1000)
+			reason = "cpu_time";
+		if (reason == NULL && sig == SIGXCPU && !own)
 			reason = "cpu_time";
 		if (reason == NULL && sig == SIGXFSZ && !own)
 			reason = "file_size";

@@ -489,10 +489,15 @@ route(json_t *frame)
 			    "\"backend\" must be a string");
 		/* A frame may choose only where the table leaves a choice. */
 		if (strcmp(backend, "auto") != 0 &&
-		    strcmp(json_string_value(v), backend) != 0)
+		    strcmp(json_string_value(v), backend) != 0) {
+			if (forcebackend != NULL)
+				return reject(id, frame, 400, "bad_backend",
+				    "this airlock-wake runs the %s backend only "
+				    "(-b)", backend);
 			return reject(id, frame, 400, "bad_backend",
 			    "intent %s runs on the %s backend only",
 			    row->pattern, backend);
+		}
 		backend = json_string_value(v);
 	}
 	if (strcmp(backend, "kvm") == 0)
@@ -721,6 +726,16 @@ main(int argc, char *argv[])
 		errx(EXIT_SANDBOX, "-b kvm: the kvm backend is not available "
 		    "in this airlock-wake");
 
+	/* "/run/airlock/" and "/run/airlock" are one directory. */
+	{
+		static char base[PATH_MAX];
+		size_t l;
+
+		snprintf(base, sizeof(base), "%s", rundirbase);
+		for (l = strlen(base); l > 1 && base[l - 1] == '/'; l--)
+			base[l - 1] = '\0';
+		rundirbase = base;
+	}
 	/* Our runtime directory: only we may enter it (mode 0700). */
 	if (mkdir(rundirbase, 0755) != 0 && errno != EEXIST)
 		err(EXIT_SYSTEM, "mkdir %s", rundirbase);
@@ -813,6 +828,29 @@ main(int argc, char *argv[])
 	if (n < 0 && errno != EAGAIN && errno != EINTR && !gotsig) {
 		warn("read");
 		rc = EXIT_SYSTEM;
+	}
+	/* SIGTERM: every frame already here still gets its line, a 503. */
+	while (gotsig && rc == EXIT_OK && jsonl_next(r, &line, &len) == 1) {
+		char id[RECORD_ID_LEN + 1];
+
+		frame = line ? jsonl_parse(line, len, &je) : NULL;
+		if (frame == NULL) {
+			if (line == NULL) {
+				je.code = JSONL_TOO_LONG;
+				snprintf(je.text, sizeof(je.text), "frame of "
+				    "%zu bytes exceeds the line cap", len);
+			}
+			rec = jsonl_reject_line(line, len, &je, "wake");
+		} else {
+			if (record_newid(id) != 0)
+				err(EXIT_SYSTEM, "getrandom");
+			rec = reject(id, frame, 503, "shutting_down",
+			    "airlock-wake is shutting down");
+			json_decref(frame);
+		}
+		if (rec == NULL || jsonl_write(stdout, rec) != 0)
+			rc = EXIT_SYSTEM;
+		json_decref(rec);
 	}
 	jsonl_reader_free(r);
 	/*

@@ -43,6 +43,12 @@ while True: sys.stdout.write('x' * 4096)"
 		frame 39 code:execute "import os, signal; os.kill(1, signal.SIGKILL)"
 		frame 42 code:execute "import os, signal; os.kill(os.getpid(), signal.SIGXCPU)"
 		frame 43 code:execute "import os, signal; os.kill(os.getpid(), signal.SIGSYS)"
+		frame 44 code:execute "import os, signal, time
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGXCPU])
+os.kill(os.getpid(), signal.SIGXCPU)
+t = time.process_time()
+while time.process_time() - t < 1.2: pass
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGXCPU])" '{"cpu_ms": 500}'
 		# Host reach.
 		frame 40 code:execute "import os; print(sorted(os.environ))"
 		frame 41 code:execute "import os; print(sorted(os.listdir('/')))"
@@ -179,6 +185,11 @@ stdout_of() {
 	assert_equal "$(record 43 | jq -c '[.exec.signal, .exec.kill_reason, .exec.self_signaled]')" '[31,null,true]'
 }
 
+@test "sending itself SIGXCPU early does not hide a real CPU-limit kill" {
+	verdict 44 408
+	assert_equal "$(record 44 | jq -r .exec.kill_reason)" cpu_time
+}
+
 @test "host environment variables do not leak in" {
 	verdict 40 200
 	assert_equal "$(stdout_of 40)" "['HOME', 'LANG', 'PATH']"
@@ -277,7 +288,7 @@ print(os.path.exists('$dir'))
 @test "snaft refuses to run a record whose policy digest differs from its own" {
 	frame 1 code:execute "print(1)" |
 	    airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" |
-	    jq -c '.route.policy_digest = "sha256:\("0" * 64)"' |
+	    jq --unbuffered -c '.route.policy_digest = "sha256:\("0" * 64)"' |
 	    airlock-snaft -q -t "$PTABLE" -r "$BATS_FILE_TMPDIR/run" |
 	    airlock-triage -q >"$BATS_TEST_TMPDIR/out.jsonl"
 	assert_equal "$(jq -r .verdict.status "$BATS_TEST_TMPDIR/out.jsonl")" 500
@@ -287,9 +298,10 @@ print(os.path.exists('$dir'))
 @test "snaft connects only to sandboxes in its runtime directory" {
 	local sock=$BATS_TEST_TMPDIR/other.sock
 	python3.11 -c "import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind('$sock')"
+	# The sandbox woken here is never claimed: a short lease ends it.
 	frame 1 code:execute "print(1)" |
-	    airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" |
-	    jq -c --arg h "$sock" '.wake.handle = $h' |
+	    airlock-wake -q -l 1000 -t "$PTABLE" -I "$IMAGES" -r "$BATS_FILE_TMPDIR/run" |
+	    jq --unbuffered -c --arg h "$sock" '.wake.handle = $h' |
 	    airlock-snaft -q -t "$PTABLE" -r "$BATS_FILE_TMPDIR/run" |
 	    airlock-triage -q >"$BATS_TEST_TMPDIR/out.jsonl"
 	assert_equal "$(jq -r .verdict.status "$BATS_TEST_TMPDIR/out.jsonl")" 500

@@ -284,7 +284,10 @@ frame_lines() {
 	# A slowloris holds one slot with half a frame.
 	printf '{"channel_id": 1, ' | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 5 >/dev/null 3>&- &
 	slow=$!
-	sleep 0.3
+	for _ in $(seq 100); do
+		[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -ge 1 ] && break
+		sleep 0.05
+	done
 	# The other slot still serves at once.
 	run_send 0 < <(frame 2 echo:fast)
 	run jq -c .status <<<"$output"
@@ -292,7 +295,13 @@ frame_lines() {
 	# Two slots held: a third connection is closed unanswered.
 	printf '{"channel_id": 3, ' | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 5 >/dev/null 3>&- &
 	slow2=$!
-	sleep 0.3
+	# Both slow clients connected (not a fixed sleep: sanitizer builds
+	# and a loaded machine are slow).
+	for _ in $(seq 100); do
+		[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -ge 2 ] && break
+		sleep 0.05
+	done
+	sleep 0.1
 	# Closed unanswered: EOF (0) or a reset (2), and no bytes.
 	run --separate-stderr send < <(frame 4 echo:x)
 	[ "$status" -eq 0 ] || [ "$status" -eq 2 ]
