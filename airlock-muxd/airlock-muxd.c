@@ -54,14 +54,6 @@ usage(void)
 	exit(EXIT_USAGE);
 }
 
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void
 buf_reserve(struct buf *b, size_t n)

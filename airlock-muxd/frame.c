@@ -16,6 +16,7 @@
 #include "jsonl.h"
 #include "muxd.h"
 #include "sha256.h"
+#include "utf8.h"
 
 #define NBUCKETS	4096
 
@@ -243,44 +244,17 @@ frame_fail(struct frame *f, const char *error, const char *reason)
 }
 
 /*
- * Strict UTF-8 (RFC 3629), NUL excluded since it ends C strings in too
- * many clients.  Returns the length of the valid sequence at s, or 0.
+ * The length of the strict UTF-8 sequence at s, or 0 if there is none; NUL
+ * is excluded since it ends C strings in too many clients.
  */
 static size_t
 utf8_seq(const unsigned char *s, size_t len)
 {
-	unsigned int c, min;
-	size_t n, k;
+	size_t i = 0;
 
-	c = s[0];
-	if (c == 0)
+	if (len == 0 || s[0] == 0 || utf8_decode(s, len, &i) < 0)
 		return 0;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		min = 0x80;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		min = 0x800;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		min = 0x10000;
-		c &= 0x07;
-	} else
-		return 0;
-	if (n >= len)
-		return 0;
-	for (k = 1; k <= n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[k] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return n + 1;
+	return i;
 }
 
 /*

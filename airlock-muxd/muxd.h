@@ -169,7 +169,6 @@ struct muxd {
 extern struct muxd mx;
 
 /* airlock-muxd.c */
-uint64_t	 now_us(void);
 void		 buf_reserve(struct buf *, size_t);
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_consume(struct buf *, size_t);

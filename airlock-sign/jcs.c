@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "jcs.h"
+#include "utf8.h"
 
 struct enc {
 	struct jcsbuf	*buf;
@@ -130,46 +131,6 @@ pop(struct enc *e, size_t old)
 	e->path[old] = '\0';
 }
 
-/*
- * Decode one UTF-8 sequence at s[*i] strictly (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF).  Returns the code point
- * and advances *i, or returns -1.
- */
-static long
-utf8_next(const unsigned char *s, size_t len, size_t *i)
-{
-	unsigned long c, min;
-	size_t n, k;
-
-	c = s[*i];
-	if (c < 0x80) {
-		(*i)++;
-		return (long)c;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		min = 0x80;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		min = 0x800;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		min = 0x10000;
-		c &= 0x07;
-	} else
-		return -1;
-	for (k = 1; k <= n; k++) {
-		if (*i + k >= len || (s[*i + k] & 0xc0) != 0x80)
-			return -1;
-		c = c << 6 | (s[*i + k] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return -1;
-	*i += n + 1;
-	return (long)c;
-}
 
 /* RFC 8785 section 3.2.2.2: only '"', '\\' and controls are escaped. */
 static int
@@ -189,7 +150,7 @@ putstring(struct enc *e, const char *str, size_t len)
 		while (i < len && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
 			if (s[i] < 0x80)
 				i++;
-			else if (utf8_next(s, len, &i) < 0)
+			else if (utf8_decode(s, len, &i) < 0)
 				return fail(e, "invalid UTF-8 in a string");
 		}
 		if (i > run && put(e->buf, s + run, i - run) != 0)
@@ -247,7 +208,7 @@ toutf16(struct enc *e, struct member *m)
 		return nomem(e);
 	m->n16 = 0;
 	while (i < m->namelen) {
-		if ((c = utf8_next(s, m->namelen, &i)) < 0) {
+		if ((c = utf8_decode(s, m->namelen, &i)) < 0) {
 			pushkey(e, m->name, m->namelen);
 			return fail(e, "invalid UTF-8 in a member name");
 		}

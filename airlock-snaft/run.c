@@ -39,14 +39,6 @@
 #define DRAIN_US		1000000		/* output after exit */
 #define WALL_GRACE_US		250000		/* sandbox's own kill first */
 
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void
 run_fail(struct run *r, const char *fmt, ...)

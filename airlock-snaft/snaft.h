@@ -75,7 +75,6 @@ struct run {
 
 extern const char *rundir;
 
-uint64_t	 now_us(void);
 int		 handle_ok(const char *);
 struct run	*run_start(json_t *rec, const struct intent *row,
 		    const struct policy *p, const struct limits *);

@@ -53,7 +53,6 @@ struct snapshot {
 extern int	cgroup_version;
 extern char	instance[64];	/* wake-PID-RANDOM: names our rundir, cgroups */	/* 0: none usable, rlimits only */
 
-uint64_t	now_us(void);
 int		zygote_start(struct snapshot *, char *, size_t);
 void		zygote_stop(struct snapshot *);
 int		pool_request(struct snapshot *, const char *);

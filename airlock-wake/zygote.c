@@ -44,14 +44,6 @@
 /* The nice value of everything inside a sandbox. */
 #define SANDBOX_NICE		10
 
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int
 writefile(const char *path, const char *text)

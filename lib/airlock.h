@@ -35,6 +35,9 @@ int	record_newid(char *id);
 int	parse_number(const char *s, long long min, long long max,
 	    long long *out);
 
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t	now_us(void);
+
 /* Verbosity for log_*: 0 with -q, 1 by default, 2 with -v. */
 extern int log_level;
 

@@ -15,6 +15,7 @@
 #include "airlock.h"
 #include "jsonl.h"
 #include "sha256.h"
+#include "utf8.h"
 
 struct jsonl_reader {
 	int	 fd;
@@ -195,46 +196,15 @@ jsonl_pending(const struct jsonl_reader *r)
 	return r->end > r->start || r->discarding;
 }
 
-/*
- * Validate UTF-8 strictly (RFC 3629): no overlong forms, no surrogates,
- * nothing above U+10FFFF.  Returns the offset of the first bad byte or
- * (size_t)-1 when the text is valid.
- */
+/* The offset of the first byte that is not strict UTF-8, or (size_t)-1. */
 static size_t
 utf8_invalid_at(const unsigned char *s, size_t len)
 {
-	size_t i = 0, n, k;
-	unsigned int c, min;
+	size_t i = 0;
 
-	while (i < len) {
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else
+	while (i < len)
+		if (utf8_decode(s, len, &i) < 0)
 			return i;
-		for (k = 1; k <= n; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return i;
-			c = c << 6 | (s[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
 	return (size_t)-1;
 }
 
