@@ -88,3 +88,23 @@ ask() {
 	run_tool 0 signify-openbsd -V -p "$DATA/test.pub" \
 	    -x "$BATS_TEST_TMPDIR/x/$seq.json.sig" -m "$BATS_TEST_TMPDIR/x/$seq.json"
 }
+
+@test "a 200 KiB payload in one frame is run (the original read one 8 KiB buffer)" {
+	local big
+	big=$(head -c 200000 /dev/zero | tr '\0' x)
+	# printf, a builtin: the frame is too big for one exec argument
+	output=$(ask "$(printf '{"channel_id": 40, "intent": "code:execute", "from_aint": "t", "payload": "s = %s; print(len(s))"}' "'$big'")")
+	assert_equal "$(jq -r .status <<<"$output")" 200
+	assert_equal "$(jq -r .result.stdout <<<"$output")" 200000
+}
+
+@test "unknown intents never trip a watchdog: 20 of them, then a good frame is served" {
+	local i
+	for i in $(seq 1 20); do
+		output=$(ask "$(frame "$((100 + i))" nonexistent:intent "print(1)")")
+		assert_equal "$(jq -r .status <<<"$output")" 400
+	done
+	output=$(ask "$(frame 200 code:execute "print('still here')")")
+	assert_equal "$(jq -r .status <<<"$output")" 200
+	assert_equal "$(jq -r .result.stdout <<<"$output")" "still here"
+}
