@@ -199,7 +199,10 @@ rejected_here() {
 }
 
 @test "triage: flushes each line as it comes (a streaming filter)" {
+	local pid
 	coproc TRIAGE { airlock-triage; }
+	# bash forgets TRIAGE_PID as soon as the coprocess ends: keep it.
+	pid=$TRIAGE_PID
 	cat "$T/exited-3.in" >&"${TRIAGE[1]}"
 	read -r -t 10 line <&"${TRIAGE[0]}"
 	[ "$(printf '%s' "$line" | jq -r .verdict.status)" = 200 ]
@@ -207,7 +210,7 @@ rejected_here() {
 	read -r -t 10 line <&"${TRIAGE[0]}"
 	[ "$(printf '%s' "$line" | jq -r .verdict.status)" = 403 ]
 	exec {TRIAGE[1]}>&-
-	wait "$TRIAGE_PID"
+	wait "$pid"
 }
 
 @test "triage: a verdict already present is kept, silently when it agrees" {
