@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 
 #include <errno.h>
@@ -167,9 +168,10 @@ senderror(int sock, const char *fmt, ...)
 /*
  * The page shared between the sandbox and its payload process for the
  * listener hand-over.  The payload side writes listener then sets state 1;
- * the sandbox takes the listener with pidfd_getfd(2) and sets state 2.  No
- * system call is needed on the payload side, because every system call
- * after the filter goes to a listener nobody holds yet.
+ * the sandbox takes the listener with pidfd_getfd(2), sets state 2 and
+ * wakes the futex the payload side sleeps on.  The payload side cannot
+ * signal anything: every system call after the filter goes to a listener
+ * nobody holds yet, so the sandbox polls for state 1.
  */
 struct handover {
 	volatile int	state;
@@ -333,8 +335,14 @@ payload(struct handover *ho, int ctl)
 		_exit(112);	/* the sandbox reports it: state stays 0 */
 	ho->listener = (int)listener;
 	__atomic_store_n(&ho->state, 1, __ATOMIC_RELEASE);
+	/*
+	 * Sleep, not spin, until the sandbox holds the listener: a spinning
+	 * payload process starves the very process it waits for on a small
+	 * machine.  In observe mode this futex call itself waits for the
+	 * monitor, which is fine: the monitor gets the listener first.
+	 */
 	while (__atomic_load_n(&ho->state, __ATOMIC_ACQUIRE) != 2)
-		__builtin_ia32_pause();
+		syscall(SYS_futex, &ho->state, FUTEX_WAIT, 1, NULL, NULL, 0);
 	close((int)listener);
 
 	main = PyImport_AddModule("__main__");
@@ -560,6 +568,7 @@ sandbox(int lsock, int go, const struct sb_spawn *sp)
 	}
 	close(lfd);
 	__atomic_store_n(&ho->state, 2, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &ho->state, FUTEX_WAKE, 1, NULL, NULL, 0);
 
 	/*
 	 * Wait for the payload, enforcing wall time from inside as well.  If
