@@ -1,0 +1,217 @@
+/*
+ * Guest memory: the one bounds-checked accessor and the guest's address
+ * space map.
+ *
+ * Every guest pointer the VMM follows goes through gm_ptr() (or the
+ * helpers built on it): a guest address and a length become a host
+ * pointer only if the whole range lies inside guest program memory
+ * (never the VMM's own structures below GPA_USER), the arithmetic cannot
+ * wrap, and every page is mapped with the access asked for.  Anything else
+ * is -EFAULT for the guest, never a crash of the VMM.
+ *
+ * The page tables are built once and never change (see vm.c): protections
+ * live only here, in one byte per page.  The guest's mprotect() and
+ * munmap() therefore change what system calls may do with a page, not
+ * what the CPU lets the guest program do with it; that costs the program
+ * some of its own hardening (RELRO, guard pages), never the sandbox any of
+ * its.
+ */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "vmm.h"
+
+int
+gm_range_ok(struct vm *vm, uint64_t gaddr, uint64_t len)
+{
+	/* Written so that no sum can wrap: len is checked first. */
+	if (len > vm->memsize)
+		return 0;
+	if (gaddr < GPA_USER || gaddr > vm->memsize - len)
+		return 0;
+	return 1;
+}
+
+void *
+gm_ptr(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
+{
+	uint64_t pg, last;
+
+	if (!gm_range_ok(vm, gaddr, len))
+		return NULL;
+	if (len == 0)
+		return vm->mem + gaddr;
+	last = (gaddr + len - 1) / PAGE_SIZE;
+	for (pg = gaddr / PAGE_SIZE; pg <= last; pg++) {
+		if (!(vm->pages[pg] & PG_MAPPED))
+			return NULL;
+		if ((vm->pages[pg] & prot) != prot)
+			return NULL;
+	}
+	return vm->mem + gaddr;
+}
+
+int
+gm_copyin(struct vm *vm, void *dst, uint64_t gaddr, uint64_t len)
+{
+	void *p;
+
+	if ((p = gm_ptr(vm, gaddr, len, PG_READ)) == NULL)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int
+gm_copyout(struct vm *vm, uint64_t gaddr, const void *src, uint64_t len)
+{
+	void *p;
+
+	if ((p = gm_ptr(vm, gaddr, len, PG_WRITE)) == NULL)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+/*
+ * Copy a NUL-terminated guest string into dst.  The string is read byte by
+ * byte through the accessor, so it may end at the last mapped byte but not
+ * run past it.  Returns 0, -EFAULT or -ENAMETOOLONG.
+ */
+int
+gm_string(struct vm *vm, uint64_t gaddr, char *dst, size_t dstlen)
+{
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < dstlen; i++) {
+		if (gaddr > UINT64_MAX - i ||
+		    (p = gm_ptr(vm, gaddr + i, 1, PG_READ)) == NULL)
+			return -EFAULT;
+		dst[i] = *p;
+		if (*p == '\0')
+			return 0;
+	}
+	return -ENAMETOOLONG;
+}
+
+/*
+ * The VMM's own structures (page tables, GDT, IDT, TSS, kernel stack),
+ * which the guest program cannot reach but which the VMM reads, for
+ * example the exception frame the CPU pushed.  The address comes from a
+ * guest register, so it is checked like any other.
+ */
+void *
+gm_sys(struct vm *vm, uint64_t gaddr, uint64_t len)
+{
+	if (len > GPA_USER || gaddr > GPA_USER - len)
+		return NULL;
+	return vm->mem + gaddr;
+}
+
+static int
+page_span(struct vm *vm, uint64_t gaddr, uint64_t len, uint64_t *first,
+    uint64_t *end)
+{
+	uint64_t hi;
+
+	if (len == 0 || (gaddr & ~PAGE_MASK) != 0)
+		return -EINVAL;
+	if (len > vm->memsize)
+		return -ENOMEM;
+	hi = (len + PAGE_SIZE - 1) & PAGE_MASK;
+	if (!gm_range_ok(vm, gaddr, hi))
+		return -ENOMEM;
+	*first = gaddr / PAGE_SIZE;
+	*end = (gaddr + hi) / PAGE_SIZE;
+	return 0;
+}
+
+int
+gm_map(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
+{
+	uint64_t pg, end;
+	int e;
+
+	if ((e = page_span(vm, gaddr, len, &pg, &end)) != 0)
+		return e;
+	for (; pg < end; pg++)
+		vm->pages[pg] = PG_MAPPED | (prot & (PG_READ | PG_WRITE |
+		    PG_EXEC));
+	return 0;
+}
+
+/*
+ * Forget the pages and give their memory back, so that the next mapping of
+ * this range reads zeros (the host's MADV_DONTNEED on private anonymous
+ * memory; KVM's MMU notifier drops its shadow entries with it).
+ */
+void
+gm_unmap(struct vm *vm, uint64_t gaddr, uint64_t len)
+{
+	uint64_t pg, end;
+
+	if (page_span(vm, gaddr, len, &pg, &end) != 0)
+		return;
+	memset(vm->pages + pg, 0, end - pg);
+	(void)madvise(vm->mem + pg * PAGE_SIZE, (end - pg) * PAGE_SIZE,
+	    MADV_DONTNEED);
+}
+
+int
+gm_protect(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
+{
+	uint64_t pg, first, end;
+	int e;
+
+	if ((e = page_span(vm, gaddr, len, &first, &end)) != 0)
+		return e;
+	for (pg = first; pg < end; pg++)
+		if (!(vm->pages[pg] & PG_MAPPED))
+			return -ENOMEM;
+	for (pg = first; pg < end; pg++)
+		vm->pages[pg] = PG_MAPPED | (prot & (PG_READ | PG_WRITE |
+		    PG_EXEC));
+	return 0;
+}
+
+int
+gm_is_free(struct vm *vm, uint64_t gaddr, uint64_t len)
+{
+	uint64_t pg, end;
+
+	if (page_span(vm, gaddr, len, &pg, &end) != 0)
+		return 0;
+	for (; pg < end; pg++)
+		if (vm->pages[pg] & PG_MAPPED)
+			return 0;
+	return 1;
+}
+
+/*
+ * A free range of len bytes for mmap() without a fixed address: the
+ * highest one below mmap_top, as Linux searches top-down.  Returns 0 if
+ * there is none (0 is never a valid guest program address).
+ */
+uint64_t
+gm_find_free(struct vm *vm, uint64_t len)
+{
+	uint64_t need, run, pg, lo;
+
+	if (len == 0 || len > vm->memsize)
+		return 0;
+	need = (len + PAGE_SIZE - 1) / PAGE_SIZE;
+	lo = vm->brk_max / PAGE_SIZE;
+	run = 0;
+	for (pg = vm->mmap_top / PAGE_SIZE; pg > lo; pg--) {
+		if (vm->pages[pg - 1] & PG_MAPPED) {
+			run = 0;
+			continue;
+		}
+		if (++run == need)
+			return (pg - 1) * PAGE_SIZE;
+	}
+	return 0;
+}

@@ -1,0 +1,1430 @@
+/*
+ * Files: the guest's descriptor table, path resolution inside the image
+ * root, read-only image files, a private size-capped /tmp in memory,
+ * stdin (the payload) and stdout/stderr (capped, hashed).
+ *
+ * Path resolution never lets a guest path leave the image.  resolve()
+ * walks the path one component at a time from the image root, keeps ".."
+ * from climbing above it, follows symbolic links itself, relative to the
+ * image root (an absolute target starts again at the root), with Linux's
+ * limit of 40 links.  Each component is looked up with openat2(2) and
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, so even a
+ * mistake here, or an image changed underneath, is held inside the root
+ * by the host kernel as well.  Nothing here ever opens an image file for
+ * writing.
+ */
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+
+#include <asm/unistd_64.h>
+#include <linux/openat2.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+#define GUEST_ID	65534
+#define HOPS_MAX	40
+#define IOV_MAX_GUEST	1024
+#define IO_CHUNK	(1U << 20)	/* most bytes per read or write */
+#define TMP_FILES_MAX	1024
+
+struct tmpnode {
+	char		*path;		/* "/tmp/name" */
+	uint8_t		*data;
+	uint64_t	 size, cap;
+	uint64_t	 ino;
+	int		 refs;		/* open descriptions */
+	int		 unlinked;
+	int		 dir;		/* a directory: no data */
+	struct tmpnode	*next;
+};
+
+static uint64_t tmp_ino = 1000;
+static int ntmp;
+
+static struct tmpnode *tmp_find(struct vm *, const char *);
+
+static int
+in_tmp(const char *p)
+{
+	return strcmp(p, "/tmp") == 0 || strncmp(p, "/tmp/", 5) == 0;
+}
+
+/*
+ * Look one canonical image path up, without following a final link:
+ * an O_PATH descriptor, held inside the root by the kernel too.
+ */
+static int
+lookup(struct vm *vm, const char *canon, struct stat *st)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+	    RESOLVE_NO_XDEV;
+	fd = (int)syscall(SYS_openat2, vm->rootfd,
+	    canon[1] == '\0' ? "." : canon + 1, &how, sizeof(how));
+	if (fd == -1)
+		return -errno;
+	if (st != NULL && fstat(fd, st) == -1) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/*
+ * Resolve path (relative to the canonical directory base) to a canonical
+ * absolute path inside the image, in out (PATH_MAX bytes).  A missing
+ * last component is not an error here: *exists says whether it is there.
+ * Returns 0 or -errno.
+ */
+/* Open a canonical image path read-only, held inside the root. */
+static int
+open_host(struct vm *vm, const char *canon, int dir)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+	    (dir ? O_DIRECTORY : 0);
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+	    RESOLVE_NO_XDEV;
+	fd = (int)syscall(SYS_openat2, vm->rootfd,
+	    canon[1] == '\0' ? "." : canon + 1, &how, sizeof(how));
+	return fd == -1 ? -errno : fd;
+}
+
+static int
+resolve(struct vm *vm, const char *base, const char *path, int follow,
+    char *out, int *exists)
+{
+	char rest[PATH_MAX * 2], comp[NAME_MAX + 1], link[PATH_MAX];
+	char *r, *slash;
+	struct tmpnode *t;
+	struct stat st;
+	size_t olen, clen, tlen;
+	ssize_t n;
+	int hops = 0, fd, last;
+
+	if (path[0] == '\0')
+		return -ENOENT;
+	if (strlen(path) >= sizeof(rest))
+		return -ENAMETOOLONG;
+	strcpy(rest, path);
+	if (path[0] == '/')
+		strcpy(out, "/");
+	else
+		strcpy(out, base);
+	*exists = 1;
+	r = rest;
+	for (;;) {
+		while (*r == '/')
+			r++;
+		if (*r == '\0')
+			return 0;
+		if ((slash = strchr(r, '/')) != NULL)
+			clen = (size_t)(slash - r);
+		else
+			clen = strlen(r);
+		if (clen > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, r, clen);
+		comp[clen] = '\0';
+		r += clen;
+		while (*r == '/')
+			r++;
+		last = *r == '\0';
+		if (!*exists)
+			return -ENOENT;	/* a missing directory in the middle */
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			/* Never above the image root. */
+			if ((slash = strrchr(out, '/')) != NULL)
+				slash[slash == out ? 1 : 0] = '\0';
+			continue;
+		}
+		olen = strlen(out);
+		if (olen + 1 + clen >= PATH_MAX)
+			return -ENAMETOOLONG;
+		if (olen > 1)
+			out[olen++] = '/';
+		memcpy(out + olen, comp, clen + 1);
+		/* The private /tmp has no links, only files and directories. */
+		if (in_tmp(out)) {
+			if (strcmp(out, "/tmp") == 0)
+				continue;
+			if ((t = tmp_find(vm, out)) == NULL)
+				*exists = 0;
+			else if (!last && !t->dir)
+				return -ENOTDIR;
+			continue;
+		}
+		if ((fd = lookup(vm, out, &st)) < 0) {
+			if (fd == -ENOENT) {
+				*exists = 0;
+				continue;
+			}
+			return fd;
+		}
+		if (S_ISLNK(st.st_mode) && (!last || follow)) {
+			n = readlinkat(fd, "", link, sizeof(link));
+			close(fd);
+			if (n <= 0 || (size_t)n >= sizeof(link))
+				return n < 0 ? -errno : -ENAMETOOLONG;
+			if (++hops > HOPS_MAX)
+				return -ELOOP;
+			link[n] = '\0';
+			/* Splice the target in front of what is left. */
+			tlen = (size_t)n;
+			if (tlen + 1 + strlen(r) >= sizeof(rest))
+				return -ENAMETOOLONG;
+			memmove(rest + tlen + 1, r, strlen(r) + 1);
+			memcpy(rest, link, tlen);
+			rest[tlen] = '/';
+			r = rest;
+			/* Relative targets start from the link's directory. */
+			if (link[0] == '/')
+				strcpy(out, "/");
+			else if ((slash = strrchr(out, '/')) != NULL)
+				slash[slash == out ? 1 : 0] = '\0';
+			continue;
+		}
+		close(fd);
+		if (!last && !S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
+}
+
+static struct tmpnode *
+tmp_find(struct vm *vm, const char *path)
+{
+	struct tmpnode *t;
+
+	for (t = vm->tmp; t != NULL; t = t->next)
+		if (strcmp(t->path, path) == 0)
+			return t;
+	return NULL;
+}
+
+/* Is path a direct child of the /tmp directory dir? */
+static int
+tmp_child(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && path[n] == '/' &&
+	    strchr(path + n + 1, '/') == NULL;
+}
+
+/* The parent of a new /tmp node must be /tmp or a directory in it. */
+static int
+tmp_parent(struct vm *vm, const char *canon)
+{
+	char parent[PATH_MAX];
+	struct tmpnode *t;
+	size_t n = (size_t)(strrchr(canon, '/') - canon);
+
+	memcpy(parent, canon, n);
+	parent[n] = '\0';
+	if (strcmp(parent, "/tmp") == 0)
+		return 0;
+	if ((t = tmp_find(vm, parent)) == NULL)
+		return -ENOENT;
+	return t->dir ? 0 : -ENOTDIR;
+}
+
+static struct tmpnode *
+tmp_create(struct vm *vm, const char *canon, int dir, int *e)
+{
+	struct tmpnode *t;
+
+	if ((*e = tmp_parent(vm, canon)) != 0)
+		return NULL;
+	if (ntmp >= TMP_FILES_MAX) {
+		*e = -ENOSPC;
+		return NULL;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->path = strdup(canon)) == NULL) {
+		free(t);
+		*e = -ENOMEM;
+		return NULL;
+	}
+	t->dir = dir;
+	t->ino = tmp_ino++;
+	t->next = vm->tmp;
+	vm->tmp = t;
+	ntmp++;
+	return t;
+}
+
+static void
+tmp_unlink(struct vm *vm, struct tmpnode *n)
+{
+	struct tmpnode **pp;
+
+	for (pp = &vm->tmp; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	n->unlinked = 1;
+	ntmp--;
+	if (n->refs == 0) {
+		vm->tmp_bytes -= n->cap;
+		free(n->data);
+		free(n->path);
+		free(n);
+	}
+}
+
+static struct ofile *
+getf(struct vm *vm, uint64_t fd)
+{
+	/* fd is a guest register: check it before indexing. */
+	if (fd >= FD_MAX)
+		return NULL;
+	return vm->fds[fd];
+}
+
+static int
+fd_alloc(struct vm *vm, struct ofile *f, int lowest, int cloexec)
+{
+	int i;
+
+	for (i = lowest; i < FD_MAX; i++)
+		if (vm->fds[i] == NULL) {
+			vm->fds[i] = f;
+			vm->cloexec[i] = cloexec != 0;
+			f->refs++;
+			return i;
+		}
+	return -EMFILE;
+}
+
+static void
+ofile_put(struct vm *vm, struct ofile *f)
+{
+	if (--f->refs > 0)
+		return;
+	if (f->hostfd != -1)
+		close(f->hostfd);
+	if (f->node != NULL && --f->node->refs == 0 && f->node->unlinked) {
+		f->node->refs = 0;
+		tmp_unlink(vm, f->node);
+	}
+	free(f->path);
+	free(f);
+}
+
+static struct ofile *
+ofile_new(enum fdkind kind, const char *path)
+{
+	struct ofile *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->kind = kind;
+	f->hostfd = -1;
+	if (path != NULL && (f->path = strdup(path)) == NULL) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+fs_init(struct vm *vm)
+{
+	static const enum fdkind std[3] = { FD_STDIN, FD_STDOUT, FD_STDERR };
+	struct ofile *f;
+	int i;
+
+	strcpy(vm->cwd, "/");
+	for (i = 0; i < 3; i++)
+		if ((f = ofile_new(std[i], NULL)) != NULL) {
+			f->flags = i == 0 ? O_RDONLY : O_WRONLY;
+			(void)fd_alloc(vm, f, i, 0);
+		}
+	sha256_init(&vm->out[0].hash);
+	sha256_init(&vm->out[1].hash);
+}
+
+/*
+ * Guest output: counted and hashed in full, passed on up to the cap; a
+ * guest that goes over the cap is killed for it.
+ */
+void
+fs_output(struct vm *vm, int which, const void *buf, size_t len)
+{
+	struct outbuf *o = &vm->out[which];
+	const uint8_t *p = buf;
+	size_t take;
+	ssize_t n;
+
+	if (len == 0)
+		return;
+	if (vm->first_out_us == 0)
+		vm->first_out_us = now_us();
+	sha256_update(&o->hash, buf, len);
+	o->bytes += len;
+	take = o->captured >= vm->out_cap ? 0 :
+	    (vm->out_cap - o->captured < len ? vm->out_cap - o->captured : len);
+	o->captured += take;
+	while (take > 0 && o->hostfd != -1) {
+		n = write(o->hostfd, p, take);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		p += n;
+		take -= (size_t)n;
+	}
+	if (o->bytes > vm->out_cap) {
+		o->truncated = 1;
+		vm_end(vm, OUT_KILLED, SIGKILL, "output",
+		    "%s over %llu bytes", which == 0 ? "stdout" : "stderr",
+		    (unsigned long long)vm->out_cap);
+	}
+}
+
+/* The canonical directory a dirfd-relative path starts from. */
+static int
+dirbase(struct vm *vm, uint64_t dirfd, const char *path, const char **base)
+{
+	struct ofile *f;
+
+	if (path[0] == '/' || (int)dirfd == AT_FDCWD) {
+		*base = vm->cwd;
+		return 0;
+	}
+	if ((f = getf(vm, dirfd)) == NULL)
+		return -EBADF;
+	if (f->kind != FD_DIR && f->kind != FD_TMPDIR)
+		return -ENOTDIR;
+	*base = f->path;
+	return 0;
+}
+
+/* Guest path argument: copied out of guest memory, then resolved. */
+static int
+guest_path(struct vm *vm, uint64_t dirfd, uint64_t gpath, int follow,
+    char *canon, int *exists, int empty_ok)
+{
+	char path[PATH_MAX];
+	const char *base;
+	int e;
+
+	if ((e = gm_string(vm, gpath, path, sizeof(path))) != 0)
+		return e;
+	if (path[0] == '\0')
+		return empty_ok ? 1 : -ENOENT;
+	if ((e = dirbase(vm, dirfd, path, &base)) != 0)
+		return e;
+	return resolve(vm, base, path, follow, canon, exists);
+}
+
+static enum fdkind
+devkind(const char *canon)
+{
+	if (strcmp(canon, "/dev/null") == 0)
+		return FD_NULL;
+	if (strcmp(canon, "/dev/urandom") == 0 ||
+	    strcmp(canon, "/dev/random") == 0)
+		return FD_URANDOM;
+	return FD_NONE;
+}
+
+static void
+fake_stat(struct stat *st, mode_t mode, uint64_t size, uint64_t ino)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = mode;
+	st->st_nlink = 1;
+	st->st_uid = GUEST_ID;
+	st->st_gid = GUEST_ID;
+	st->st_size = (off_t)size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_ino = ino;
+	st->st_dev = 0x2a;
+}
+
+/* stat(2) of a resolved canonical path. */
+static int
+stat_canon(struct vm *vm, const char *canon, int exists, struct stat *st)
+{
+	struct tmpnode *t;
+	int fd;
+
+	if (devkind(canon) != FD_NONE) {
+		fake_stat(st, S_IFCHR | 0666, 0, 3);
+		return 0;
+	}
+	if (strcmp(canon, "/tmp") == 0) {
+		fake_stat(st, S_IFDIR | 01777, 0, 2);
+		return 0;
+	}
+	if (in_tmp(canon)) {
+		if ((t = tmp_find(vm, canon)) == NULL)
+			return -ENOENT;
+		fake_stat(st, t->dir ? S_IFDIR | 0700 : S_IFREG | 0600,
+		    t->size, t->ino);
+		return 0;
+	}
+	if (!exists)
+		return -ENOENT;
+	if ((fd = lookup(vm, canon, st)) < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static int
+stat_ofile(struct ofile *f, struct stat *st)
+{
+	switch (f->kind) {
+	case FD_FILE:
+	case FD_DIR:
+		return fstat(f->hostfd, st) == -1 ? -errno : 0;
+	case FD_TMPFILE:
+		fake_stat(st, S_IFREG | 0600, f->node->size, f->node->ino);
+		return 0;
+	case FD_TMPDIR:
+		if (f->node != NULL)
+			fake_stat(st, S_IFDIR | 0700, 0, f->node->ino);
+		else
+			fake_stat(st, S_IFDIR | 01777, 0, 2);
+		return 0;
+	default:
+		/* stdin, stdout, stderr and devices look like pipes/chars. */
+		fake_stat(st, f->kind == FD_NULL || f->kind == FD_URANDOM ?
+		    S_IFCHR | 0666 : S_IFIFO | 0600, 0, 4);
+		return 0;
+	}
+}
+
+static int64_t
+do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
+{
+	char canon[PATH_MAX];
+	struct ofile *f;
+	struct tmpnode *t;
+	struct stat st;
+	int exists, e, acc = (int)(flags & O_ACCMODE), hfd;
+	enum fdkind dk;
+
+	e = guest_path(vm, dirfd, gpath, !(flags & O_NOFOLLOW), canon,
+	    &exists, 0);
+	if (e < 0)
+		return e;
+	if ((dk = devkind(canon)) != FD_NONE) {
+		if ((f = ofile_new(dk, canon)) == NULL)
+			return -ENOMEM;
+		f->flags = (int)flags;
+		goto install;
+	}
+	if (strcmp(canon, "/tmp") == 0) {
+		if (acc != O_RDONLY)
+			return -EISDIR;
+		if ((f = ofile_new(FD_TMPDIR, canon)) == NULL)
+			return -ENOMEM;
+		goto install;
+	}
+	if (in_tmp(canon)) {
+		t = tmp_find(vm, canon);
+		if (t != NULL && (flags & O_CREAT) && (flags & O_EXCL))
+			return -EEXIST;
+		if (t != NULL && t->dir) {
+			if (acc != O_RDONLY || (flags & O_CREAT))
+				return -EISDIR;
+			if ((f = ofile_new(FD_TMPDIR, canon)) == NULL)
+				return -ENOMEM;
+			f->node = t;
+			t->refs++;
+			goto install;
+		}
+		if (t == NULL && !(flags & O_CREAT))
+			return -ENOENT;
+		if (flags & O_DIRECTORY)
+			return -ENOTDIR;
+		if (t == NULL && (t = tmp_create(vm, canon, 0, &e)) == NULL)
+			return e;
+		if ((flags & O_TRUNC) && acc != O_RDONLY)
+			t->size = 0;
+		if ((f = ofile_new(FD_TMPFILE, canon)) == NULL)
+			return -ENOMEM;
+		f->node = t;
+		t->refs++;
+		f->flags = (int)flags;
+		goto install;
+	}
+	/* The image is read-only, as a read-only mount says it. */
+	if (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+		return exists ? -EROFS : ((flags & O_CREAT) ? -EROFS : -ENOENT);
+	if (!exists)
+		return -ENOENT;
+	if ((hfd = lookup(vm, canon, &st)) < 0)
+		return hfd;
+	close(hfd);
+	/* Only regular files and directories: no FIFOs, devices, sockets. */
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return S_ISLNK(st.st_mode) ? -ELOOP : -EACCES;
+	if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((hfd = open_host(vm, canon, S_ISDIR(st.st_mode))) < 0)
+		return hfd;
+	if ((f = ofile_new(S_ISDIR(st.st_mode) ? FD_DIR : FD_FILE,
+	    canon)) == NULL) {
+		close(hfd);
+		return -ENOMEM;
+	}
+	f->hostfd = hfd;
+	f->flags = (int)(flags & ~(uint64_t)O_CLOEXEC);
+install:
+	f->refs = 0;
+	if ((e = fd_alloc(vm, f, 0, (flags & O_CLOEXEC) != 0)) < 0) {
+		f->refs = 1;
+		ofile_put(vm, f);
+	}
+	return e;
+}
+
+/*
+ * The program to run, for the loader: resolved inside the image like any
+ * guest path, and only a regular file.  Returns a host descriptor.
+ */
+int
+fs_open_exec(struct vm *vm, const char *path, char *canon, size_t canonlen)
+{
+	char c[PATH_MAX];
+	struct stat st;
+	int exists, e, fd;
+
+	if ((e = resolve(vm, "/", path, 1, c, &exists)) < 0)
+		return e;
+	if (!exists || in_tmp(c) || devkind(c) != FD_NONE)
+		return -ENOENT;
+	if (strlen(c) >= canonlen)
+		return -ENAMETOOLONG;
+	if ((fd = lookup(vm, c, &st)) < 0)
+		return fd;
+	close(fd);
+	if (!S_ISREG(st.st_mode))
+		return -EACCES;
+	strcpy(canon, c);
+	return open_host(vm, c, 0);
+}
+
+/* Read up to len bytes at off into a host pointer already checked. */
+static int64_t
+read_at(struct vm *vm, struct ofile *f, void *dst, uint64_t len,
+    uint64_t off)
+{
+	ssize_t n;
+	uint64_t left;
+
+	if (len > IO_CHUNK)
+		len = IO_CHUNK;
+	switch (f->kind) {
+	case FD_STDIN:
+		left = vm->stdin_len - vm->stdin_off;
+		if (len > left)
+			len = left;
+		memcpy(dst, vm->stdin_buf + vm->stdin_off, len);
+		vm->stdin_off += len;
+		return (int64_t)len;
+	case FD_FILE:
+		n = pread(f->hostfd, dst, len, (off_t)off);
+		return n < 0 ? -errno : n;
+	case FD_TMPFILE:
+		if (off >= f->node->size)
+			return 0;
+		if (len > f->node->size - off)
+			len = f->node->size - off;
+		memcpy(dst, f->node->data + off, len);
+		return (int64_t)len;
+	case FD_NULL:
+		return 0;
+	case FD_URANDOM:
+		n = getrandom(dst, len, 0);
+		return n < 0 ? -errno : n;
+	case FD_DIR:
+	case FD_TMPDIR:
+		return -EISDIR;
+	default:
+		return -EBADF;
+	}
+}
+
+static int64_t
+write_at(struct vm *vm, struct ofile *f, const void *src, uint64_t len,
+    uint64_t off)
+{
+	struct tmpnode *t;
+	uint64_t need, ncap;
+	uint8_t *d;
+
+	if (len > IO_CHUNK)
+		len = IO_CHUNK;
+	switch (f->kind) {
+	case FD_STDOUT:
+	case FD_STDERR:
+		fs_output(vm, f->kind == FD_STDOUT ? 0 : 1, src, len);
+		return (int64_t)len;
+	case FD_NULL:
+	case FD_URANDOM:
+		return (int64_t)len;
+	case FD_TMPFILE:
+		if ((f->flags & O_ACCMODE) == O_RDONLY)
+			return -EBADF;
+		t = f->node;
+		if (f->flags & O_APPEND)
+			off = t->size;
+		if (off > vm->tmp_cap || len > vm->tmp_cap - off)
+			return -ENOSPC;
+		need = off + len;
+		if (need > t->cap) {
+			ncap = (need + PAGE_SIZE - 1) & PAGE_MASK;
+			if (ncap - t->cap > vm->tmp_cap - vm->tmp_bytes)
+				return -ENOSPC;
+			if ((d = realloc(t->data, ncap)) == NULL)
+				return -ENOMEM;
+			memset(d + t->cap, 0, ncap - t->cap);
+			vm->tmp_bytes += ncap - t->cap;
+			t->data = d;
+			t->cap = ncap;
+		}
+		memcpy(t->data + off, src, len);
+		if (need > t->size)
+			t->size = need;
+		return (int64_t)len;
+	default:
+		return -EBADF;
+	}
+}
+
+static int
+seekable(const struct ofile *f)
+{
+	return f->kind == FD_FILE || f->kind == FD_TMPFILE;
+}
+
+/* read(2), write(2), pread64(2), pwrite64(2) on one guest buffer. */
+static int64_t
+do_rw(struct vm *vm, int wr, uint64_t fd, uint64_t buf, uint64_t len,
+    int64_t poff)
+{
+	struct ofile *f;
+	void *p;
+	int64_t n;
+	uint64_t off;
+
+	if ((f = getf(vm, fd)) == NULL)
+		return -EBADF;
+	if (poff >= 0 && !seekable(f))
+		return -ESPIPE;
+	if (len > IO_CHUNK)
+		len = IO_CHUNK;
+	if ((int64_t)len < 0)
+		return -EINVAL;
+	/* Guest memory: the whole buffer is checked before any byte moves. */
+	if ((p = gm_ptr(vm, buf, len, wr ? PG_READ : PG_WRITE)) == NULL)
+		return -EFAULT;
+	off = poff >= 0 ? (uint64_t)poff : f->off;
+	n = wr ? write_at(vm, f, p, len, off) : read_at(vm, f, p, len, off);
+	if (n > 0 && poff < 0 && seekable(f))
+		f->off = ((f->flags & O_APPEND) && wr) ?
+		    f->node->size : off + (uint64_t)n;
+	return n;
+}
+
+static int64_t
+do_rwv(struct vm *vm, int wr, uint64_t fd, uint64_t giov, uint64_t cnt)
+{
+	struct iovec iov;
+	int64_t total = 0, n;
+	uint64_t i;
+
+	if (cnt > IOV_MAX_GUEST)
+		return -EINVAL;
+	for (i = 0; i < cnt; i++) {
+		/* Guest memory: one iovec at a time, each checked. */
+		if (gm_copyin(vm, &iov, giov + i * sizeof(iov),
+		    sizeof(iov)) != 0)
+			return total > 0 ? total : -EFAULT;
+		if (iov.iov_len == 0)
+			continue;
+		n = do_rw(vm, wr, fd, (uint64_t)(uintptr_t)iov.iov_base,
+		    iov.iov_len, -1);
+		if (n < 0)
+			return total > 0 ? total : n;
+		total += n;
+		if ((uint64_t)n < iov.iov_len || vm->outcome != OUT_RUNNING)
+			break;
+	}
+	return total;
+}
+
+int64_t
+fs_mappable(struct vm *vm, int fd)
+{
+	struct ofile *f;
+
+	if (fd < 0 || (f = getf(vm, (uint64_t)fd)) == NULL)
+		return -EBADF;
+	if (f->kind != FD_FILE && f->kind != FD_TMPFILE)
+		return -EACCES;
+	return 0;
+}
+
+int64_t
+fs_pread_host(struct vm *vm, int fd, void *dst, uint64_t len, uint64_t off)
+{
+	struct ofile *f;
+	uint64_t done = 0;
+	int64_t n;
+
+	if (fd < 0 || (f = getf(vm, (uint64_t)fd)) == NULL)
+		return -EBADF;
+	while (done < len) {
+		n = read_at(vm, f, (uint8_t *)dst + done, len - done,
+		    off + done);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		done += (uint64_t)n;
+	}
+	return (int64_t)done;
+}
+
+static int64_t
+do_lseek(struct vm *vm, uint64_t fd, int64_t off, uint64_t whence)
+{
+	struct ofile *f;
+	struct stat st;
+	int64_t base;
+
+	if ((f = getf(vm, fd)) == NULL)
+		return -EBADF;
+	if (f->kind == FD_DIR) {
+		/* Only rewinding a directory makes sense to us. */
+		if (whence != SEEK_SET || off != 0)
+			return -EINVAL;
+		return lseek(f->hostfd, 0, SEEK_SET) == -1 ? -errno : 0;
+	}
+	if (!seekable(f))
+		return -ESPIPE;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (int64_t)f->off;
+		break;
+	case SEEK_END:
+		if (stat_ofile(f, &st) != 0)
+			return -EIO;
+		base = st.st_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+		return -EINVAL;
+	f->off = (uint64_t)(base + off);
+	return (int64_t)f->off;
+}
+
+static int64_t
+do_stat(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
+    uint64_t flags)
+{
+	char canon[PATH_MAX];
+	struct stat st;
+	struct ofile *f;
+	int exists, e;
+
+	if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH |
+	    AT_NO_AUTOMOUNT))
+		return -EINVAL;
+	e = guest_path(vm, dirfd, gpath, !(flags & AT_SYMLINK_NOFOLLOW),
+	    canon, &exists, (flags & AT_EMPTY_PATH) != 0);
+	if (e < 0)
+		return e;
+	if (e == 1) {
+		/* AT_EMPTY_PATH: the descriptor itself. */
+		if ((int)dirfd == AT_FDCWD)
+			e = stat_canon(vm, vm->cwd, 1, &st);
+		else if ((f = getf(vm, dirfd)) == NULL)
+			return -EBADF;
+		else
+			e = stat_ofile(f, &st);
+	} else
+		e = stat_canon(vm, canon, exists, &st);
+	if (e < 0)
+		return e;
+	return gm_copyout(vm, gbuf, &st, sizeof(st));
+}
+
+static int64_t
+do_access(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
+{
+	char canon[PATH_MAX];
+	struct stat st;
+	int exists, e;
+
+	if (mode & ~(uint64_t)(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	if ((e = guest_path(vm, dirfd, gpath, 1, canon, &exists, 0)) < 0)
+		return e;
+	if ((e = stat_canon(vm, canon, exists, &st)) < 0)
+		return e;
+	if ((mode & W_OK) && !in_tmp(canon) && devkind(canon) == FD_NONE)
+		return -EROFS;
+	if ((mode & X_OK) && !(st.st_mode & 0111))
+		return -EACCES;
+	return 0;
+}
+
+static int64_t
+do_readlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
+    uint64_t size)
+{
+	char path[PATH_MAX], canon[PATH_MAX], link[PATH_MAX];
+	const char *base;
+	struct stat st;
+	ssize_t n;
+	int exists, e, fd;
+
+	if ((int64_t)size <= 0)
+		return -EINVAL;
+	if ((e = gm_string(vm, gpath, path, sizeof(path))) != 0)
+		return e;
+	/*
+	 * The one magic link a static program asks about: its own
+	 * executable, answered with its path inside the image.
+	 */
+	if (strcmp(path, "/proc/self/exe") == 0) {
+		n = (ssize_t)strlen(vm->execfn);
+		if ((uint64_t)n > size)
+			n = (ssize_t)size;
+		e = gm_copyout(vm, gbuf, vm->execfn, (uint64_t)n);
+		return e != 0 ? e : n;
+	}
+	if (path[0] == '\0')
+		return -ENOENT;
+	if ((e = dirbase(vm, dirfd, path, &base)) != 0)
+		return e;
+	if ((e = resolve(vm, base, path, 0, canon, &exists)) < 0)
+		return e;
+	if (!exists || in_tmp(canon))
+		return in_tmp(canon) && tmp_find(vm, canon) != NULL ?
+		    -EINVAL : -ENOENT;
+	if ((fd = lookup(vm, canon, &st)) < 0)
+		return fd;
+	if (!S_ISLNK(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	n = readlinkat(fd, "", link, sizeof(link));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	if ((uint64_t)n > size)
+		n = (ssize_t)size;
+	e = gm_copyout(vm, gbuf, link, (uint64_t)n);
+	return e != 0 ? e : n;
+}
+
+/* getdents64(2) in /tmp: ".", ".." and the children, offset = index. */
+static int64_t
+tmp_getdents(struct vm *vm, struct ofile *f, uint8_t *buf, uint64_t len)
+{
+	struct tmpnode *t;
+	const char *name;
+	uint64_t i = 0, used = 0, reclen;
+	struct dirent64 *d;
+
+	for (t = NULL;; i++) {
+		if (i == 0)
+			name = ".";
+		else if (i == 1)
+			name = "..";
+		else {
+			do
+				t = t == NULL ? vm->tmp : t->next;
+			while (t != NULL && !tmp_child(f->path, t->path));
+			if (t == NULL)
+				break;
+			name = t->path + strlen(f->path) + 1;
+		}
+		if (i < f->off)
+			continue;
+		reclen = (offsetof(struct dirent64, d_name) + strlen(name) +
+		    1 + 7) & ~7ULL;
+		if (used + reclen > len)
+			break;
+		d = (struct dirent64 *)(buf + used);
+		memset(d, 0, reclen);
+		d->d_ino = t == NULL ? 2 : t->ino;
+		d->d_off = (int64_t)i + 1;
+		d->d_reclen = (unsigned short)reclen;
+		d->d_type = t == NULL || t->dir ? DT_DIR : DT_REG;
+		strcpy(d->d_name, name);
+		used += reclen;
+		f->off = i + 1;
+	}
+	if (used == 0 && (t != NULL || i < f->off))
+		return -EINVAL;
+	return (int64_t)used;
+}
+
+static int64_t
+do_getdents(struct vm *vm, uint64_t fd, uint64_t gbuf, uint64_t len)
+{
+	struct ofile *f;
+	uint8_t *p;
+	long n;
+
+	if ((f = getf(vm, fd)) == NULL)
+		return -EBADF;
+	if (f->kind != FD_DIR && f->kind != FD_TMPDIR)
+		return -ENOTDIR;
+	if (len > 65536)
+		len = 65536;
+	/* Guest memory: the whole buffer, checked before the host fills it. */
+	if ((p = gm_ptr(vm, gbuf, len, PG_WRITE)) == NULL)
+		return -EFAULT;
+	if (f->kind == FD_TMPDIR)
+		return tmp_getdents(vm, f, p, len);
+	n = syscall(SYS_getdents64, f->hostfd, p, (size_t)len);
+	return n < 0 ? -errno : n;
+}
+
+static int64_t
+do_dup(struct vm *vm, uint64_t old, uint64_t new, int exact, int cloexec)
+{
+	struct ofile *f;
+
+	if ((f = getf(vm, old)) == NULL)
+		return -EBADF;
+	if (!exact)
+		return fd_alloc(vm, f, (int)(new < FD_MAX ? new : FD_MAX),
+		    cloexec);
+	if (new >= FD_MAX)
+		return -EBADF;
+	if (old == new)
+		return (int64_t)new;
+	if (vm->fds[new] != NULL)
+		ofile_put(vm, vm->fds[new]);
+	vm->fds[new] = NULL;
+	return fd_alloc(vm, f, (int)new, cloexec);
+}
+
+static int64_t
+do_fcntl(struct vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
+{
+	struct ofile *f;
+
+	if ((f = getf(vm, fd)) == NULL)
+		return -EBADF;
+	switch (cmd) {
+	case F_GETFD:
+		return vm->cloexec[fd] ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		vm->cloexec[fd] = (arg & FD_CLOEXEC) != 0;
+		return 0;
+	case F_GETFL:
+		return f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY |
+		    O_CLOEXEC);
+	case F_SETFL:
+		f->flags = (f->flags & ~(O_APPEND | O_NONBLOCK)) |
+		    (int)(arg & (O_APPEND | O_NONBLOCK));
+		return 0;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		if (arg >= FD_MAX)
+			return -EINVAL;
+		return do_dup(vm, fd, arg, 0, cmd == F_DUPFD_CLOEXEC);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int64_t
+do_poll(struct vm *vm, uint64_t gfds, uint64_t n)
+{
+	struct pollfd *p;
+	struct ofile *f;
+	uint64_t i;
+	int64_t ready = 0;
+
+	if (n > FD_MAX)
+		return -EINVAL;
+	/* Guest memory: the array, checked whole. */
+	if ((p = gm_ptr(vm, gfds, n * sizeof(*p), PG_READ | PG_WRITE)) == NULL)
+		return -EFAULT;
+	/* Nothing here ever blocks: every open file is always ready. */
+	for (i = 0; i < n; i++) {
+		p[i].revents = 0;
+		if (p[i].fd < 0)
+			continue;
+		if ((f = getf(vm, (uint64_t)p[i].fd)) == NULL)
+			p[i].revents = POLLNVAL;
+		else if (f->kind == FD_STDOUT || f->kind == FD_STDERR)
+			p[i].revents = p[i].events & POLLOUT;
+		else
+			p[i].revents = p[i].events & (POLLIN | POLLOUT);
+		if (p[i].revents != 0)
+			ready++;
+	}
+	return ready;
+}
+
+/*
+ * select(2), pselect6(2): like poll, nothing blocks, so every valid
+ * descriptor is ready for what it can do.  The three sets are guest
+ * memory of nfds bits each, checked whole.
+ */
+static int64_t
+do_select(struct vm *vm, uint64_t nfds, const uint64_t sets[3])
+{
+	uint64_t *set[3], bytes, fd;
+	struct ofile *f;
+	int64_t ready = 0;
+	int i, ok;
+
+	if (nfds > FD_MAX)
+		return -EINVAL;
+	bytes = (nfds + 63) / 64 * 8;
+	for (i = 0; i < 3; i++) {
+		set[i] = NULL;
+		if (sets[i] != 0 && (set[i] = gm_ptr(vm, sets[i], bytes,
+		    PG_READ | PG_WRITE)) == NULL)
+			return -EFAULT;
+	}
+	for (fd = 0; fd < nfds; fd++)
+		for (i = 0; i < 3; i++)
+			if (set[i] != NULL &&
+			    (set[i][fd / 64] >> (fd % 64) & 1) &&
+			    getf(vm, fd) == NULL)
+				return -EBADF;
+	for (fd = 0; fd < nfds; fd++)
+		for (i = 0; i < 3; i++) {
+			if (set[i] == NULL ||
+			    !(set[i][fd / 64] >> (fd % 64) & 1))
+				continue;
+			f = getf(vm, fd);
+			ok = i == 0 ? f->kind != FD_STDOUT &&
+			    f->kind != FD_STDERR : i == 1;
+			if (ok)
+				ready++;
+			else
+				set[i][fd / 64] &= ~(1ULL << (fd % 64));
+		}
+	return ready;
+}
+
+/* statfs(2), fstatfs(2): /tmp is a tmpfs, the image a read-only disk. */
+static int64_t
+do_statfs(struct vm *vm, const char *canon, uint64_t gbuf)
+{
+	struct statfs sf;
+
+	memset(&sf, 0, sizeof(sf));
+	sf.f_bsize = 4096;
+	sf.f_frsize = 4096;
+	sf.f_namelen = NAME_MAX;
+	if (in_tmp(canon)) {
+		sf.f_type = 0x01021994;		/* TMPFS_MAGIC */
+		sf.f_blocks = vm->tmp_cap / 4096;
+		sf.f_bfree = sf.f_bavail = (vm->tmp_cap - vm->tmp_bytes) /
+		    4096;
+		sf.f_flags = ST_NOSUID | ST_NODEV;
+	} else {
+		sf.f_type = 0xef53;		/* EXT4_SUPER_MAGIC */
+		sf.f_flags = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	}
+	return gm_copyout(vm, gbuf, &sf, sizeof(sf));
+}
+
+static int64_t
+do_unlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
+{
+	char canon[PATH_MAX];
+	struct tmpnode *t, *c;
+	int exists, e;
+
+	if (flags & ~(uint64_t)AT_REMOVEDIR)
+		return -EINVAL;
+	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
+		return e;
+	if (!in_tmp(canon))
+		return exists ? -EROFS : -ENOENT;
+	if (strcmp(canon, "/tmp") == 0)
+		return -EBUSY;
+	if ((t = tmp_find(vm, canon)) == NULL)
+		return -ENOENT;
+	if (!t->dir && (flags & AT_REMOVEDIR))
+		return -ENOTDIR;
+	if (t->dir && !(flags & AT_REMOVEDIR))
+		return -EISDIR;
+	if (t->dir)
+		for (c = vm->tmp; c != NULL; c = c->next)
+			if (tmp_child(t->path, c->path))
+				return -ENOTEMPTY;
+	tmp_unlink(vm, t);
+	return 0;
+}
+
+static int64_t
+do_mkdir(struct vm *vm, uint64_t dirfd, uint64_t gpath)
+{
+	char canon[PATH_MAX];
+	int exists, e;
+
+	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
+		return e;
+	if (!in_tmp(canon))
+		return exists ? -EEXIST : -EROFS;
+	if (strcmp(canon, "/tmp") == 0 || tmp_find(vm, canon) != NULL)
+		return -EEXIST;
+	return tmp_create(vm, canon, 1, &e) == NULL ? e : 0;
+}
+
+/*
+ * rename(2) of a file inside /tmp; the image is read-only, and a rename
+ * out of /tmp would cross filesystems.  Directories are not renamed.
+ */
+static int64_t
+do_rename(struct vm *vm, uint64_t ofd, uint64_t op, uint64_t nfd,
+    uint64_t np, uint64_t flags)
+{
+	char oc[PATH_MAX], nc[PATH_MAX], *p;
+	struct tmpnode *o, *n;
+	int oex, nex, e;
+
+	if (flags & ~(uint64_t)RENAME_NOREPLACE)
+		return -EINVAL;
+	if ((e = guest_path(vm, ofd, op, 0, oc, &oex, 0)) < 0 ||
+	    (e = guest_path(vm, nfd, np, 0, nc, &nex, 0)) < 0)
+		return e;
+	if (!in_tmp(oc))
+		return oex ? -EROFS : -ENOENT;
+	if ((o = tmp_find(vm, oc)) == NULL)
+		return -ENOENT;
+	if (!in_tmp(nc))
+		return -EXDEV;
+	if (o->dir)
+		return -EPERM;
+	if (strcmp(nc, "/tmp") == 0)
+		return -EISDIR;
+	if ((n = tmp_find(vm, nc)) == o)
+		return 0;
+	if (n != NULL && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (n != NULL && n->dir)
+		return -EISDIR;
+	if ((e = tmp_parent(vm, nc)) != 0)
+		return e;
+	if ((p = strdup(nc)) == NULL)
+		return -ENOMEM;
+	if (n != NULL)
+		tmp_unlink(vm, n);
+	free(o->path);
+	o->path = p;
+	return 0;
+}
+
+static int64_t
+do_chdir(struct vm *vm, const char *canon, int exists)
+{
+	struct stat st;
+	int e;
+
+	if ((e = stat_canon(vm, canon, exists, &st)) < 0)
+		return e;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	strcpy(vm->cwd, canon);
+	return 0;
+}
+
+int64_t
+sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
+{
+	char canon[PATH_MAX];
+	struct ofile *f;
+	struct stat st;
+	size_t n;
+	int exists, e;
+
+	*handled = 1;
+	switch (nr) {
+	case __NR_read:
+		return do_rw(vm, 0, a[0], a[1], a[2], -1);
+	case __NR_write:
+		return do_rw(vm, 1, a[0], a[1], a[2], -1);
+	case __NR_pread64:
+		return (int64_t)a[3] < 0 ? -EINVAL :
+		    do_rw(vm, 0, a[0], a[1], a[2], (int64_t)a[3]);
+	case __NR_pwrite64:
+		return (int64_t)a[3] < 0 ? -EINVAL :
+		    do_rw(vm, 1, a[0], a[1], a[2], (int64_t)a[3]);
+	case __NR_readv:
+		return do_rwv(vm, 0, a[0], a[1], a[2]);
+	case __NR_writev:
+		return do_rwv(vm, 1, a[0], a[1], a[2]);
+	case __NR_lseek:
+		return do_lseek(vm, a[0], (int64_t)a[1], a[2]);
+	case __NR_open:
+		return do_open(vm, (uint64_t)AT_FDCWD, a[0], a[1]);
+	case __NR_openat:
+		return do_open(vm, a[0], a[1], a[2]);
+	case __NR_close:
+		if ((f = getf(vm, a[0])) == NULL)
+			return -EBADF;
+		vm->fds[a[0]] = NULL;
+		ofile_put(vm, f);
+		return 0;
+	case __NR_stat:
+		return do_stat(vm, (uint64_t)AT_FDCWD, a[0], a[1], 0);
+	case __NR_lstat:
+		return do_stat(vm, (uint64_t)AT_FDCWD, a[0], a[1],
+		    AT_SYMLINK_NOFOLLOW);
+	case __NR_fstat:
+		if ((f = getf(vm, a[0])) == NULL)
+			return -EBADF;
+		if ((e = stat_ofile(f, &st)) < 0)
+			return e;
+		return gm_copyout(vm, a[1], &st, sizeof(st));
+	case __NR_newfstatat:
+		return do_stat(vm, a[0], a[1], a[2], a[3]);
+	case __NR_access:
+		return do_access(vm, (uint64_t)AT_FDCWD, a[0], a[1]);
+	case __NR_faccessat:
+	case __NR_faccessat2:
+		return do_access(vm, a[0], a[1], a[2]);
+	case __NR_readlink:
+		return do_readlink(vm, (uint64_t)AT_FDCWD, a[0], a[1], a[2]);
+	case __NR_readlinkat:
+		return do_readlink(vm, a[0], a[1], a[2], a[3]);
+	case __NR_getdents64:
+		return do_getdents(vm, a[0], a[1], a[2]);
+	case __NR_fcntl:
+		return do_fcntl(vm, a[0], a[1], a[2]);
+	case __NR_ioctl:
+		if ((f = getf(vm, a[0])) == NULL)
+			return -EBADF;
+		if (a[1] == FIOCLEX || a[1] == FIONCLEX) {
+			vm->cloexec[a[0]] = a[1] == FIOCLEX;
+			return 0;
+		}
+		/* No terminals and no devices: TCGETS and the rest. */
+		return -ENOTTY;
+	case __NR_dup:
+		return do_dup(vm, a[0], 0, 0, 0);
+	case __NR_dup2:
+		return do_dup(vm, a[0], a[1], 1, 0);
+	case __NR_dup3:
+		if (a[0] == a[1] || (a[2] & ~(uint64_t)O_CLOEXEC))
+			return -EINVAL;
+		return do_dup(vm, a[0], a[1], 1, (a[2] & O_CLOEXEC) != 0);
+	case __NR_getcwd:
+		n = strlen(vm->cwd) + 1;
+		if (a[1] < n)
+			return -ERANGE;
+		e = gm_copyout(vm, a[0], vm->cwd, n);
+		return e != 0 ? e : (int64_t)n;
+	case __NR_chdir:
+		if ((e = guest_path(vm, (uint64_t)AT_FDCWD, a[0], 1, canon,
+		    &exists, 0)) < 0)
+			return e;
+		return do_chdir(vm, canon, exists);
+	case __NR_fchdir:
+		if ((f = getf(vm, a[0])) == NULL)
+			return -EBADF;
+		if (f->kind != FD_DIR && f->kind != FD_TMPDIR)
+			return -ENOTDIR;
+		strcpy(vm->cwd, f->path);
+		return 0;
+	case __NR_poll:
+		return do_poll(vm, a[0], a[1]);
+	case __NR_select:
+	case __NR_pselect6:
+		return do_select(vm, a[0], a + 1);
+	case __NR_statfs:
+		if ((e = guest_path(vm, (uint64_t)AT_FDCWD, a[0], 1, canon,
+		    &exists, 0)) < 0)
+			return e;
+		if ((e = stat_canon(vm, canon, exists, &st)) < 0)
+			return e;
+		return do_statfs(vm, canon, a[1]);
+	case __NR_fstatfs:
+		if ((f = getf(vm, a[0])) == NULL)
+			return -EBADF;
+		return do_statfs(vm, f->path != NULL ? f->path : "/", a[1]);
+	case __NR_unlink:
+		return do_unlink(vm, (uint64_t)AT_FDCWD, a[0], 0);
+	case __NR_unlinkat:
+		return do_unlink(vm, a[0], a[1], a[2]);
+	case __NR_mkdir:
+		return do_mkdir(vm, (uint64_t)AT_FDCWD, a[0]);
+	case __NR_mkdirat:
+		return do_mkdir(vm, a[0], a[1]);
+	case __NR_rmdir:
+		return do_unlink(vm, (uint64_t)AT_FDCWD, a[0], AT_REMOVEDIR);
+	case __NR_rename:
+		return do_rename(vm, (uint64_t)AT_FDCWD, a[0],
+		    (uint64_t)AT_FDCWD, a[1], 0);
+	case __NR_renameat:
+		return do_rename(vm, a[0], a[1], a[2], a[3], 0);
+	case __NR_renameat2:
+		return do_rename(vm, a[0], a[1], a[2], a[3], a[4]);
+	case __NR_chmod:
+	case __NR_fchmod:
+	case __NR_fchmodat:
+		/* Modes are fixed: the image is read-only, /tmp is private. */
+		return -EROFS;
+	case __NR_ftruncate:
+		if ((f = getf(vm, a[0])) == NULL)
+			return -EBADF;
+		if (f->kind != FD_TMPFILE || (f->flags & O_ACCMODE) ==
+		    O_RDONLY)
+			return -EINVAL;
+		if (a[1] > f->node->cap)
+			return -EFBIG;
+		if (a[1] > f->node->size)
+			memset(f->node->data + f->node->size, 0,
+			    a[1] - f->node->size);
+		f->node->size = a[1];
+		return 0;
+	case __NR_fsync:
+	case __NR_fdatasync:
+		return getf(vm, a[0]) == NULL ? -EBADF : 0;
+	}
+	*handled = 0;
+	return -ENOSYS;
+}

@@ -1,0 +1,181 @@
+/*
+ * Memory system calls: mmap, munmap, mprotect, madvise, brk, mremap.
+ *
+ * The guest's address space is the VMM's page map (mem.c); the page tables
+ * stay as built.  Free pages always read as zeros (gm_unmap() discards
+ * them), which is what a new anonymous mapping must hold.
+ */
+#include <sys/mman.h>
+
+#include <asm/unistd_64.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "vmm.h"
+
+#define PROT_ALL	(PROT_READ | PROT_WRITE | PROT_EXEC)
+
+static int
+pgprot(uint64_t prot)
+{
+	return ((prot & PROT_READ) ? PG_READ : 0) |
+	    ((prot & PROT_WRITE) ? PG_WRITE : 0) |
+	    ((prot & PROT_EXEC) ? PG_EXEC : 0);
+}
+
+static uint64_t
+pgup(uint64_t len)
+{
+	return (len + PAGE_SIZE - 1) & PAGE_MASK;
+}
+
+static int64_t
+sys_mmap(struct vm *vm, const uint64_t a[6])
+{
+	uint64_t addr = a[0], len = a[1], prot = a[2], flags = a[3];
+	uint64_t off = a[5], type = flags & MAP_TYPE;
+	int fd = (int)a[4], anon = (flags & MAP_ANONYMOUS) != 0;
+	int64_t n;
+	void *dst;
+
+	if (len == 0 || len > vm->memsize || (off & ~PAGE_MASK) != 0 ||
+	    (prot & ~(uint64_t)PROT_ALL) != 0)
+		return -EINVAL;
+	if (type != MAP_SHARED && type != MAP_PRIVATE &&
+	    type != MAP_SHARED_VALIDATE)
+		return -EINVAL;
+	len = pgup(len);
+	/*
+	 * Files are never written back: a shared writable mapping of one
+	 * cannot be honoured (image files are read-only, as Linux says with
+	 * EACCES for a file opened O_RDONLY).
+	 */
+	if (!anon && type != MAP_PRIVATE && (prot & PROT_WRITE))
+		return -EACCES;
+	if (!anon && (n = fs_mappable(vm, fd)) != 0)
+		return n;
+
+	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+		if ((addr & ~PAGE_MASK) != 0)
+			return -EINVAL;
+		if (!gm_range_ok(vm, addr, len))
+			return -ENOMEM;
+		if (!gm_is_free(vm, addr, len)) {
+			if (flags & MAP_FIXED_NOREPLACE)
+				return -EEXIST;
+			gm_unmap(vm, addr, len);
+		}
+	} else if (addr != 0 && (addr & ~PAGE_MASK) == 0 &&
+	    gm_range_ok(vm, addr, len) && addr >= vm->brk_max &&
+	    gm_is_free(vm, addr, len)) {
+		/* The hint is free: take it, as Linux does. */
+	} else if ((addr = gm_find_free(vm, len)) == 0)
+		return -ENOMEM;
+
+	if (gm_map(vm, addr, len, pgprot(prot)) != 0)
+		return -ENOMEM;
+	if (!anon) {
+		/* The file's bytes are copied in: a private snapshot. */
+		dst = vm->mem + addr;	/* mapped just above, range checked */
+		n = fs_pread_host(vm, fd, dst, len, off);
+		if (n < 0) {
+			gm_unmap(vm, addr, len);
+			return n;
+		}
+	}
+	return (int64_t)addr;
+}
+
+static int64_t
+sys_brk(struct vm *vm, uint64_t want)
+{
+	uint64_t cur = pgup(vm->brk_cur), next;
+
+	/* brk(2): on failure the current break is returned unchanged. */
+	if (want < vm->brk_start || want > vm->brk_max)
+		return (int64_t)vm->brk_cur;
+	next = pgup(want);
+	if (next > cur) {
+		if (!gm_is_free(vm, cur, next - cur) ||
+		    gm_map(vm, cur, next - cur, PG_READ | PG_WRITE) != 0)
+			return (int64_t)vm->brk_cur;
+	} else if (next < cur)
+		gm_unmap(vm, next, cur - next);
+	vm->brk_cur = want;
+	return (int64_t)want;
+}
+
+static int64_t
+sys_mremap(struct vm *vm, const uint64_t a[6])
+{
+	uint64_t old = a[0], olen = pgup(a[1]), nlen = pgup(a[2]), na;
+	int prot;
+
+	if ((old & ~PAGE_MASK) != 0 || nlen == 0 || olen == 0 ||
+	    (a[3] & ~(uint64_t)MREMAP_MAYMOVE) != 0)
+		return -EINVAL;
+	if (gm_ptr(vm, old, olen, 0) == NULL)
+		return -EFAULT;
+	if (nlen <= olen) {
+		if (nlen < olen)
+			gm_unmap(vm, old + nlen, olen - nlen);
+		return (int64_t)old;
+	}
+	prot = vm->pages[old / PAGE_SIZE] & (PG_READ | PG_WRITE | PG_EXEC);
+	if (gm_range_ok(vm, old + olen, nlen - olen) &&
+	    gm_is_free(vm, old + olen, nlen - olen)) {
+		if (gm_map(vm, old + olen, nlen - olen, prot) != 0)
+			return -ENOMEM;
+		return (int64_t)old;
+	}
+	if (!(a[3] & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	if ((na = gm_find_free(vm, nlen)) == 0 ||
+	    gm_map(vm, na, nlen, prot) != 0)
+		return -ENOMEM;
+	memcpy(vm->mem + na, vm->mem + old, olen);
+	gm_unmap(vm, old, olen);
+	return (int64_t)na;
+}
+
+int64_t
+sys_mem(struct vm *vm, int nr, const uint64_t a[6], int *handled)
+{
+	*handled = 1;
+	switch (nr) {
+	case __NR_mmap:
+		return sys_mmap(vm, a);
+	case __NR_munmap:
+		if ((a[0] & ~PAGE_MASK) != 0 || a[1] == 0 ||
+		    !gm_range_ok(vm, a[0], pgup(a[1])))
+			return -EINVAL;
+		gm_unmap(vm, a[0], a[1]);
+		return 0;
+	case __NR_mprotect:
+		if ((a[0] & ~PAGE_MASK) != 0 ||
+		    (a[2] & ~(uint64_t)(PROT_ALL | PROT_GROWSDOWN |
+		    PROT_GROWSUP)) != 0)
+			return -EINVAL;
+		if (a[1] == 0)
+			return 0;
+		return gm_protect(vm, a[0], a[1], pgprot(a[2]));
+	case __NR_madvise:
+		if ((a[0] & ~PAGE_MASK) != 0)
+			return -EINVAL;
+		if (a[2] == MADV_DONTNEED && a[1] != 0) {
+			/* Anonymous private memory reads as zeros after. */
+			if (gm_ptr(vm, a[0], pgup(a[1]), 0) == NULL)
+				return -ENOMEM;
+			(void)madvise(vm->mem + a[0], pgup(a[1]),
+			    MADV_DONTNEED);
+		}
+		return 0;
+	case __NR_brk:
+		return sys_brk(vm, a[0]);
+	case __NR_mremap:
+		return sys_mremap(vm, a);
+	}
+	*handled = 0;
+	return -ENOSYS;
+}

@@ -1,0 +1,262 @@
+/*
+ * airlock-vmm: the kvm backend's virtual machine monitor (DESIGN.md
+ * section 8).  No guest kernel: the image's x86-64 Linux program runs at
+ * CPL3 in a KVM guest, a few stub instructions hand every system call and
+ * every exception to this process with one I/O exit, and this process is
+ * the sandbox's kernel.
+ *
+ * Guest physical memory is one anonymous host mapping, identity-mapped in
+ * the guest (guest virtual = guest physical = offset into that mapping) by
+ * page tables built once before the first instruction and never edited
+ * afterwards.  Everything the guest hands us (registers, pointers, lengths,
+ * paths, file descriptors) is hostile and goes through the checks in
+ * mem.c before use.
+ */
+#ifndef VMM_H
+#define VMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <linux/kvm.h>
+
+#include "airlock.h"
+#include "intents.h"
+#include "sha256.h"
+
+#define PAGE_SIZE	4096ULL
+#define PAGE_MASK	(~(PAGE_SIZE - 1))
+#define HUGE_SIZE	(2ULL * 1024 * 1024)
+
+/*
+ * The guest physical (= virtual) layout of the first 2 MiB, which holds the
+ * structures only the CPU and the VMM may touch.  All of them except the
+ * syscall stub are mapped supervisor-only, so the guest program (CPL3) can
+ * neither read nor write them; page 0 is not mapped at all, so a NULL
+ * pointer faults as it would under Linux.
+ */
+#define GPA_PML4	0x1000ULL
+#define GPA_PDPT	0x2000ULL
+#define GPA_PT0		0x3000ULL	/* 4 KiB pages of the first 2 MiB */
+#define GPA_PD		0x4000ULL	/* one PD per GiB, MEM_MAX_GB of them */
+#define GPA_GDT		0x8000ULL
+#define GPA_IDT		0x9000ULL
+#define GPA_TSS		0xa000ULL	/* 104 bytes + I/O bitmap: 3 pages */
+#define GPA_HANDLERS	0xd000ULL	/* ring-0 exception handlers */
+#define GPA_KSTACK	0xe000ULL	/* 2 pages; RSP0 = GPA_KSTACK_TOP */
+#define GPA_KSTACK_TOP	0x10000ULL
+#define GPA_STUB	0x10000ULL	/* user-mode syscall stub, read/exec */
+#define GPA_USER	HUGE_SIZE	/* guest program memory starts here */
+
+#define MEM_MAX_GB	4
+
+/*
+ * I/O ports.  The syscall stub writes PORT_SYSCALL, the only port the
+ * TSS I/O bitmap opens to CPL3.  The ring-0 handler for exception vector v
+ * writes PORT_EXC_BASE + v; CPL3 cannot reach those ports, so an exit on
+ * one means the CPU really delivered vector v.
+ */
+#define PORT_SYSCALL	0x10
+#define PORT_EXC_BASE	0x100
+
+/* Segment selectors, as Linux uses them. */
+#define SEL_KCODE	0x10
+#define SEL_KDATA	0x18
+#define SEL_UDATA	0x2b
+#define SEL_UCODE	0x33
+#define SEL_TSS		0x38
+
+/* How a run ended. */
+enum outcome {
+	OUT_RUNNING = 0,
+	OUT_EXITED,		/* exit/exit_group */
+	OUT_SIGNALED,		/* an exception or a self-sent signal */
+	OUT_KILLED,		/* the VMM ended it: violation or limit */
+	OUT_FAILED,		/* the VMM itself failed */
+};
+
+/* Per-page bookkeeping: the guest's view of its address space. */
+#define PG_READ		0x01
+#define PG_WRITE	0x02
+#define PG_EXEC		0x04
+#define PG_MAPPED	0x80
+
+struct violation {
+	int		 nr;
+	const char	*name;		/* syscall or mechanism name */
+	const char	*family;	/* always-dangerous family, or NULL */
+	uint64_t	 args[6];
+	uint64_t	 at_us;
+};
+
+#define FD_MAX		256
+
+enum fdkind {
+	FD_NONE = 0,
+	FD_STDIN,
+	FD_STDOUT,
+	FD_STDERR,
+	FD_FILE,	/* regular file of the image, host fd read-only */
+	FD_DIR,		/* directory of the image, host fd */
+	FD_TMPFILE,	/* file of the private /tmp */
+	FD_TMPDIR,	/* the private /tmp itself */
+	FD_NULL,	/* /dev/null */
+	FD_URANDOM,	/* /dev/urandom and /dev/random */
+};
+
+struct tmpnode;
+
+/* An open file description, shared by dup'd descriptors. */
+struct ofile {
+	enum fdkind	 kind;
+	int		 hostfd;	/* FD_FILE, FD_DIR: read-only host fd */
+	struct tmpnode	*node;		/* FD_TMPFILE */
+	uint64_t	 off;
+	int		 flags;		/* O_* status flags as opened */
+	char		*path;		/* canonical path inside the image */
+	int		 refs;
+};
+
+struct outbuf {
+	int		 hostfd;	/* where the bytes go, or -1 */
+	uint64_t	 bytes;		/* produced by the guest */
+	uint64_t	 captured;	/* passed on, at most the cap */
+	int		 truncated;
+	struct sha256	 hash;
+};
+
+struct vm {
+	/* KVM handles. */
+	int		 kvm, vmfd, vcpufd;
+	struct kvm_run	*run;
+	size_t		 runsize;
+
+	/* Guest memory: [0, memsize) in the guest is [mem, mem + memsize). */
+	uint8_t		*mem;
+	uint64_t	 memsize;
+	uint8_t		*pages;		/* PG_* per 4 KiB page */
+	uint64_t	 brk_start, brk_cur, brk_max;
+	uint64_t	 mmap_top;	/* top-down mmap search starts here */
+	uint64_t	 stack_lo;
+	uint64_t	 vdso;		/* guest address of the vDSO, or 0 */
+	uint64_t	 tsc_offset;	/* guest TSC - host TSC */
+
+	/* The image root and the program. */
+	int		 rootfd;
+	const char	*execfn;	/* the program's path in the image */
+	char		 cwd[4096];
+
+	/* Files. */
+	struct ofile	*fds[FD_MAX];
+	uint8_t		 cloexec[FD_MAX];
+	struct tmpnode	*tmp;		/* list of /tmp nodes */
+	uint64_t	 tmp_bytes, tmp_cap;
+	const uint8_t	*stdin_buf;
+	size_t		 stdin_len, stdin_off;
+	struct outbuf	 out[2];	/* stdout, stderr */
+	uint64_t	 out_cap;
+
+	/* Signals: recorded, never delivered. */
+	uint64_t	 sigmask;
+
+	/* Policy. */
+	uint8_t		 allowed[SYSCALL_MAX];
+	int		 have_allowlist;
+	int		 forbid_exec;	/* PROT_EXEC is a violation too */
+
+	/* Accounting. */
+	uint64_t	 nexits;
+	uint64_t	 counts[SYSCALL_MAX];
+	uint64_t	 unknown_calls;
+	uint64_t	 start_us;
+	uint64_t	 run_us;
+	uint64_t	 first_out_us;	/* first byte of stdout/stderr */
+	uint64_t	 wall_ms;
+	timer_t		 timer;
+	int		 armed;
+	volatile int	 timed_out;
+
+	/* The end. */
+	enum outcome	 outcome;
+	int		 exit_code;
+	int		 signal;
+	const char	*kill_reason;	/* "violation", "wall_time", ... */
+	char		 reason[256];	/* human detail */
+	struct violation viol;
+	int		 nviol;
+
+	int		 verbose;
+};
+
+/* vm.c */
+int	 vm_create(struct vm *, uint64_t memsize);
+int	 vm_start(struct vm *, uint64_t rip, uint64_t rsp);
+int	 vm_arm(struct vm *);
+int	 vm_run(struct vm *);
+void	 vm_destroy(struct vm *);
+int	 vm_set_fsbase(struct vm *, uint64_t);
+uint64_t vm_get_fsbase(struct vm *);
+void	 vm_end(struct vm *, enum outcome, int code, const char *kill,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* vdso.c */
+int	 vdso_build(struct vm *);
+void	 vdso_update(struct vm *);
+
+/* jail.c */
+int	 jail_enter(struct vm *, const char *rootfs);
+
+/* mem.c: the one accessor for guest memory, and the address-space map. */
+void	*gm_ptr(struct vm *, uint64_t gaddr, uint64_t len, int prot);
+int	 gm_copyin(struct vm *, void *dst, uint64_t gaddr, uint64_t len);
+int	 gm_copyout(struct vm *, uint64_t gaddr, const void *src,
+	    uint64_t len);
+int	 gm_string(struct vm *, uint64_t gaddr, char *dst, size_t dstlen);
+void	*gm_sys(struct vm *, uint64_t gaddr, uint64_t len);
+int	 gm_range_ok(struct vm *, uint64_t gaddr, uint64_t len);
+int	 gm_map(struct vm *, uint64_t gaddr, uint64_t len, int prot);
+void	 gm_unmap(struct vm *, uint64_t gaddr, uint64_t len);
+int	 gm_protect(struct vm *, uint64_t gaddr, uint64_t len, int prot);
+uint64_t gm_find_free(struct vm *, uint64_t len);
+int	 gm_is_free(struct vm *, uint64_t gaddr, uint64_t len);
+
+/* elf.c */
+struct elfinfo {
+	uint64_t	 entry;		/* relocated */
+	uint64_t	 base;		/* load bias */
+	uint64_t	 phdr;		/* guest address of the phdrs */
+	uint64_t	 phnum, phent;
+	uint64_t	 end;		/* highest byte mapped */
+	char		 interp[4096];	/* PT_INTERP, or "" */
+};
+int	 elf_load(struct vm *, int fd, int is_interp, uint64_t dyn_base,
+	    struct elfinfo *, char *err, size_t errlen);
+
+/* stack.c */
+int	 stack_build(struct vm *, const struct elfinfo *prog,
+	    const struct elfinfo *interp, int argc, char **argv,
+	    uint64_t *rsp);
+
+/* sys.c */
+void	 sys_dispatch(struct vm *, struct kvm_regs *);
+int	 sys_policy_load(struct vm *, const char *path);
+void	 sys_violation(struct vm *, int nr, const char *name,
+	    const char *family, const uint64_t args[6]);
+void	 sys_signal_end(struct vm *, int sig, const char *why);
+
+/* sys_file.c */
+void	 fs_init(struct vm *);
+int	 fs_open_exec(struct vm *, const char *path, char *canon,
+	    size_t canonlen);
+int64_t	 sys_file(struct vm *, int nr, const uint64_t a[6], int *handled);
+void	 fs_output(struct vm *, int which, const void *buf, size_t len);
+int64_t	 fs_mappable(struct vm *, int fd);
+int64_t	 fs_pread_host(struct vm *, int fd, void *dst, uint64_t len,
+	    uint64_t off);
+
+/* sys_mem.c */
+int64_t	 sys_mem(struct vm *, int nr, const uint64_t a[6], int *handled);
+
+
+#endif
