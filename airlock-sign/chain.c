@@ -152,7 +152,14 @@ chain_open(struct chain *c, const char *path, const char *keyid, int wait)
 }
 
 void
-chain_advance(struct chain *c, uint64_t seq, const char *hash)
+chain_stage(struct chain *c, uint64_t seq, const char *hash)
+{
+	c->seq = seq;
+	memcpy(c->last, hash, sizeof(c->last));
+}
+
+void
+chain_commit(struct chain *c)
 {
 	char buf[256];
 	int fd, n;
@@ -160,7 +167,7 @@ chain_advance(struct chain *c, uint64_t seq, const char *hash)
 
 	n = snprintf(buf, sizeof(buf),
 	    "{\"v\":1,\"key_id\":\"%s\",\"seq\":%llu,\"last_hash\":\"%s\"}\n",
-	    c->keyid, (unsigned long long)seq, hash);
+	    c->keyid, (unsigned long long)c->seq, c->last);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		errx(EXIT_SYSTEM, "%s: state too long", c->path);
 	fd = open(c->tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
@@ -183,6 +190,4 @@ chain_advance(struct chain *c, uint64_t seq, const char *hash)
 		err(EXIT_SYSTEM, "rename %s to %s", c->tmppath, c->path);
 	if (fsync(c->dirfd) == -1)
 		err(EXIT_SYSTEM, "fsync the directory of %s", c->path);
-	c->seq = seq;
-	memcpy(c->last, hash, sizeof(c->last));
 }

@@ -35,12 +35,18 @@ void	chain_open(struct chain *, const char *path, const char *keyid,
 	    int wait);
 
 /*
- * Record that seq with content hash hash was issued: write the new state
- * to a temporary file, fsync it, rename it over the old, fsync the
- * directory.  Only then may the token be written out.  Exits 111 on
- * failure, since a token without durable state could reuse its seq.
+ * Record in memory that seq with content hash hash was issued.  Nothing
+ * signed under it may be written out before chain_commit() returns.
  */
-void	chain_advance(struct chain *, uint64_t seq, const char *hash);
+void	chain_stage(struct chain *, uint64_t seq, const char *hash);
+
+/*
+ * Make the staged state durable: write it to a temporary file, fsync it,
+ * rename it over the old, fsync the directory.  Only then may the tokens
+ * staged so far be written out.  Exits 111 on failure, since a token
+ * without durable state could reuse its seq.
+ */
+void	chain_commit(struct chain *);
 
 /* Whether s is "sha256:" and 64 lowercase hex digits. */
 int	chain_ishash(const char *s);

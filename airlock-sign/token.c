@@ -390,10 +390,10 @@ token_sign(struct signer *s, json_t *rec, const struct verdict *v)
 	    "key_id", s->keyid, "sig", sigb64));
 
 	/*
-	 * The state is durable before the token leaves: a crash may lose
-	 * a seq but never issue one twice.
+	 * The caller makes the state durable (chain_commit) before the token
+	 * leaves: a crash may lose a seq but never issue one twice.
 	 */
-	chain_advance(&s->chain, s->chain.seq + 1, hash);
+	chain_stage(&s->chain, s->chain.seq + 1, hash);
 	log_debug("seq %llu: %s", (unsigned long long)s->chain.seq, hash);
 	return tok;
 }
