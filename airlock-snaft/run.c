@@ -624,14 +624,14 @@ onnotify(struct run *r)
 		    (int)d->nr);
 		violation(r, d, "foreign_abi", numname, archname(d->arch));
 		resp.error = -EPERM;
-	} else if (d->nr & X32_SYSCALL_BIT) {
+	} else if (d->nr >= 0 && (d->nr & X32_SYSCALL_BIT)) {
 		r->foreign++;
 		snprintf(numname, sizeof(numname), "x32:%d",
 		    (int)(d->nr & ~X32_SYSCALL_BIT));
 		violation(r, d, "foreign_abi", numname, "x32");
 		resp.error = -EPERM;
-	} else if ((family = family_of_dangerous(d->nr, d->args[0],
-	    d->args[2])) != NULL) {
+	} else if ((family = family_of_call(d->nr,
+	    (const uint64_t *)d->args)) != NULL) {
 		name = syscall_name(d->nr);
 		violation(r, d, family, name ? name : "unknown", "x86_64");
 		resp.error = -EPERM;

@@ -7,6 +7,7 @@
  * sections, or a reject section saying precisely why the frame will not
  * run.  Never drops a line.  See airlock-wake(1).
  */
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -41,6 +42,7 @@ static struct intent_table	*table;
 static struct snapshot		*snapshots;
 static const char		*imagesdir;
 static char			 rundir[PATH_MAX];
+static const char		*sweepbase;	/* where dead wakes' dirs are */
 char				 instance[64];	/* wake-PID-RANDOM */
 static size_t			 poolsize = 2;
 static uint64_t			 lease_ms = 60000;
@@ -394,6 +396,14 @@ tighten(json_t *req, struct limits *l, char *why, size_t len)
 			    "integer", key);
 			return why;
 		}
+		if (strcmp(key, "memory_bytes") == 0 &&
+		    (uint64_t)json_integer_value(v) < LIMIT_MEMORY_MIN) {
+			snprintf(why, len, "limit \"memory_bytes\" %lld is below "
+			    "the %llu a sandbox needs to start",
+			    (long long)json_integer_value(v),
+			    (unsigned long long)LIMIT_MEMORY_MIN);
+			return why;
+		}
 		if ((uint64_t)json_integer_value(v) > *cur) {
 			snprintf(why, len, "limit \"%s\" %lld exceeds the "
 			    "intent's %llu: a frame may only tighten limits",
@@ -549,18 +559,21 @@ rmentry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	return remove(path);
 }
 
-/* Remove a cgroup directory and its sb-* children, waiting up to 1 s. */
-static void
-rmcgroups(const char *dir)
+/*
+ * Remove a cgroup directory and its sb-* children, trying tries times 10 ms
+ * apart.  Returns 0 when it is gone.
+ */
+static int
+rmcgroups(const char *dir, int tries)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 256];
 	struct dirent *d;
 	DIR *dp;
 	int i;
 
-	for (i = 0; i < 100; i++) {
+	for (i = 0; i < tries; i++) {
 		if ((dp = opendir(dir)) == NULL)
-			return;
+			return errno == ENOENT ? 0 : -1;
 		while ((d = readdir(dp)) != NULL)
 			if (strncmp(d->d_name, "sb-", 3) == 0) {
 				snprintf(path, sizeof(path), "%s/%s", dir,
@@ -569,17 +582,84 @@ rmcgroups(const char *dir)
 			}
 		closedir(dp);
 		if (rmdir(dir) == 0 || errno == ENOENT)
-			return;
-		usleep(10000);
+			return 0;
+		if (i + 1 < tries)
+			usleep(10000);
 	}
-	log_info("warning: cgroup %s is still busy; left behind", dir);
+	return -1;
+}
+
+/*
+ * This instance's cgroup directories, in whichever hierarchy is in use.
+ * Returns 0 when none is left.
+ */
+static int
+rminstance(const char *name, int tries)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/memory/airlock",
+	    "/sys/fs/cgroup/pids/airlock", "/sys/fs/cgroup/airlock" };
+	char path[PATH_MAX];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", roots[i], name);
+		if (rmcgroups(path, tries) != 0) {
+			rc = -1;
+			if (tries > 1)
+				log_info("warning: cgroup %s is still busy; "
+				    "left behind", path);
+		}
+	}
+	return rc;
+}
+
+/*
+ * What a wake killed with SIGKILL left: its runtime directory (socket
+ * files) and its cgroups.  A live wake holds the flock of its directory's
+ * lock file for its whole life; pids cannot tell, since wakes in other pid
+ * namespaces share the directory.  Called at start and now and then.
+ */
+static void
+sweep(const char *base)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+	int fd;
+
+	if ((dp = opendir(base)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (strncmp(d->d_name, "wake-", 5) != 0 ||
+		    strcmp(d->d_name, instance) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/lock", base, d->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+			continue;	/* just being made, or not ours */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			log_debug("sweeping %s, left by a dead wake",
+			    d->d_name);
+			/*
+			 * Its sandboxes may still be dying: until its cgroups
+			 * are gone, keep the directory (and its lock file) so
+			 * that a later sweep finds it again.
+			 */
+			if (rminstance(d->d_name, 1) == 0) {
+				snprintf(path, sizeof(path), "%s/%s", base,
+				    d->d_name);
+				nftw(path, rmentry, 16, FTW_DEPTH | FTW_PHYS);
+			}
+		}
+		close(fd);
+	}
+	closedir(dp);
 }
 
 static void
 cleanup(void)
 {
 	struct snapshot *s;
-	char path[128];
 
 	struct pool_entry *e;
 
@@ -593,18 +673,10 @@ cleanup(void)
 	 * Every task is gone now (the zygotes were the sandboxes' pid 1), so
 	 * whatever cgroup was left busy a moment ago can go, then ours.
 	 */
-	if (cgroup_version == 1) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/airlock/%s",
-		    instance);
-		rmcgroups(path);
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/pids/airlock/%s",
-		    instance);
-		rmcgroups(path);
-	} else if (cgroup_version == 2) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/airlock/%s",
-		    instance);
-		rmcgroups(path);
-	}
+	rminstance(instance, 100);
+	/* And what dead wakes left that was still busy at our last sweep. */
+	if (sweepbase != NULL)
+		sweep(sweepbase);
 	if (rundir[0] != '\0')
 		nftw(rundir, rmentry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -613,11 +685,17 @@ cleanup(void)
 static void
 maintain(void)
 {
+	static uint64_t lastsweep;
 	struct snapshot *s;
 
 	for (s = snapshots; s != NULL; s = s->next)
 		pool_tend(s);
 	reap_handedout(0);
+	/* A dead wake's cgroups empty out a little after it died. */
+	if (now_us() - lastsweep > 2000000) {
+		lastsweep = now_us();
+		sweep(sweepbase);
+	}
 }
 
 /*
@@ -754,6 +832,18 @@ main(int argc, char *argv[])
 	snprintf(rundir, sizeof(rundir), "%s/%s", rundirbase, instance);
 	if (mkdir(rundir, 0700) != 0)
 		err(EXIT_SYSTEM, "mkdir %s", rundir);
+	/* Held for life: how a sweep by another wake knows we are alive. */
+	{
+		char lock[PATH_MAX + 8];
+		int lfd;
+
+		snprintf(lock, sizeof(lock), "%s/lock", rundir);
+		if ((lfd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
+			err(EXIT_SYSTEM, "lock %s", lock);
+	}
+	sweepbase = rundirbase;
+	sweep(rundirbase);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;

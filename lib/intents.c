@@ -7,9 +7,11 @@
  * so the parser refuses anything it does not fully understand and names the
  * line.  Every check here has a fixture in tests/data/intents/.
  */
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <linux/sched.h>
+#include <linux/sockios.h>
 
 #include <asm/unistd_64.h>
 
@@ -42,6 +44,9 @@ enum cond {
 	COND_PROT_EXEC,		/* arg2 (prot) asks for PROT_EXEC */
 	COND_NOT_THREAD,	/* arg0 (clone flags) lacks CLONE_THREAD */
 	COND_OTHER_PID,		/* arg0 (pid) is not 0 and arg2 (new) is set */
+	COND_FCNTL_OWNER,	/* fcntl: F_SETOWN, F_SETOWN_EX, F_SETSIG, or
+				   F_SETFL with O_ASYNC */
+	COND_IOCTL_OWNER,	/* ioctl: FIOASYNC, FIOSETOWN, SIOCSPGRP */
 };
 
 struct member {
@@ -88,6 +93,14 @@ static const struct family families[] = {
 	{ "namespace", 1, { A(unshare), A(setns) } },
 	{ "module", 1, { A(init_module), A(finit_module), A(delete_module),
 	    A(create_module), A(query_module), A(get_kernel_syms) } },
+	/*
+	 * Making a descriptor signal its owner (SIGIO, or any signal with
+	 * F_SETSIG) lets a payload name any process of its pid namespace as
+	 * the owner, and so signal the sandboxes beside it: the one way round
+	 * the rule that a payload may only signal itself.
+	 */
+	{ "sigio", 1, { { __NR_fcntl, COND_FCNTL_OWNER },
+	    { __NR_ioctl, COND_IOCTL_OWNER } } },
 	{ "admin", 1, { A(acct), A(quotactl), A(quotactl_fd), A(swapon),
 	    A(swapoff), A(settimeofday), A(clock_settime), A(clock_adjtime),
 	    A(adjtimex), A(sethostname), A(setdomainname), A(iopl),
@@ -228,15 +241,18 @@ family_argcheck(int nr)
 }
 
 static int
-cond_holds(enum cond c, uint64_t arg0, uint64_t arg2)
+cond_holds(enum cond c, const uint64_t a[6])
 {
+	/* The kernel reads fcntl's and ioctl's command as an unsigned int. */
+	uint32_t cmd = (uint32_t)a[1];
+
 	switch (c) {
 	case COND_ALWAYS:
 		return 1;
 	case COND_PROT_EXEC:
-		return (arg2 & PROT_EXEC) != 0;
+		return (a[2] & PROT_EXEC) != 0;
 	case COND_NOT_THREAD:
-		return (arg0 & CLONE_THREAD) == 0;
+		return (a[0] & CLONE_THREAD) == 0;
 	case COND_OTHER_PID:
 		/*
 		 * prlimit64(pid, resource, new, old): reading any limit, or
@@ -244,7 +260,12 @@ cond_holds(enum cond c, uint64_t arg0, uint64_t arg2)
 		 * process's limits could starve the monitor, which runs
 		 * under the same uid in the same pid namespace.
 		 */
-		return arg0 != 0 && arg2 != 0;
+		return a[0] != 0 && a[2] != 0;
+	case COND_FCNTL_OWNER:
+		return cmd == F_SETOWN || cmd == F_SETOWN_EX ||
+		    cmd == F_SETSIG || (cmd == F_SETFL && (a[2] & O_ASYNC));
+	case COND_IOCTL_OWNER:
+		return cmd == FIOASYNC || cmd == FIOSETOWN || cmd == SIOCSPGRP;
 	case COND_END:
 		break;
 	}
@@ -252,16 +273,24 @@ cond_holds(enum cond c, uint64_t arg0, uint64_t arg2)
 }
 
 const char *
-family_of_dangerous(int nr, uint64_t arg0, uint64_t arg2)
+family_of_call(int nr, const uint64_t args[6])
 {
 	const struct member *m;
 	size_t i;
 
 	for (i = 0; i < NFAMILIES && families[i].dangerous; i++)
 		for (m = families[i].members; m->cond != COND_END; m++)
-			if (m->nr == nr && cond_holds(m->cond, arg0, arg2))
+			if (m->nr == nr && cond_holds(m->cond, args))
 				return families[i].name;
 	return NULL;
+}
+
+const char *
+family_of_dangerous(int nr, uint64_t arg0, uint64_t arg2)
+{
+	const uint64_t args[6] = { arg0, 0, arg2, 0, 0, 0 };
+
+	return family_of_call(nr, args);
 }
 
 /* Loading. */
@@ -298,7 +327,7 @@ static const struct limitdef limitdefs[] = {
 	{ "cpu", 1, offsetof(struct limits, cpu_ms),
 	    1, 3600000, 5000, "1ms to 60m" },
 	{ "memory", 0, offsetof(struct limits, memory_bytes),
-	    16 * MiB, 64 * GiB, 512 * MiB, "16M to 64G" },
+	    LIMIT_MEMORY_MIN, 64 * GiB, 512 * MiB, "64M to 64G" },
 	{ "output", 0, offsetof(struct limits, output_bytes),
 	    1, 1 * GiB, 1 * MiB, "1 to 1G" },
 	{ "file", 0, offsetof(struct limits, file_bytes),

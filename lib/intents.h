@@ -13,6 +13,13 @@
 /* Number of x86-64 system call numbers we know (__NR_* < SYSCALL_MAX). */
 #define SYSCALL_MAX	512
 
+/*
+ * The least memory limit a table row or a frame may set: the Python
+ * runner's own address space is about 30 MiB before a payload runs, and a
+ * sandbox that cannot start would end as a 500, not a limit verdict.
+ */
+#define LIMIT_MEMORY_MIN	(64ULL * 1024 * 1024)
+
 struct limits {
 	uint64_t	wall_ms;	/* wall-clock time */
 	uint64_t	cpu_ms;		/* CPU time */
@@ -109,6 +116,13 @@ int		 family_argcheck(int nr);
  * "ptrace".  nr may be any value (it comes from the tracee's registers).
  */
 const char	*family_of_dangerous(int nr, uint64_t arg0, uint64_t arg2);
+
+/*
+ * The same for a whole call: every argument register, so that the families
+ * decided by other arguments (sigio: fcntl's and ioctl's command) are seen
+ * too.  Monitors use this one; family_of_dangerous() passes 0 for arg1.
+ */
+const char	*family_of_call(int nr, const uint64_t args[6]);
 
 /*
  * The canonical policy text of a row (airlock-intents(5)), whose SHA-256 is

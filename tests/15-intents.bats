@@ -175,7 +175,7 @@ analyze_malware_sample"
 
 @test "limits: the ends of each range are accepted" {
 	local tab=$BATS_TEST_TMPDIR/t.intents
-	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=1ms cpu=60m memory=16M output=1G file=16G tmp=16G payload=1\n' >"$tab"
+	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=1ms cpu=60m memory=64M output=1G file=16G tmp=16G payload=1\n' >"$tab"
 	run_tool 0 "$IC" "$tab"
 	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=3600000ms memory=64G output=1 file=1 tmp=1024K\n' >"$tab"
 	run_tool 0 "$IC" "$tab"
@@ -328,8 +328,8 @@ analyze_malware_sample"
 		for m in $m; do
 			m=${m%'*'}
 			# The worst arguments: another pid, PROT_EXEC, no
-			# CLONE_THREAD.
-			run_tool 0 "$IC" classify "$m" 1 0xffff
+			# CLONE_THREAD, a command that sets a signal owner.
+			run_tool 0 "$IC" classify "$m" 1 0xffff worst
 			[ "$output" != none ] || { echo "$m: none" >&2; return 1; }
 		done
 	done < <("$IC" families)

@@ -569,7 +569,7 @@ sys_dispatch(struct vm *vm, struct kvm_regs *r)
 	 * the first instruction only with -x (the snapshot point will make
 	 * this the default once it exists).
 	 */
-	fam = family_of_dangerous(nr, a[0], a[2]);
+	fam = family_of_call(nr, a);
 	if (fam != NULL && (strcmp(fam, "dlopen") != 0 || vm->forbid_exec)) {
 		sys_violation(vm, nr, name, fam, a);
 		return;

@@ -12,11 +12,16 @@
  *                                      member: dangerous only for some
  *                                      arguments)
  *   intentcheck base                   the base set, one name per line
- *   intentcheck classify NAME ARG0 ARG2
+ *   intentcheck classify NAME ARG0 ARG2 [worst]
  *                                      family_of_dangerous(), or "none"
  *   intentcheck syscalls               check the syscall table both ways
  */
+#include <sys/ioctl.h>
+
+#include <linux/sockios.h>
+
 #include <err.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +37,7 @@ usage(void)
 	fprintf(stderr, "usage: intentcheck table [match name ... | policy "
 	    "pattern]\n"
 	    "       intentcheck families | base | syscalls\n"
-	    "       intentcheck classify name arg0 arg2\n");
+	    "       intentcheck classify name arg0 arg2 [worst]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -169,7 +174,28 @@ classify(char **argv)
 	a2 = strtoull(argv[2], &end, 0);
 	if (*end != '\0')
 		usage();
-	fam = family_of_dangerous(nr, a0, a2);
+	/*
+	 * With "worst" after them, the command argument (arg1) at its worst
+	 * too: any descriptor command that makes a descriptor signal its
+	 * owner.  Without it, arg1 is 0.
+	 */
+	if (argv[3] == NULL || strcmp(argv[3], "worst") != 0) {
+		const uint64_t args[6] = { a0, 0, a2, 0, 0, 0 };
+
+		fam = family_of_call(nr, args);
+	} else {
+		static const uint64_t worst1[] = { 0, F_SETOWN, F_SETFL,
+		    F_SETSIG, F_SETOWN_EX, FIOSETOWN, FIOASYNC, SIOCSPGRP };
+		size_t i;
+
+		fam = NULL;
+		for (i = 0; fam == NULL && i < sizeof(worst1) /
+		    sizeof(worst1[0]); i++) {
+			const uint64_t args[6] = { a0, worst1[i], a2, 0, 0, 0 };
+
+			fam = family_of_call(nr, args);
+		}
+	}
 	puts(fam == NULL ? "none" : fam);
 	return 0;
 }
@@ -232,7 +258,7 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "syscalls") == 0 && argc == 2)
 		return syscalls();
 	if (strcmp(argv[1], "classify") == 0) {
-		if (argc != 5)
+		if (argc != 5 && argc != 6)
 			usage();
 		return classify(argv + 2);
 	}
