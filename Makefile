@@ -107,9 +107,10 @@ TEST_BINS_EXTRA = $(VMM_GUESTS)
 RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	-fstack-protector-strong -fPIE $(WARN) -Wno-missing-prototypes -Ilib \
 	$(shell pkg-config --cflags python3-embed 2>/dev/null)
-build/guest/python-runner: guest/python-runner.c lib/sandbox.h
+build/guest/python-runner: guest/python-runner.c lib/sbmsg.c lib/sandbox.h
 	@mkdir -p $(@D)
-	$(CC) $(RUNNER_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ $< \
+	$(CC) $(RUNNER_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ \
+		guest/python-runner.c lib/sbmsg.c \
 		$(shell pkg-config --libs python3-embed)
 
 # Image recipes: make images builds the OCI layouts and root filesystems.

@@ -83,19 +83,12 @@ killrun(struct run *r, const char *reason)
 		closefd(&r->conn);
 }
 
+/* The run request: limits, then the compiled filter; fds as in SB_RUN. */
 static int
-sendrun(struct run *r, const char *payload, size_t plen, int fds[3])
+sendrun(struct run *r, size_t plen, int fds[3])
 {
 	const struct policy *p = r->policy;
 	struct sb_run run;
-	struct sb_hdr h;
-	struct iovec iov[3];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m;
-	struct cmsghdr *c;
 
 	memset(&run, 0, sizeof(run));
 	run.wall_ms = r->limits.wall_ms;
@@ -104,30 +97,8 @@ sendrun(struct run *r, const char *payload, size_t plen, int fds[3])
 	run.file_bytes = r->limits.file_bytes;
 	run.payload_bytes = plen;
 	run.bpf_len = (uint32_t)p->len;
-	h.magic = SB_MAGIC;
-	h.version = SB_VERSION;
-	h.type = SB_RUN;
-	h.len = (uint32_t)(sizeof(run) + p->len * sizeof(struct sock_filter));
-	h.seq = 0;
-	iov[0].iov_base = &h;
-	iov[0].iov_len = sizeof(h);
-	iov[1].iov_base = &run;
-	iov[1].iov_len = sizeof(run);
-	iov[2].iov_base = p->bpf;
-	iov[2].iov_len = p->len * sizeof(struct sock_filter);
-	memset(&m, 0, sizeof(m));
-	memset(&u, 0, sizeof(u));
-	m.msg_iov = iov;
-	m.msg_iovlen = 3;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * 3);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * 3);
-	(void)payload;
-	return sendmsg(r->conn, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	return sb_send(r->conn, SB_RUN, 0, &run, sizeof(run), p->bpf,
+	    p->len * sizeof(struct sock_filter), fds, 3);
 }
 
 const char *rundir = "/run/airlock";
@@ -330,7 +301,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	fds[0] = memfd;
 	fds[1] = outp[1];
 	fds[2] = errp[1];
-	if (sendrun(r, payload, plen, fds) != 0) {
+	if (sendrun(r, plen, fds) != 0) {
 		run_fail(r, "sending the run to the sandbox: %s",
 		    strerror(errno));
 		goto fail;
@@ -357,52 +328,6 @@ fail:
 	return r;
 }
 
-/* Receive one message from the sandbox; fds beyond maxfds are closed. */
-static ssize_t
-recvsb(struct run *r, struct sb_hdr *h, void *body, size_t len, int *fds,
-    int maxfds, int *nfds)
-{
-	struct iovec iov[2] = { { h, sizeof(*h) }, { body, len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
-	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
-	ssize_t n;
-	int i, k;
-
-	*nfds = 0;
-	n = recvmsg(r->conn, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n <= 0)
-		return n;
-	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (*nfds < maxfds)
-				fds[(*nfds)++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if ((size_t)n < sizeof(*h) || h->magic != SB_MAGIC ||
-	    h->version != SB_VERSION || h->len != (size_t)n - sizeof(*h) ||
-	    (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		for (i = 0; i < *nfds; i++)
-			close(fds[i]);
-		*nfds = 0;
-		errno = EPROTO;
-		return -1;
-	}
-	return n;
-}
-
 static void
 onmessage(struct run *r)
 {
@@ -416,7 +341,8 @@ onmessage(struct run *r)
 	ssize_t n;
 
 	memset(&body, 0, sizeof(body));
-	n = recvsb(r, &h, &body, sizeof(body), fds, 2, &nfds);
+	n = sb_recv(r->conn, MSG_DONTWAIT, &h, &body, sizeof(body), fds, 2,
+	    &nfds);
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {

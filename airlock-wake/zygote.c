@@ -207,33 +207,18 @@ static int
 zygote_recv(struct snapshot *s, uint16_t want, int *fd)
 {
 	struct sb_hdr h;
-	struct iovec iov = { &h, sizeof(h) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
-	ssize_t n;
+	int fds[1], nfds;
 
 	*fd = -1;
-	do
-		n = recvmsg(s->ctl, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
+	if (sb_recv(s->ctl, 0, &h, NULL, 0, fds, 1, &nfds) <= 0)
 		return -1;
-	c = CMSG_FIRSTHDR(&m);
-	if (c != NULL && c->cmsg_level == SOL_SOCKET &&
-	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
-	if (n != sizeof(h) || h.magic != SB_MAGIC || h.version != SB_VERSION ||
-	    h.type != want || h.len != 0 || (m.msg_flags & MSG_CTRUNC)) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+	if (h.type != want || h.len != 0) {
+		if (nfds > 0)
+			close(fds[0]);
 		return -1;
 	}
+	if (nfds > 0)
+		*fd = fds[0];
 	return 0;
 }
 
@@ -435,19 +420,9 @@ int
 pool_request(struct snapshot *s, const char *rundir)
 {
 	static unsigned long counter;
-	struct sb_hdr h = { SB_MAGIC, SB_VERSION, SB_SPAWN,
-	    sizeof(struct sb_spawn), 0 };
 	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { &sp, sizeof(sp) } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
-	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pending *p;
-	struct cmsghdr *c;
 	int ls, go[2], fds[2];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -467,15 +442,9 @@ pool_request(struct snapshot *s, const char *rundir)
 	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(p->path, 0600) != 0 || listen(ls, 1) != 0)
 		goto failsock;
-	memset(&u, 0, sizeof(u));
-	c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
 	fds[0] = ls;
 	fds[1] = go[0];
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	if (sendmsg(s->ctl, &m, MSG_NOSIGNAL) < 0)
+	if (sb_send(s->ctl, SB_SPAWN, 0, &sp, sizeof(sp), NULL, 0, fds, 2) != 0)
 		goto failsock;
 	close(ls);
 	close(go[0]);

@@ -67,86 +67,38 @@ die(const char *fmt, ...)
 	_exit(112);
 }
 
-/* Send one message with optional descriptors. */
+/* Send one message (lib/sbmsg.c) with optional descriptors. */
 static int
 sendmsgfds(int sock, uint16_t type, uint32_t seq, const void *body,
     uint32_t len, const int *fds, int nfds)
 {
-	struct sb_hdr h = { SB_MAGIC, SB_VERSION, type, len, seq };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = body ? 2 : 1 };
-	struct cmsghdr *c;
-
-	if (nfds > 0) {
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.buf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	return sb_send(sock, type, seq, body, len, NULL, 0, fds, nfds);
 }
 
 /*
- * Receive one message of the given type into body (exactly len bytes, or
- * at least minlen and at most len when minlen < len) and up to maxfds
- * descriptors.  Returns the body length, 0 at EOF, -1 on error or on a
- * malformed message (whose descriptors are closed).
+ * Receive one message of the given type into body (at least minlen and at
+ * most len bytes) and up to maxfds descriptors.  Returns the body length,
+ * 0 at EOF, -1 on error or on a message of another type or size (whose
+ * descriptors are closed).
  */
 static ssize_t
 recvmsgfds(int sock, uint16_t type, void *body, size_t minlen, size_t len,
     int *fds, int maxfds, int *nfds)
 {
 	struct sb_hdr h;
-	struct iovec iov[2] = { { &h, sizeof(h) }, { body, len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
-	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
 	ssize_t n;
-	int i, got = 0;
+	int i;
 
-	*nfds = 0;
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = sb_recv(sock, 0, &h, body, len, fds, maxfds, nfds);
 	if (n <= 0)
 		return n;
-	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (i = 0; i < got; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (i < maxfds)
-				fds[i] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (got > maxfds)
-		got = maxfds;
-	if ((size_t)n < sizeof(h) || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    h.magic != SB_MAGIC || h.version != SB_VERSION || h.type != type ||
-	    h.len != (size_t)n - sizeof(h) || h.len < minlen || h.len > len) {
-		for (i = 0; i < got; i++)
+	if (h.type != type || h.len < minlen || h.len > len) {
+		for (i = 0; i < *nfds; i++)
 			close(fds[i]);
+		*nfds = 0;
 		errno = EPROTO;
 		return -1;
 	}
-	*nfds = got;
 	return (ssize_t)h.len;
 }
 

@@ -85,4 +85,27 @@ struct sb_error {
 	char		text[200];
 };
 
+/* The most descriptors one message carries. */
+#define SB_MAXFDS	4
+
+#include <sys/types.h>
+
+/*
+ * Send one message: the header, then body and tail (either may be NULL
+ * with length 0), and nfds descriptors.  Returns 0, or -1 with errno.
+ */
+int	sb_send(int sock, uint16_t type, uint32_t seq, const void *body,
+	    size_t blen, const void *tail, size_t tlen, const int *fds, int nfds);
+
+/*
+ * Receive one message into h and body (len bytes at most), with up to
+ * maxfds descriptors (the rest are closed).  flags go to recvmsg(2) (say
+ * MSG_DONTWAIT).  Returns the bytes received, header included; 0 at end
+ * of file; -1 with errno (EPROTO for a malformed or truncated message,
+ * whose descriptors are then closed).  The caller checks h->type and
+ * h->len.
+ */
+ssize_t	sb_recv(int sock, int flags, struct sb_hdr *h, void *body, size_t len,
+	    int *fds, int maxfds, int *nfds);
+
 #endif
