@@ -115,6 +115,8 @@ build/guest/python-runner: guest/python-runner.c lib/sbmsg.c lib/sandbox.h
 
 # Image recipes: make images builds the OCI layouts and root filesystems.
 include images/images.mk
+# Fuzzing: make fuzz (FUZZ_SECONDS per harness), make fuzz-regress.
+include tests/fuzz/fuzz.mk
 
 # Test-only programs (unit tests of lib/, fixtures generators).
 TEST_SRCS = $(wildcard tests/prog/*.c)

@@ -186,6 +186,8 @@ jsonl_next(struct jsonl_reader *r, const char **line, size_t *len)
 		*line = r->buf + r->start;
 		*len = r->end - r->start;
 		r->start = r->end;
+		if (*len == 1 && (*line)[0] == '\r')
+			return 0;	/* as empty as "\r\n" */
 		return 1;
 	}
 }
@@ -218,6 +220,8 @@ seterr(struct jsonl_error *err, enum jsonl_errcode code, size_t off,
 {
 	va_list ap;
 
+	size_t i, j, len;
+
 	if (err == NULL)
 		return;
 	err->code = code;
@@ -225,6 +229,19 @@ seterr(struct jsonl_error *err, enum jsonl_errcode code, size_t off,
 	va_start(ap, fmt);
 	vsnprintf(err->text, sizeof(err->text), fmt, ap);
 	va_end(ap);
+	/*
+	 * The text may quote the input (jansson's "near '...'" stops in the
+	 * middle of a character), and it goes into a JSON record: keep it
+	 * valid UTF-8, with '?' for any byte that is not.
+	 */
+	len = strlen(err->text);
+	for (i = 0; i < len; i = j) {
+		j = i;
+		if (utf8_decode((unsigned char *)err->text, len, &j) < 0) {
+			err->text[i] = '?';
+			j = i + 1;
+		}
+	}
 }
 
 json_t *

@@ -60,7 +60,7 @@ parse_number(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
-static void
+static void __attribute__((format(printf, 1, 0)))
 vlog(const char *fmt, va_list ap)
 {
 	extern const char *__progname;
