@@ -57,14 +57,7 @@ key_wipe(struct seckey *k)
 void
 key_idhex(const uint8_t keynum[KEYNUM_LEN], char hex[KEYID_HEXLEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < KEYNUM_LEN; i++) {
-		hex[2 * i] = digits[keynum[i] >> 4];
-		hex[2 * i + 1] = digits[keynum[i] & 15];
-	}
-	hex[KEYID_HEXLEN] = '\0';
+	hexencode(keynum, KEYNUM_LEN, hex);
 }
 
 static int

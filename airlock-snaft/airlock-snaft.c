@@ -284,10 +284,14 @@ main(int argc, char *argv[])
 	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
 		errx(EXIT_USAGE, "%s", errbuf);
 	/* "/run/airlock/" and "/run/airlock" are one directory. */
-	if ((rundir = strdup(rundir)) == NULL)
-		err(EXIT_SYSTEM, NULL);
-	for (l = (long long)strlen(rundir); l > 1 && rundir[l - 1] == '/'; l--)
-		((char *)rundir)[l - 1] = '\0';
+	{
+		char *dir;
+
+		if ((dir = strdup(rundir)) == NULL)
+			err(EXIT_SYSTEM, NULL);
+		trim_slashes(dir);
+		rundir = dir;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;

@@ -806,12 +806,10 @@ main(int argc, char *argv[])
 
 	/* "/run/airlock/" and "/run/airlock" are one directory. */
 	{
-		static char base[PATH_MAX];
-		size_t l;
+		static char base[PATH_MAX - 128];
 
 		snprintf(base, sizeof(base), "%s", rundirbase);
-		for (l = strlen(base); l > 1 && base[l - 1] == '/'; l--)
-			base[l - 1] = '\0';
+		trim_slashes(base);
 		rundirbase = base;
 	}
 	/* Our runtime directory: only we may enter it (mode 0700). */

@@ -45,21 +45,6 @@
 #define SANDBOX_NICE		10
 
 
-static int
-writefile(const char *path, const char *text)
-{
-	int fd, rc = 0;
-	size_t len = strlen(text);
-
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len)
-		rc = -1;
-	if (close(fd) != 0)
-		rc = -1;
-	return rc;
-}
-
 /* Mount flags a bind remount must keep: the kernel locks them. */
 static unsigned long
 lockedflags(const char *path)
@@ -271,15 +256,15 @@ zygote_start(struct snapshot *s, char *errbuf, size_t errlen)
 
 	/* Map root inside to nobody outside; forbid setgroups first. */
 	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-	if (writefile(path, "deny") != 0)
+	if (write_file(path, "deny") != 0)
 		goto mapfail;
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 %d 1\n", SANDBOX_HOST_UID);
-	if (writefile(path, map) != 0)
+	if (write_file(path, map) != 0)
 		goto mapfail;
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 %d 1\n", SANDBOX_HOST_GID);
-	if (writefile(path, map) != 0)
+	if (write_file(path, map) != 0)
 		goto mapfail;
 	if (write(sync[1], "g", 1) != 1)
 		goto mapfail;

@@ -35,6 +35,15 @@ int	record_newid(char *id);
 int	parse_number(const char *s, long long min, long long max,
 	    long long *out);
 
+/* Lowercase hex of len bytes into hex (2 * len + 1 bytes, NUL-terminated). */
+void	hexencode(const void *bytes, size_t len, char *hex);
+
+/* Write text to an existing file (procfs, cgroupfs).  Returns 0 or -1. */
+int	write_file(const char *path, const char *text);
+
+/* Drop trailing slashes ("/run/airlock/" is "/run/airlock"); keeps "/". */
+void	trim_slashes(char *path);
+
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t	now_us(void);
 

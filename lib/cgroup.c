@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "airlock.h"
 #include "cgroup.h"
 
 #define V1_MEMORY	"/sys/fs/cgroup/memory"
@@ -29,17 +30,9 @@ static int
 writestr(const char *dir, const char *file, const char *val)
 {
 	char path[CGROUP_PATH_MAX + 64];
-	size_t len = strlen(val);
-	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (write(fd, val, len) != (ssize_t)len)
-		rc = -1;
-	if (close(fd) != 0)
-		rc = -1;
-	return rc;
+	return write_file(path, val);
 }
 
 static int

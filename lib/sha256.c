@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "airlock.h"
 #include "sha256.h"
 
 static const uint32_t K[64] = {
@@ -114,14 +115,7 @@ sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN])
 void
 sha256_tohex(const uint8_t d[SHA256_LEN], char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < SHA256_LEN; i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
-	}
-	hex[SHA256_HEXLEN] = '\0';
+	hexencode(d, SHA256_LEN, hex);
 }
 
 void

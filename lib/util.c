@@ -4,10 +4,13 @@
 #include <sys/random.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "airlock.h"
 
@@ -16,10 +19,8 @@ int log_level = 1;
 int
 record_newid(char *id)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char r[RECORD_ID_LEN / 2];
 	ssize_t n;
-	size_t i;
 
 	/* Run ids must never repeat for one signer: 128 bits from the kernel. */
 	do
@@ -27,12 +28,46 @@ record_newid(char *id)
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(r))
 		return -1;
-	for (i = 0; i < sizeof(r); i++) {
-		id[2 * i] = digits[r[i] >> 4];
-		id[2 * i + 1] = digits[r[i] & 15];
-	}
-	id[RECORD_ID_LEN] = '\0';
+	hexencode(r, sizeof(r), id);
 	return 0;
+}
+
+void
+hexencode(const void *bytes, size_t len, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = bytes;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		hex[2 * i] = digits[b[i] >> 4];
+		hex[2 * i + 1] = digits[b[i] & 15];
+	}
+	hex[2 * len] = '\0';
+}
+
+int
+write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (write(fd, text, len) != (ssize_t)len)
+		rc = -1;
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+void
+trim_slashes(char *path)
+{
+	size_t l;
+
+	for (l = strlen(path); l > 1 && path[l - 1] == '/'; l--)
+		path[l - 1] = '\0';
 }
 
 uint64_t
