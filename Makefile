@@ -144,7 +144,7 @@ bench: deps-check
 
 lint:
 	mandoc -Tlint -W warning $(MANS)
-	shellcheck -s sh mk/deps mk/run mk/bench .ci/run
+	shellcheck -s sh mk/deps mk/run mk/bench .ci/run images/snapshot-kvm
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 

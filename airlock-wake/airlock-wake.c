@@ -160,6 +160,11 @@ snapshot_load(struct snapshot *s, const struct intent *row)
 			free(s->runner);
 			if ((s->runner = strdup(tok)) == NULL)
 				err(EXIT_SYSTEM, NULL);
+		} else if (strcmp(tok, "kvm") == 0) {
+			/* The kvm backend's program: images/snapshot-kvm's. */
+			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||
+			    tok[0] != '/')
+				goto bad;
 		} else if (strcmp(tok, "preload") == 0) {
 			while ((tok = strtok_r(NULL, " \t", &lsave)) != NULL) {
 				if (s->npreload == SNAPSHOT_MAXPRELOAD)

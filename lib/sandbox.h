@@ -33,6 +33,8 @@ enum sb_type {
 	SB_EXIT,
 	/* sandbox -> snaft: the run could not start */
 	SB_ERROR,
+	/* kvm sandbox -> snaft: how the run ended, one JSON object */
+	SB_REPORT,
 };
 
 struct sb_hdr {
@@ -57,9 +59,29 @@ struct sb_run {
 	uint64_t	file_bytes;
 	uint64_t	payload_bytes;	/* size of the payload memfd */
 	uint32_t	bpf_len;	/* instructions following this struct */
-	uint32_t	flags;
-	/* struct sock_filter bpf[bpf_len] follows */
+	uint32_t	flags;		/* SB_RUN_* */
+	/*
+	 * Process backend: struct sock_filter bpf[bpf_len] follows.
+	 * kvm backend (SB_RUN_KVM, bpf_len 0): struct sb_kvmpolicy.
+	 */
 };
+
+#define SB_RUN_KVM	0x1	/* to an airlock-vmm: a policy, not BPF */
+
+/*
+ * The policy a kvm sandbox enforces itself: allowed[nr] nonzero for each
+ * system call the intent allows.  The always-dangerous families are the
+ * VMM's own (lib/intents.c), as they are snaft's.
+ */
+#define SB_KVM_NR	1024
+struct sb_kvmpolicy {
+	uint8_t		allowed[SB_KVM_NR];
+	uint64_t	output_bytes;	/* each of stdout and stderr */
+	uint64_t	tmp_bytes;
+};
+
+/* An SB_REPORT body is JSON text of at most this many bytes. */
+#define SB_REPORT_MAX	65536
 
 enum sb_exit_how {
 	SB_EXITED = 1,		/* code holds the exit status */
@@ -75,7 +97,10 @@ struct sb_exit {
 	uint32_t	wall_killed;	/* the sandbox killed it at wall_ms */
 };
 
-/* The payload process's pid as the sandbox numbers it. */
+/*
+ * The payload process's pid as the sandbox numbers it.  A kvm sandbox
+ * sends its own pid (it is the payload's whole world) and only a pidfd.
+ */
 struct sb_started {
 	int32_t		pid;
 	uint32_t	pad;

@@ -180,7 +180,7 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
 	# A new runner file (same bytes): only airlock's layer is redone.
 	cp "$BATS_FILE_TMPDIR/runner" "$BATS_TEST_TMPDIR/runner"
 	run_tool 0 "${MAKE_IMAGES[@]}" IMAGE_OUT="$o" IMAGE_RUNNER="$BATS_TEST_TMPDIR/runner" images
-	[[ $output == *"(/usr/libexec/airlock/python-runner, "* ]]
+	[[ $output == *"(/usr/libexec/airlock/python-runner /usr/libexec/airlock/kvm-boot.py, "* ]]
 	[[ $output != *extracting* ]]
 	[[ $output != *"Debian packages"* ]]
 	[ "$(cat "$o/airlock-python/digest")" = "$want" ]
@@ -263,11 +263,13 @@ print(n, missing, bad)'
 	[[ $stderr == *"/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so needs libsqlite3.so.0, which is not in the image"* ]]
 }
 
-@test "image: the runner is the second layer, alone, at /usr/libexec/airlock/python-runner" {
+@test "image: airlock's own files are the second layer, alone, in /usr/libexec/airlock" {
 	m=$IMG/oci/blobs/sha256/$(cut -d: -f2 "$IMG/digest")
 	l1=$IMG/oci/blobs/sha256/$(jq -r '.layers[0].digest | ltrimstr("sha256:")' "$m")
 	l2=$IMG/oci/blobs/sha256/$(jq -r '.layers[1].digest | ltrimstr("sha256:")' "$m")
-	[ "$(tar -tf "$l2" | paste -sd ' ' -)" = "usr/ usr/libexec/ usr/libexec/airlock/ usr/libexec/airlock/python-runner" ]
+	[ "$(tar -tf "$l2" | paste -sd ' ' -)" = "usr/ usr/libexec/ usr/libexec/airlock/ usr/libexec/airlock/kvm-boot.py usr/libexec/airlock/python-runner" ]
+	tar -tvf "$l2" usr/libexec/airlock/kvm-boot.py | grep -q '^-rw-r--r-- 0/0 '
+	tar -xOf "$l2" usr/libexec/airlock/kvm-boot.py | cmp - "$TOP/guest/kvm-boot.py"
 	! tar -tf "$l1" | grep -q '^usr/libexec/airlock'
 	tar -tvf "$l2" usr/libexec/airlock/python-runner | grep -q '^-rwxr-xr-x 0/0 '
 	tar -xOf "$l2" usr/libexec/airlock/python-runner |

@@ -326,6 +326,11 @@ frame_lines() {
 	assert_output 8
 	run jq -sc 'map(select(.status == 500))[0] | [.reason, .tibet_provenance.token_type]' "$BATS_TEST_TMPDIR/answers"
 	assert_output --regexp 'sh \(stage 0\) killed by signal 9.*SANDBOX_FAILURE'
+	# The restart may come after a back-off, later than the last answer.
+	for _ in $(seq 100); do
+		grep -q 'restarted' "$MUXLOG" && break
+		sleep 0.05
+	done
 	grep -q 'restarted' "$MUXLOG"
 	# The restarted stage serves.
 	run_send 0 < <(frame 9 echo:after)

@@ -6,6 +6,7 @@
 #                            in $stderr.
 #   json_eq A B              compare two JSON texts after jq -cS.
 #   have_kvm                 true if /dev/kvm can be opened.
+#   have_ia32                true if the kernel runs i386 calls (int 0x80).
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BIN=$TOP/bin
@@ -45,4 +46,11 @@ json_eq() {
 
 have_kvm() {
 	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+
+# A kernel without IA32 emulation faults int 0x80 before any system call
+# (and any seccomp filter) sees it; build/tests/ia32 tells which kernel
+# this is.
+have_ia32() {
+	"$TOP/build/tests/ia32" 2>/dev/null
 }

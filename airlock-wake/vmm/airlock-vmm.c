@@ -4,6 +4,11 @@
  *
  *	airlock-vmm [-jvx] [-a allow_list] [-m mem_mb] [-o out_cap]
  *	    -r rootfs [-t wall_ms] -- program [arg ...]
+ *	airlock-vmm -S snapshot [options] -r rootfs -- program [arg ...]
+ *	airlock-vmm -R snapshot [-jv] [-a allow_list] [-c sock -w ready
+ *	    -l lease_ms] -r rootfs
+ *
+ * (The man page, airlock-vmm(8), is the contract; this is a summary.)
  *
  * program is a path inside rootfs, the image's root directory (-r / runs
  * the host's own binaries, for tests only).  The payload (the guest's
@@ -18,11 +23,14 @@
  * (default 10000, 0 for none).  -j writes one JSON line about the run on
  * fd 3 if it is open, else on stderr; -v traces every system call.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,9 @@
 #include <unistd.h>
 
 #include "airlock.h"
+#include "sandbox.h"
+#include "snapfile.h"
+#include "utf8.h"
 #include "vmm.h"
 
 #define PAYLOAD_MAX	(64ULL * 1024 * 1024)
@@ -41,7 +52,12 @@ usage(void)
 {
 	fprintf(stderr, "usage: airlock-vmm [-jvx] [-a allow_list] "
 	    "[-m mem_mb] [-o out_cap] -r rootfs\n"
-	    "                   [-t wall_ms] -- program [arg ...]\n");
+	    "                   [-t wall_ms] -- program [arg ...]\n"
+	    "       airlock-vmm -S snapshot [options] -r rootfs -- program "
+	    "[arg ...]\n"
+	    "       airlock-vmm -R snapshot [-jv] [-a allow_list] [-c sock -w "
+	    "ready -l lease_ms]\n"
+	    "                   -r rootfs\n");
 	exit(EXIT_USAGE);
 }
 
@@ -78,16 +94,32 @@ read_payload(size_t *len)
 static void
 json_str(FILE *f, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, j;
+	long c;
 
+	/*
+	 * Valid UTF-8 goes out as it is; a byte that is not part of a valid
+	 * sequence (a guest path may hold any) becomes U+FFFD.
+	 */
 	putc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
+	while (i < len) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i++]);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i++]);
+		else if (p[i] < 0x80)
+			putc(p[i++], f);
+		else {
+			j = i;
+			if ((c = utf8_decode(p, len, &j)) < 0) {
+				fputs("\\ufffd", f);
+				i++;
+			} else {
+				fwrite(p + i, 1, j - i, f);
+				i = j;
+			}
+		}
 	}
 	putc('"', f);
 }
@@ -106,28 +138,31 @@ json_out(FILE *f, const char *key, struct outbuf *o)
 	    o->truncated ? "true" : "false", hex);
 }
 
-static void
-report(struct vm *vm, uint64_t create_us, uint64_t setup_us,
-    uint64_t jail_us, uint64_t run_us)
+/*
+ * The report: one JSON object about the run.  Returned as a malloc'd
+ * line (with its newline), or NULL.
+ */
+static char *
+report(struct vm *vm, const char *digest, uint64_t create_us,
+    uint64_t setup_us, uint64_t jail_us, size_t *lenp)
 {
 	static const char *const oname[] = { "running", "exited", "signaled",
-	    "killed", "failed" };
+	    "killed", "failed", "failed" };
 	FILE *f;
 	char *buf = NULL;
-	size_t len = 0, off;
-	ssize_t n;
-	int fd, i, first = 1;
+	size_t len = 0;
+	int i, first = 1;
 
-	if ((f = open_memstream(&buf, &len)) == NULL) {
-		warn("open_memstream");
-		return;
-	}
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
 	fprintf(f, "{\"backend\":\"kvm\",\"outcome\":\"%s\"",
 	    oname[vm->outcome]);
 	if (vm->outcome == OUT_EXITED)
 		fprintf(f, ",\"exit_code\":%d,\"signal\":null", vm->exit_code);
-	else
+	else if (vm->outcome == OUT_SIGNALED || vm->outcome == OUT_KILLED)
 		fprintf(f, ",\"exit_code\":null,\"signal\":%d", vm->signal);
+	else
+		fprintf(f, ",\"exit_code\":null,\"signal\":null");
 	fprintf(f, ",\"kill_reason\":");
 	if (vm->kill_reason != NULL)
 		json_str(f, vm->kill_reason);
@@ -135,11 +170,19 @@ report(struct vm *vm, uint64_t create_us, uint64_t setup_us,
 		fputs("null", f);
 	fprintf(f, ",\"reason\":");
 	json_str(f, vm->reason);
+	fprintf(f, ",\"snapshot_digest\":");
+	if (digest != NULL)
+		json_str(f, digest);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"memory_refused\":%s,\"mapped_bytes\":%llu",
+	    vm->mem_refused ? "true" : "false",
+	    (unsigned long long)(vm->mapped_pages * PAGE_SIZE));
 	fprintf(f, ",\"exits\":%llu,\"create_us\":%llu,\"setup_us\":%llu,"
 	    "\"jail_us\":%llu,\"run_us\":%llu,\"first_output_us\":%llu",
 	    (unsigned long long)vm->nexits, (unsigned long long)create_us,
 	    (unsigned long long)setup_us, (unsigned long long)jail_us,
-	    (unsigned long long)run_us,
+	    (unsigned long long)vm->run_us,
 	    (unsigned long long)(vm->first_out_us == 0 ? 0 :
 	    vm->first_out_us - vm->start_us));
 	json_out(f, "stdout", &vm->out[0]);
@@ -173,45 +216,243 @@ report(struct vm *vm, uint64_t create_us, uint64_t setup_us,
 	}
 	fprintf(f, "]}\n");
 	if (fclose(f) != 0) {
-		warn("json");
 		free(buf);
-		return;
+		return NULL;
 	}
-	/* One line, on fd 3 if the caller opened it, else on stderr. */
-	fd = fcntl(3, F_GETFL) != -1 && (fcntl(3, F_GETFL) & O_ACCMODE) !=
-	    O_RDONLY ? 3 : STDERR_FILENO;
+	*lenp = len;
+	return buf;
+}
+
+/* -j: the report on fd 3 if the caller opened it for writing, else stderr. */
+static void
+report_write(const char *buf, size_t len)
+{
+	size_t off;
+	ssize_t n;
+	int fd, fl;
+
+	fl = fcntl(3, F_GETFL);
+	fd = fl != -1 && (fl & O_ACCMODE) != O_RDONLY ? 3 : STDERR_FILENO;
 	for (off = 0; off < len; off += (size_t)n)
 		if ((n = write(fd, buf + off, len - off)) <= 0) {
 			warn("write json");
 			break;
 		}
-	free(buf);
+}
+
+static int
+exit_status(struct vm *vm)
+{
+	switch (vm->outcome) {
+	case OUT_EXITED:
+		return vm->exit_code;
+	case OUT_SIGNALED:
+	case OUT_KILLED:
+		return 128 + vm->signal;
+	default:
+		return EXIT_SANDBOX;
+	}
+}
+
+/*
+ * Load the program and its interpreter into a fresh VM: the address space
+ * is the program at its own addresses (a PIE at PIE_BASE), its break after
+ * it, the stack at the top, and mmap (the interpreter included) top-down
+ * below the stack.
+ */
+static void
+setup_program(struct vm *vm, int argc, char *argv[])
+{
+	struct elfinfo prog, interp;
+	char canon[4096], errbuf[256];
+	uint64_t rsp;
+	int fd, ifd;
+
+	fs_init(vm);
+	vm->brk_max = GPA_USER;
+	vm->mmap_top = vm->memsize - STACK_RESERVE - PAGE_SIZE;
+	if ((fd = fs_open_exec(vm, argv[0], canon, sizeof(canon))) < 0)
+		errx(EXIT_SANDBOX, "%s: %s", argv[0], strerror(-fd));
+	vm->execfn = argv[0];
+	if (elf_load(vm, fd, 0, PIE_BASE, &prog, errbuf, sizeof(errbuf)) == -1)
+		errx(EXIT_SANDBOX, "%s: %s", argv[0], errbuf);
+	close(fd);
+	vm->brk_start = vm->brk_cur = prog.end;
+	vm->brk_max = prog.end + vm->memsize / 4;
+	if (vm->brk_max > vm->mmap_top)
+		vm->brk_max = vm->mmap_top;
+	if (prog.interp[0] != '\0') {
+		if ((ifd = fs_open_exec(vm, prog.interp, canon,
+		    sizeof(canon))) < 0)
+			errx(EXIT_SANDBOX, "%s: %s", prog.interp,
+			    strerror(-ifd));
+		if (elf_load(vm, ifd, 1, 0, &interp, errbuf,
+		    sizeof(errbuf)) == -1)
+			errx(EXIT_SANDBOX, "%s: %s", prog.interp, errbuf);
+		close(ifd);
+	}
+	/* Without a vDSO, clock calls are exits: slower, still right. */
+	if (vdso_build(vm) == -1 && vm->verbose)
+		warnx("no vDSO: clock_gettime will exit to the VMM");
+	if (stack_build(vm, &prog, prog.interp[0] != '\0' ? &interp : NULL,
+	    argc, argv, &rsp) == -1)
+		errx(EXIT_SANDBOX, "cannot build the initial stack");
+	if (vm_start(vm, prog.interp[0] != '\0' ? interp.entry : prog.entry,
+	    rsp) == -1)
+		exit(EXIT_SANDBOX);
+}
+
+/*
+ * -R: the snapshot is either the sealed, verified memfd airlock-wake hands
+ * its pool VMs (as /dev/fd/N), or a packed file, whose digest is checked
+ * against FILE.digest before anything in it is used.
+ */
+static int
+open_snapshot(const char *path)
+{
+	struct snapmem hdr;
+	char errbuf[512];
+	int fd;
+
+	char magic[8];
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		err(EXIT_SANDBOX, "%s", path);
+	/* Unpacked ("ALSNMEM1"): usable only sealed, as wake makes it. */
+	if (pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+	    memcmp(magic, "ALSNMEM1", sizeof(magic)) == 0) {
+		if (snap_check(fd, &hdr, errbuf, sizeof(errbuf)) != 0)
+			errx(EXIT_SANDBOX, "%s: %s", path, errbuf);
+		return fd;
+	}
+	close(fd);
+	if ((fd = snap_load(path, NULL, &hdr, errbuf, sizeof(errbuf))) == -1)
+		errx(EXIT_SANDBOX, "%s", errbuf);
+	return fd;
+}
+
+/*
+ * -c: serve one run over airlock-snaft's control protocol (sandbox.h) on
+ * the listening socket sock.  Wait for the claim up to the lease, take the
+ * run (payload, stdout and stderr, policy, limits), say it started, run,
+ * and send the report.  Everything in the request is checked: snaft is
+ * trusted, but a message is still only bytes.
+ */
+static int
+serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
+    const char *digest, uint64_t create_us, uint64_t setup_us,
+    uint64_t jail_us)
+{
+	struct {
+		struct sb_run		run;
+		struct sb_kvmpolicy	pol;
+	} req;
+	struct sb_started st;
+	struct sb_hdr h;
+	struct pollfd pfd = { sock, POLLIN, 0 };
+	uint8_t *payload;
+	char *rep;
+	size_t replen;
+	ssize_t n;
+	int conn, fds[SB_MAXFDS], nfds = 0, i, rc;
+
+	rc = poll(&pfd, 1, lease_ms > INT32_MAX ? -1 : (int)lease_ms);
+	if (rc == 0)
+		return 0;		/* the lease ran out unclaimed */
+	if (rc < 0 || (conn = accept4(sock, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		err(EXIT_SANDBOX, "accept");
+	close(sock);
+	memset(&req, 0, sizeof(req));
+	n = sb_recv(conn, 0, &h, &req, sizeof(req), fds, 3, &nfds);
+	if (n <= 0 || h.type != SB_RUN || h.len != sizeof(req) || nfds != 3 ||
+	    !(req.run.flags & SB_RUN_KVM) || req.run.bpf_len != 0) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		warnx("malformed run request");
+		return EXIT_SANDBOX;
+	}
+	if (req.run.payload_bytes > PAYLOAD_MAX ||
+	    (payload = malloc(req.run.payload_bytes + 1)) == NULL ||
+	    pread(fds[0], payload, req.run.payload_bytes, 0) !=
+	    (ssize_t)req.run.payload_bytes) {
+		warnx("cannot read the payload");
+		return EXIT_SANDBOX;
+	}
+	close(fds[0]);
+	vm->stdin_buf = payload;
+	vm->stdin_len = req.run.payload_bytes;
+	vm->out[0].hostfd = fds[1];
+	vm->out[1].hostfd = fds[2];
+	for (i = 0; i < SYSCALL_MAX && i < SB_KVM_NR; i++)
+		vm->allowed[i] = req.pol.allowed[i] != 0;
+	vm->have_allowlist = 1;
+	vm->forbid_exec = 1;
+	vm->wall_ms = req.run.wall_ms;
+	vm->cpu_ms = req.run.cpu_ms;
+	vm->out_cap = req.pol.output_bytes;
+	if (req.pol.tmp_bytes != 0)
+		vm->tmp_cap = req.pol.tmp_bytes;
+	if (req.run.memory_bytes != 0)
+		vm->mem_limit_pages = req.run.memory_bytes / PAGE_SIZE;
+
+	st.pid = (int32_t)getpid();
+	st.pad = 0;
+	if (sb_send(conn, SB_STARTED, h.seq, &st, sizeof(st), NULL, 0, &pidfd,
+	    1) != 0) {
+		warn("start message");
+		return EXIT_SANDBOX;
+	}
+	if (vm_arm(vm) == -1) {
+		warn("limit timers");
+		return EXIT_SANDBOX;
+	}
+	if (vm_run(vm) == -1)
+		return EXIT_SANDBOX;
+	/* The output first, so snaft sees its end before the report. */
+	close(vm->out[0].hostfd);
+	close(vm->out[1].hostfd);
+	if ((rep = report(vm, digest, create_us, setup_us, jail_us,
+	    &replen)) == NULL || replen > SB_REPORT_MAX ||
+	    sb_send(conn, SB_REPORT, h.seq, rep, replen, NULL, 0, NULL, 0) != 0)
+		warnx("cannot send the report");
+	free(rep);
+	return exit_status(vm);
 }
 
 int
 main(int argc, char *argv[])
 {
 	static struct vm vm;
-	struct elfinfo prog, interp;
-	char canon[4096], errbuf[256];
-	const char *rootfs = NULL, *allow = NULL;
+	char errbuf[512], digest[SNAP_DIGEST_LEN + 1], line[SNAP_DIGEST_LEN + 2];
+	const char *rootfs = NULL, *allow = NULL, *snapout = NULL;
+	const char *snapin = NULL;
 	long long mem_mb = 256, wall_ms = 10000, out_cap = 1 << 20;
-	uint64_t t0, t1, t2, rsp, jail_us;
-	uint8_t *payload;
-	size_t plen;
-	int ch, json = 0, fd, ifd, status;
+	long long sock = -1, readyfd = -1, lease_ms = 60000;
+	uint64_t t0, t1, t2, jail_us;
+	uint8_t *payload = NULL;
+	size_t plen, replen;
+	char *rep;
+	int ch, json = 0, status, snapfd = -1, dfd = -1, memfd, pidfd = -1;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("airlock-vmm %s\n", AIRLOCK_VERSION);
 		return EXIT_OK;
 	}
-	while ((ch = getopt(argc, argv, "a:jm:o:r:t:vVx")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:jl:m:o:R:r:S:t:vVw:x")) != -1) {
 		switch (ch) {
 		case 'a':
 			allow = optarg;
 			break;
+		case 'c':
+			if (parse_number(optarg, 3, 1 << 20, &sock) == -1)
+				errx(EXIT_USAGE, "-c: bad descriptor");
+			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'l':
+			if (parse_number(optarg, 1, 86400000, &lease_ms) == -1)
+				errx(EXIT_USAGE, "-l: bad lease");
 			break;
 		case 'm':
 			if (parse_number(optarg, 32, MEM_MAX_GB * 1024,
@@ -223,8 +464,14 @@ main(int argc, char *argv[])
 			if (parse_number(optarg, 0, 1LL << 30, &out_cap) == -1)
 				errx(EXIT_USAGE, "-o: bad output cap");
 			break;
+		case 'R':
+			snapin = optarg;
+			break;
 		case 'r':
 			rootfs = optarg;
+			break;
+		case 'S':
+			snapout = optarg;
 			break;
 		case 't':
 			if (parse_number(optarg, 0, 86400000, &wall_ms) == -1)
@@ -236,6 +483,10 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("airlock-vmm %s\n", AIRLOCK_VERSION);
 			return EXIT_OK;
+		case 'w':
+			if (parse_number(optarg, 3, 1 << 20, &readyfd) == -1)
+				errx(EXIT_USAGE, "-w: bad descriptor");
+			break;
 		case 'x':
 			vm.forbid_exec = 1;
 			break;
@@ -245,16 +496,20 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || rootfs == NULL)
+	if (rootfs == NULL || (snapout != NULL && snapin != NULL) ||
+	    (snapin == NULL && argc < 1) || (snapin != NULL && argc > 0) ||
+	    (sock >= 0 && (snapin == NULL || readyfd < 0)))
 		usage();
 
 	/* A closed stdout must not kill the VMM: writes fail instead. */
 	signal(SIGPIPE, SIG_IGN);
 	if (allow != NULL && sys_policy_load(&vm, allow) == -1)
 		return EXIT_USAGE;
-	payload = read_payload(&plen);
-	vm.stdin_buf = payload;
-	vm.stdin_len = plen;
+	if (snapout == NULL && sock < 0) {
+		payload = read_payload(&plen);
+		vm.stdin_buf = payload;
+		vm.stdin_len = plen;
+	}
 	vm.wall_ms = (uint64_t)wall_ms;
 	vm.out_cap = (uint64_t)out_cap;
 	vm.out[0].hostfd = STDOUT_FILENO;
@@ -265,89 +520,93 @@ main(int argc, char *argv[])
 	/* The image root: every guest path is resolved beneath it. */
 	if ((vm.rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err(EXIT_SANDBOX, "open %s", rootfs);
+	if (snapout != NULL) {
+		/* Opened now: the jail leaves no host path to write to. */
+		if ((snapfd = open(snapout, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0644)) == -1)
+			err(EXIT_SANDBOX, "%s", snapout);
+		if (snprintf(errbuf, sizeof(errbuf), "%s.digest", snapout) >=
+		    (int)sizeof(errbuf) || (dfd = open(errbuf, O_WRONLY |
+		    O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1)
+			err(EXIT_SANDBOX, "%s.digest", snapout);
+		vm.snap_mode = 1;
+	}
 
 	t0 = now_us();
-	if (vm_create(&vm, (uint64_t)mem_mb << 20) == -1)
-		return EXIT_SANDBOX;
-	t1 = now_us();
-	fs_init(&vm);
-
-	/*
-	 * Address space: the program at its own addresses (a PIE at
-	 * PIE_BASE), its break after it, the stack at the top, and mmap
-	 * (the interpreter included) top-down below the stack.
-	 */
-	vm.brk_max = GPA_USER;
-	vm.mmap_top = vm.memsize - STACK_RESERVE - PAGE_SIZE;
-	if ((fd = fs_open_exec(&vm, argv[0], canon, sizeof(canon))) < 0)
-		errx(EXIT_SANDBOX, "%s: %s", argv[0], strerror(-fd));
-	vm.execfn = argv[0];
-	if (elf_load(&vm, fd, 0, PIE_BASE, &prog, errbuf,
-	    sizeof(errbuf)) == -1)
-		errx(EXIT_SANDBOX, "%s: %s", argv[0], errbuf);
-	close(fd);
-	vm.brk_start = vm.brk_cur = prog.end;
-	vm.brk_max = prog.end + vm.memsize / 4;
-	if (vm.brk_max > vm.mmap_top)
-		vm.brk_max = vm.mmap_top;
-	if (prog.interp[0] != '\0') {
-		if ((ifd = fs_open_exec(&vm, prog.interp, canon,
-		    sizeof(canon))) < 0)
-			errx(EXIT_SANDBOX, "%s: %s", prog.interp,
-			    strerror(-ifd));
-		if (elf_load(&vm, ifd, 1, 0, &interp, errbuf,
+	digest[0] = '\0';
+	if (snapin != NULL) {
+		memfd = open_snapshot(snapin);
+		if (snap_restore(&vm, memfd, digest, errbuf,
 		    sizeof(errbuf)) == -1)
-			errx(EXIT_SANDBOX, "%s: %s", prog.interp, errbuf);
-		close(ifd);
+			errx(EXIT_SANDBOX, "%s: %s", snapin, errbuf);
+		close(memfd);
+		/* Executable mappings happened before the snapshot point. */
+		vm.forbid_exec = 1;
+		t1 = t2 = now_us();
+	} else {
+		if (vm_create(&vm, (uint64_t)mem_mb << 20, -1, 0) == -1)
+			return EXIT_SANDBOX;
+		t1 = now_us();
+		setup_program(&vm, argc, argv);
+		t2 = now_us();
 	}
-	/* Without a vDSO, clock calls are exits: slower, still right. */
-	if (vdso_build(&vm) == -1 && vm.verbose)
-		warnx("no vDSO: clock_gettime will exit to the VMM");
-	if (stack_build(&vm, &prog, prog.interp[0] != '\0' ? &interp : NULL,
-	    argc, argv, &rsp) == -1)
-		errx(EXIT_SANDBOX, "cannot build the initial stack");
-	if (vm_start(&vm, prog.interp[0] != '\0' ? interp.entry : prog.entry,
-	    rsp) == -1)
-		return EXIT_SANDBOX;
-	t2 = now_us();
 
 	/*
 	 * From here on the VMM needs neither /dev/kvm itself nor any host
-	 * path: arm the timer, then jail ourselves before the guest's first
-	 * instruction.
+	 * path: make the limit timers and a pidfd of ourselves (for snaft's
+	 * kill), then jail ourselves before the guest's first instruction.
 	 */
 	close(vm.kvm);
 	vm.kvm = -1;
+	if (vm_timers(&vm) == -1) {
+		warn("limit timers");
+		return EXIT_SANDBOX;
+	}
+	if (sock >= 0 && (pidfd = (int)syscall(SYS_pidfd_open, getpid(),
+	    0)) == -1)
+		err(EXIT_SANDBOX, "pidfd_open");
+	if (jail_enter(&vm, rootfs, (int)sock) == -1)
+		errx(EXIT_SANDBOX, "cannot jail the VMM");
+	jail_us = now_us() - t2;
+	if (readyfd >= 0) {
+		/* Ready to be claimed; wake hands us out from now on. */
+		if (write((int)readyfd, "r", 1) != 1)
+			return EXIT_SANDBOX;
+		close((int)readyfd);
+	}
+	if (sock >= 0)
+		return serve(&vm, (int)sock, (uint64_t)lease_ms, pidfd,
+		    digest, t1 - t0, t2 - t0, jail_us);
+
 	if (vm_arm(&vm) == -1) {
 		warn("wall-time timer");
 		return EXIT_SANDBOX;
 	}
-	if (jail_enter(&vm, rootfs) == -1)
-		errx(EXIT_SANDBOX, "cannot jail the VMM");
-	jail_us = now_us() - t2;
 	if (vm_run(&vm) == -1)
 		return EXIT_SANDBOX;
 
+	if (snapout != NULL) {
+		if (snap_save(&vm, snapfd, digest, errbuf, sizeof(errbuf)) != 0)
+			errx(EXIT_SANDBOX, "snapshot: %s", errbuf);
+		snprintf(line, sizeof(line), "%s\n", digest);
+		if (write(dfd, line, strlen(line)) != (ssize_t)strlen(line) ||
+		    fsync(dfd) != 0)
+			err(EXIT_SANDBOX, "%s.digest", snapout);
+		if (vm.verbose)
+			warnx("snapshot %s: %s", snapout, digest);
+		return EXIT_OK;
+	}
 	if (vm.outcome == OUT_FAILED)
 		warnx("%s", vm.reason);
 	else if (vm.outcome != OUT_EXITED && vm.verbose)
 		warnx("%s", vm.reason);
-	if (json)
-		report(&vm, t1 - t0, t2 - t0, jail_us, vm.run_us);
+	if (json && (rep = report(&vm, digest[0] ? digest : NULL, t1 - t0,
+	    t2 - t0, jail_us, &replen)) != NULL) {
+		report_write(rep, replen);
+		free(rep);
+	}
+	status = exit_status(&vm);
 	vm_destroy(&vm);
 	free(payload);
-
-	switch (vm.outcome) {
-	case OUT_EXITED:
-		status = vm.exit_code;
-		break;
-	case OUT_SIGNALED:
-	case OUT_KILLED:
-		status = 128 + vm.signal;
-		break;
-	default:
-		status = EXIT_SANDBOX;
-		break;
-	}
 	return status;
 }

@@ -140,8 +140,11 @@ elf_load(struct vm *vm, int fd, int is_interp, uint64_t dyn_base,
 		a = ph[i].p_vaddr + bias;
 		end = (a + ph[i].p_memsz + PAGE_SIZE - 1) & PAGE_MASK;
 		for (pg = (a & PAGE_MASK) / PAGE_SIZE; pg < end / PAGE_SIZE;
-		    pg++)
+		    pg++) {
+			if (!(vm->pages[pg] & PG_MAPPED))
+				vm->mapped_pages++;
 			vm->pages[pg] |= PG_MAPPED | segprot(ph[i].p_flags);
+		}
 		if ((dst = gm_ptr(vm, a, ph[i].p_filesz, 0)) == NULL ||
 		    readall(fd, dst, ph[i].p_filesz, ph[i].p_offset) == -1) {
 			snprintf(err, errlen, "cannot read segment %d", i);

@@ -113,6 +113,13 @@ namespaces(struct vm *vm, const char *rootfs)
 		warn("remount / read-only");
 		return -1;
 	}
+	/*
+	 * The root fd again, now the read-only bind.  Without the pivot
+	 * (sanitizer builds) "/" is still the host's root: keep the fd
+	 * opened on the image.
+	 */
+	if (JAIL_SANITIZER && strcmp(real, "/") != 0)
+		return 0;
 	if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		warn("open /");
 		return -1;
@@ -151,7 +158,7 @@ dropcaps(void)
 } while (0)
 
 static int
-filter(struct vm *vm)
+filter(struct vm *vm, int sock)
 {
 	scmp_filter_ctx ctx;
 	int rc = 0;
@@ -199,9 +206,47 @@ filter(struct vm *vm)
 	ALLOW(SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	ALLOW(SCMP_SYS(mremap), 0);
 	ALLOW(SCMP_SYS(munmap), 0);
-	/* The wall-time timer: its signal handler returns, then it goes. */
+	/*
+	 * The limit timers, made before the jail: started when the run
+	 * starts, their signal handler returns, then they go.
+	 */
+	ALLOW(SCMP_SYS(timer_settime), 0);
 	ALLOW(SCMP_SYS(rt_sigreturn), 0);
 	ALLOW(SCMP_SYS(timer_delete), 0);
+	/*
+	 * -S: when the program reaches its payload, read the vCPU's FPU and
+	 * XCR state (the size of the XSAVE area first) and write the
+	 * snapshot to the file opened before the jail, durably.
+	 */
+	if (vm->snap_mode) {
+		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
+		    (unsigned)vm->vmfd), SCMP_A1(SCMP_CMP_EQ,
+		    KVM_CHECK_EXTENSION));
+		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
+		    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
+		    KVM_GET_XSAVE));
+		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
+		    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
+		    KVM_GET_XSAVE2));
+		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
+		    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
+		    KVM_GET_XCRS));
+		ALLOW(SCMP_SYS(fsync), 0);
+	}
+	/*
+	 * A pool VM (-c): wait for the claim on the listening socket wake
+	 * made, accept it, take the run request with its descriptors, send
+	 * the start and the report.  Nothing else of the socket API: no
+	 * socket(2), connect(2) or bind(2), so no new endpoint ever.
+	 */
+	if (sock >= 0) {
+		ALLOW(SCMP_SYS(poll), 1, SCMP_A0(SCMP_CMP_NE, 0));
+		ALLOW(SCMP_SYS(accept4), 1, SCMP_A0(SCMP_CMP_EQ,
+		    (unsigned)sock));
+		ALLOW(SCMP_SYS(recvmsg), 0);
+		ALLOW(SCMP_SYS(sendmsg), 0);
+		ALLOW(SCMP_SYS(getpid), 0);
+	}
 	/* The end. */
 	ALLOW(SCMP_SYS(exit_group), 0);
 	if (rc != 0) {
@@ -216,11 +261,11 @@ out:
 }
 
 int
-jail_enter(struct vm *vm, const char *rootfs)
+jail_enter(struct vm *vm, const char *rootfs, int sock)
 {
 	if (namespaces(vm, rootfs) == -1 || dropcaps() == -1)
 		return -1;
-	if (!JAIL_SANITIZER && filter(vm) == -1)
+	if (!JAIL_SANITIZER && filter(vm, sock) == -1)
 		return -1;
 	return 0;
 }

@@ -132,32 +132,68 @@ page_span(struct vm *vm, uint64_t gaddr, uint64_t len, uint64_t *first,
 int
 gm_map(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
 {
-	uint64_t pg, end;
+	uint64_t pg, first, end, fresh = 0;
 	int e;
 
-	if ((e = page_span(vm, gaddr, len, &pg, &end)) != 0)
+	if ((e = page_span(vm, gaddr, len, &first, &end)) != 0)
 		return e;
-	for (; pg < end; pg++)
+	for (pg = first; pg < end; pg++)
+		if (!(vm->pages[pg] & PG_MAPPED))
+			fresh++;
+	/*
+	 * The run's memory limit: pages the program has mapped, counted
+	 * as Linux counts them against RLIMIT_AS.  Hitting it is ENOMEM,
+	 * which Python turns into MemoryError, and the run's verdict says
+	 * why.
+	 */
+	if (vm->mem_limit_pages != 0 &&
+	    vm->mapped_pages + fresh > vm->mem_limit_pages) {
+		vm->mem_refused = 1;
+		return -ENOMEM;
+	}
+	vm->mapped_pages += fresh;
+	for (pg = first; pg < end; pg++)
 		vm->pages[pg] = PG_MAPPED | (prot & (PG_READ | PG_WRITE |
 		    PG_EXEC));
 	return 0;
 }
 
 /*
- * Forget the pages and give their memory back, so that the next mapping of
- * this range reads zeros (the host's MADV_DONTNEED on private anonymous
- * memory; KVM's MMU notifier drops its shadow entries with it).
+ * Make guest pages read as zeros again and give their memory back.  For
+ * private anonymous memory that is MADV_DONTNEED (KVM's MMU notifier
+ * drops its shadow entries with it).  Memory restored from a snapshot is
+ * a private mapping of the snapshot's file, where MADV_DONTNEED would
+ * bring the snapshot's bytes back: there a fresh anonymous mapping
+ * replaces the range instead.
  */
+void
+gm_zero(struct vm *vm, uint64_t gaddr, uint64_t len)
+{
+	void *p = vm->mem + gaddr;
+
+	if (!vm->snapbacked) {
+		(void)madvise(p, len, MADV_DONTNEED);
+		return;
+	}
+	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+		/* Cannot keep the promise of zeros: end the run. */
+		vm_end(vm, OUT_FAILED, 0, NULL, "cannot clear guest memory");
+}
+
+/* Forget the pages; the next mapping of this range reads zeros. */
 void
 gm_unmap(struct vm *vm, uint64_t gaddr, uint64_t len)
 {
-	uint64_t pg, end;
+	uint64_t pg, first, end;
 
-	if (page_span(vm, gaddr, len, &pg, &end) != 0)
+	if (page_span(vm, gaddr, len, &first, &end) != 0)
 		return;
-	memset(vm->pages + pg, 0, end - pg);
-	(void)madvise(vm->mem + pg * PAGE_SIZE, (end - pg) * PAGE_SIZE,
-	    MADV_DONTNEED);
+	for (pg = first; pg < end; pg++)
+		if (vm->pages[pg] & PG_MAPPED)
+			vm->mapped_pages--;
+	memset(vm->pages + first, 0, end - first);
+	gm_zero(vm, first * PAGE_SIZE, (end - first) * PAGE_SIZE);
 }
 
 int

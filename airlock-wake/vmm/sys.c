@@ -36,15 +36,6 @@
 #define SIGSET_SIZE	8
 #define GETRANDOM_MAX	(32U * 1024 * 1024 - 1)
 
-/* The kernel's struct sigaction for x86-64 rt_sigaction(2). */
-struct ksigaction {
-	uint64_t	handler;
-	uint64_t	flags;
-	uint64_t	restorer;
-	uint64_t	mask;
-};
-
-static struct ksigaction sigacts[65];
 
 void
 sys_violation(struct vm *vm, int nr, const char *name, const char *family,
@@ -163,7 +154,7 @@ send_self(struct vm *vm, uint64_t pid, uint64_t sig)
 	 * ignored is recorded and not delivered.
 	 */
 	if (sig == SIGKILL || sig == SIGSTOP ||
-	    (sigacts[sig].handler == (uint64_t)(uintptr_t)SIG_DFL &&
+	    (vm->sigacts[sig].handler == (uint64_t)(uintptr_t)SIG_DFL &&
 	    sig_kills((int)sig))) {
 		if (sig == SIGSTOP)
 			return 0;
@@ -188,11 +179,11 @@ sys_sigaction(struct vm *vm, const uint64_t a[6])
 	/* Guest memory: the new action, copied before anything changes. */
 	if (a[1] != 0 && (e = gm_copyin(vm, &act, a[1], sizeof(act))) != 0)
 		return e;
-	if (a[2] != 0 && (e = gm_copyout(vm, a[2], &sigacts[sig],
-	    sizeof(sigacts[sig]))) != 0)
+	if (a[2] != 0 && (e = gm_copyout(vm, a[2], &vm->sigacts[sig],
+	    sizeof(vm->sigacts[sig]))) != 0)
 		return e;
 	if (a[1] != 0)
-		sigacts[sig] = act;
+		vm->sigacts[sig] = act;
 	return 0;
 }
 

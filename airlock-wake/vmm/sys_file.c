@@ -371,6 +371,93 @@ fs_init(struct vm *vm)
 }
 
 /*
+ * The descriptor table in a snapshot: kind, flags, offset and image path
+ * of each open description, and which descriptors share one.  Image files
+ * are opened again by path on restore (beneath the root, like any open);
+ * /tmp must be empty at the snapshot point, so no file data is saved.
+ */
+int
+fs_save(struct vm *vm, struct ser *s)
+{
+	int32_t i, j, share, kind;
+	struct ofile *f;
+
+	if (vm->tmp != NULL)
+		return -1;
+	ser_putstr(s, vm->cwd);
+	for (i = 0; i < FD_MAX; i++) {
+		if ((f = vm->fds[i]) == NULL)
+			continue;
+		if (f->kind == FD_TMPFILE)
+			return -1;
+		for (share = -1, j = 0; j < i && share < 0; j++)
+			if (vm->fds[j] == f)
+				share = j;
+		kind = (int32_t)f->kind;
+		ser_put(s, &i, sizeof(i));
+		ser_put(s, &share, sizeof(share));
+		ser_put(s, &kind, sizeof(kind));
+		ser_put(s, &f->flags, sizeof(f->flags));
+		ser_put(s, &f->off, sizeof(f->off));
+		ser_put(s, &vm->cloexec[i], 1);
+		ser_putstr(s, f->path != NULL ? f->path : "");
+	}
+	i = -1;
+	ser_put(s, &i, sizeof(i));
+	return 0;
+}
+
+int
+fs_restore(struct vm *vm, struct ser *s)
+{
+	char path[PATH_MAX];
+	int32_t i, share, kind;
+	struct ofile *f;
+	int fl;
+	uint64_t off;
+	uint8_t cx;
+
+	ser_getstr(s, vm->cwd, sizeof(vm->cwd));
+	sha256_init(&vm->out[0].hash);
+	sha256_init(&vm->out[1].hash);
+	for (;;) {
+		ser_get(s, &i, sizeof(i));
+		if (s->bad || i == -1)
+			break;
+		ser_get(s, &share, sizeof(share));
+		ser_get(s, &kind, sizeof(kind));
+		ser_get(s, &fl, sizeof(fl));
+		ser_get(s, &off, sizeof(off));
+		ser_get(s, &cx, 1);
+		ser_getstr(s, path, sizeof(path));
+		if (s->bad || i < 0 || i >= FD_MAX || vm->fds[i] != NULL ||
+		    share >= i || kind < FD_STDIN || kind > FD_URANDOM ||
+		    kind == FD_TMPFILE)
+			return -1;
+		if (share >= 0) {
+			if ((f = vm->fds[share]) == NULL)
+				return -1;
+		} else {
+			if ((f = ofile_new((enum fdkind)kind, path[0] ? path :
+			    NULL)) == NULL)
+				return -1;
+			f->flags = fl;
+			f->off = off;
+			if ((kind == FD_FILE || kind == FD_DIR) &&
+			    (path[0] != '/' || (f->hostfd = open_host(vm, path,
+			    kind == FD_DIR)) < 0)) {
+				f->hostfd = -1;
+				ofile_put(vm, f);
+				return -1;
+			}
+		}
+		if (fd_alloc(vm, f, i, cx) != i)
+			return -1;
+	}
+	return s->bad ? -1 : 0;
+}
+
+/*
  * Guest output: counted and hashed in full, passed on up to the cap; a
  * guest that goes over the cap is killed for it.
  */
@@ -648,6 +735,12 @@ read_at(struct vm *vm, struct ofile *f, void *dst, uint64_t len,
 		len = IO_CHUNK;
 	switch (f->kind) {
 	case FD_STDIN:
+		if (vm->snap_mode) {
+			/* -S: the program is ready for its payload. */
+			vm_end(vm, OUT_SNAPSHOT, 0, NULL, "blocked reading "
+			    "its payload");
+			return -EINTR;
+		}
 		left = vm->stdin_len - vm->stdin_off;
 		if (len > left)
 			len = left;

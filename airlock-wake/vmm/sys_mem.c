@@ -167,8 +167,7 @@ sys_mem(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 			/* Anonymous private memory reads as zeros after. */
 			if (gm_ptr(vm, a[0], pgup(a[1]), 0) == NULL)
 				return -ENOMEM;
-			(void)madvise(vm->mem + a[0], pgup(a[1]),
-			    MADV_DONTNEED);
+			gm_zero(vm, a[0], pgup(a[1]));
 		}
 		return 0;
 	case __NR_brk:

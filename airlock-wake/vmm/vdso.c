@@ -217,3 +217,23 @@ vdso_update(struct vm *vm)
 	}
 	d->base_tsc = tsc;
 }
+
+/*
+ * A VM restored from a snapshot has a new vCPU, whose TSC has nothing to do
+ * with the one the data block was based on: take the new offset and
+ * base the clocks on the host's afresh.  (After a host reboot the
+ * monotonic clock may then read less than the program saw while the
+ * snapshot was built; nothing a payload sees is affected.)
+ */
+void
+vdso_restored(struct vm *vm)
+{
+	struct vdata *d;
+
+	if (vm->vdso == 0)
+		return;
+	vm->tsc_offset = tsc_offset(vm);
+	d = (struct vdata *)(vm->mem + vm->vdso + V_DATA);
+	d->base_tsc = 0;
+	vdso_update(vm);
+}

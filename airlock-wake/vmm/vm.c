@@ -320,8 +320,14 @@ out_cpuid:
 	return rc;
 }
 
+/*
+ * Create the VM.  With memfd -1 its memory is fresh and the fixed
+ * structures are built here; otherwise it is the snapshot memory in memfd
+ * at mem_off, mapped copy-on-write, structures and all (snap.c then puts
+ * the vCPU back as it was).
+ */
 int
-vm_create(struct vm *vm, uint64_t memsize)
+vm_create(struct vm *vm, uint64_t memsize, int memfd, uint64_t mem_off)
 {
 	struct kvm_userspace_memory_region region;
 	int n;
@@ -357,11 +363,17 @@ vm_create(struct vm *vm, uint64_t memsize)
 		goto fail;
 	}
 	/*
-	 * Guest memory: private anonymous, reserved lazily, so an unused
-	 * gigabyte costs nothing.  Only this VM ever sees it.
+	 * Guest memory: private, reserved lazily, so an unused gigabyte
+	 * costs nothing.  Only this VM ever sees its writes: a snapshot's
+	 * pages are shared with the other VMs of the snapshot until written.
 	 */
-	vm->mem = mmap(NULL, memsize, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (memfd < 0)
+		vm->mem = mmap(NULL, memsize, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else
+		vm->mem = mmap(NULL, memsize, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_NORESERVE, memfd, (off_t)mem_off);
+	vm->snapbacked = memfd >= 0;
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
 		warn("mmap guest memory");
@@ -396,7 +408,8 @@ vm_create(struct vm *vm, uint64_t memsize)
 		warn("mmap kvm_run");
 		goto fail;
 	}
-	build_tables(vm);
+	if (memfd < 0)
+		build_tables(vm);
 	if (set_cpu(vm) == -1)
 		goto fail;
 	return 0;
@@ -577,6 +590,15 @@ syscall_exit(struct vm *vm)
 	struct kvm_sregs *s = &vm->run->s.regs.sregs;
 	uint64_t flags;
 
+	/*
+	 * Building a snapshot: keep the registers as the call left the
+	 * guest, so that a restored VM can make the same call again (the
+	 * read of stdin that stopped us) with its payload there to read.
+	 */
+	if (vm->snap_mode) {
+		vm->pend_regs = *r;
+		vm->pend_sregs = *s;
+	}
 	sys_dispatch(vm, r);
 	if (vm->outcome != OUT_RUNNING)
 		return;
@@ -608,45 +630,72 @@ syscall_exit(struct vm *vm)
 static void
 on_alarm(int sig)
 {
-	(void)sig;
 	if (running_vm != NULL) {
-		running_vm->timed_out = 1;
+		if (sig == SIGXCPU)
+			running_vm->cpu_out = 1;
+		else
+			running_vm->timed_out = 1;
 		/* Makes the current or the next KVM_RUN return at once. */
 		running_vm->run->immediate_exit = 1;
 	}
 }
 
 /*
- * Arm the wall-time limit: a one-shot timer whose signal interrupts
- * KVM_RUN from outside, however the guest spins.  Armed before the jail,
- * which no longer allows creating timers.
+ * The limit timers, made before the jail, which allows only setting them:
+ * one on the wall clock (SIGALRM) and one on this process's CPU time
+ * (SIGXCPU).  Their signals interrupt KVM_RUN from outside, however the
+ * guest spins.
  */
 int
-vm_arm(struct vm *vm)
+vm_timers(struct vm *vm)
 {
 	struct sigaction sa;
 	struct sigevent sev;
-	struct itimerspec its;
 
-	if (vm->wall_ms == 0)
-		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: KVM_RUN must return EINTR. */
-	if (sigaction(SIGALRM, &sa, NULL) == -1)
+	if (sigaction(SIGALRM, &sa, NULL) == -1 ||
+	    sigaction(SIGXCPU, &sa, NULL) == -1)
 		return -1;
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = SIGALRM;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &vm->timer) == -1)
 		return -1;
-	vm->armed = 1;
-	running_vm = vm;
+	vm->have_timer = 1;
+	sev.sigev_signo = SIGXCPU;
+	if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &vm->cputimer) == -1)
+		return -1;
+	vm->have_cputimer = 1;
+	return 0;
+}
+
+static int
+settimer(timer_t t, uint64_t ms)
+{
+	struct itimerspec its;
+
 	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = vm->wall_ms / 1000;
-	its.it_value.tv_nsec = (vm->wall_ms % 1000) * 1000000;
-	return timer_settime(vm->timer, 0, &its, NULL);
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	return timer_settime(t, 0, &its, NULL);
+}
+
+/* Start the clocks of the run's limits: wall_ms and cpu_ms (0: none). */
+int
+vm_arm(struct vm *vm)
+{
+	running_vm = vm;
+	if (vm->wall_ms != 0 && (!vm->have_timer ||
+	    settimer(vm->timer, vm->wall_ms) == -1))
+		return -1;
+	if (vm->cpu_ms != 0 && (!vm->have_cputimer ||
+	    settimer(vm->cputimer, vm->cpu_ms) == -1))
+		return -1;
+	vm->armed = 1;
+	return 0;
 }
 
 int
@@ -659,11 +708,24 @@ vm_run(struct vm *vm)
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	vm->start_us = now_us();
 	vdso_update(vm);
+	if (vm->resume) {
+		/* A restored snapshot: finish the call it stopped in. */
+		vm->resume = 0;
+		run->s.regs.regs = vm->pend_regs;
+		run->s.regs.sregs = vm->pend_sregs;
+		syscall_exit(vm);
+	}
 	while (vm->outcome == OUT_RUNNING) {
 		if (vm->timed_out) {
 			vm_end(vm, OUT_KILLED, SIGKILL, "wall_time",
 			    "wall time limit of %llu ms",
 			    (unsigned long long)vm->wall_ms);
+			break;
+		}
+		if (vm->cpu_out) {
+			vm_end(vm, OUT_KILLED, SIGXCPU, "cpu_time",
+			    "CPU time limit of %llu ms",
+			    (unsigned long long)vm->cpu_ms);
 			break;
 		}
 		if (ioctl(vm->vcpufd, KVM_RUN, 0) == -1) {
@@ -741,9 +803,11 @@ vm_run(struct vm *vm)
 		}
 	}
 	vm->run_us = now_us() - vm->start_us;
-	if (vm->armed)
+	if (vm->have_timer)
 		timer_delete(vm->timer);
-	vm->armed = 0;
+	if (vm->have_cputimer)
+		timer_delete(vm->cputimer);
+	vm->have_timer = vm->have_cputimer = vm->armed = 0;
 	running_vm = NULL;
 	return 0;
 }

@@ -74,6 +74,7 @@ enum outcome {
 	OUT_SIGNALED,		/* an exception or a self-sent signal */
 	OUT_KILLED,		/* the VMM ended it: violation or limit */
 	OUT_FAILED,		/* the VMM itself failed */
+	OUT_SNAPSHOT,		/* -S: the program blocked on its payload */
 };
 
 /* Per-page bookkeeping: the guest's view of its address space. */
@@ -106,6 +107,29 @@ enum fdkind {
 };
 
 struct tmpnode;
+
+/* The kernel's struct sigaction for x86-64 rt_sigaction(2). */
+struct ksigaction {
+	uint64_t	handler;
+	uint64_t	flags;
+	uint64_t	restorer;
+	uint64_t	mask;
+};
+
+/*
+ * A growing byte buffer for the VMM state in a snapshot (snap.c), and a
+ * bounds-checked reader over one.  A read past the end sets bad and
+ * yields zeros; the caller checks bad once at the end.
+ */
+struct ser {
+	uint8_t		*buf;
+	size_t		 len, cap, off;
+	int		 bad;
+};
+void	 ser_put(struct ser *, const void *, size_t);
+void	 ser_get(struct ser *, void *, size_t);
+void	 ser_putstr(struct ser *, const char *);
+void	 ser_getstr(struct ser *, char *, size_t);
 
 /* An open file description, shared by dup'd descriptors. */
 struct ofile {
@@ -159,6 +183,7 @@ struct vm {
 
 	/* Signals: recorded, never delivered. */
 	uint64_t	 sigmask;
+	struct ksigaction sigacts[65];
 
 	/* Policy. */
 	uint8_t		 allowed[SYSCALL_MAX];
@@ -173,9 +198,23 @@ struct vm {
 	uint64_t	 run_us;
 	uint64_t	 first_out_us;	/* first byte of stdout/stderr */
 	uint64_t	 wall_ms;
-	timer_t		 timer;
+	uint64_t	 cpu_ms;		/* 0: no CPU-time timer */
+	timer_t		 timer, cputimer;
+	int		 have_timer, have_cputimer;
 	int		 armed;
-	volatile int	 timed_out;
+	volatile int	 timed_out, cpu_out;
+
+	/* Memory: pages mapped for the program, and its cap. */
+	uint64_t	 mapped_pages;
+	uint64_t	 mem_limit_pages;	/* 0: the guest size only */
+	int		 mem_refused;		/* a mapping hit the cap */
+	int		 snapbacked;	/* memory is a private file mapping */
+
+	/* Snapshots: -S saves at the first read of stdin; -R resumes it. */
+	int		 snap_mode;
+	int		 resume;		/* redo the pending call first */
+	struct kvm_regs	 pend_regs;
+	struct kvm_sregs pend_sregs;
 
 	/* The end. */
 	enum outcome	 outcome;
@@ -190,7 +229,8 @@ struct vm {
 };
 
 /* vm.c */
-int	 vm_create(struct vm *, uint64_t memsize);
+int	 vm_create(struct vm *, uint64_t memsize, int memfd, uint64_t mem_off);
+int	 vm_timers(struct vm *);
 int	 vm_start(struct vm *, uint64_t rip, uint64_t rsp);
 int	 vm_arm(struct vm *);
 int	 vm_run(struct vm *);
@@ -203,9 +243,15 @@ void	 vm_end(struct vm *, enum outcome, int code, const char *kill,
 /* vdso.c */
 int	 vdso_build(struct vm *);
 void	 vdso_update(struct vm *);
+void	 vdso_restored(struct vm *);
+
+/* snap.c */
+int	 snap_save(struct vm *, int fd, char *digest, char *err, size_t errlen);
+int	 snap_restore(struct vm *, int memfd, char *digest, char *err,
+	    size_t errlen);
 
 /* jail.c */
-int	 jail_enter(struct vm *, const char *rootfs);
+int	 jail_enter(struct vm *, const char *rootfs, int sock);
 
 /* mem.c: the one accessor for guest memory, and the address-space map. */
 void	*gm_ptr(struct vm *, uint64_t gaddr, uint64_t len, int prot);
@@ -217,6 +263,7 @@ void	*gm_sys(struct vm *, uint64_t gaddr, uint64_t len);
 int	 gm_range_ok(struct vm *, uint64_t gaddr, uint64_t len);
 int	 gm_map(struct vm *, uint64_t gaddr, uint64_t len, int prot);
 void	 gm_unmap(struct vm *, uint64_t gaddr, uint64_t len);
+void	 gm_zero(struct vm *, uint64_t gaddr, uint64_t len);
 int	 gm_protect(struct vm *, uint64_t gaddr, uint64_t len, int prot);
 uint64_t gm_find_free(struct vm *, uint64_t len);
 int	 gm_is_free(struct vm *, uint64_t gaddr, uint64_t len);
@@ -254,6 +301,8 @@ void	 fs_output(struct vm *, int which, const void *buf, size_t len);
 int64_t	 fs_mappable(struct vm *, int fd);
 int64_t	 fs_pread_host(struct vm *, int fd, void *dst, uint64_t len,
 	    uint64_t off);
+int	 fs_save(struct vm *, struct ser *);
+int	 fs_restore(struct vm *, struct ser *);
 
 /* sys_mem.c */
 int64_t	 sys_mem(struct vm *, int nr, const uint64_t a[6], int *handled);
