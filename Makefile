@@ -2,6 +2,8 @@
 #
 #   make            build the tools into bin/
 #   make check      install missing Debian packages (as root), build, test
+#   make check-long make check, then a long soak, fuzzing and the suite
+#                   under ASan/UBSan (mk/check-long; about 40 minutes)
 #   make run        install, build, serve the pipeline on 127.0.0.1:4430
 #   make bench      print the numbers
 #   make lint       man pages through mandoc -Tlint, shell through shellcheck
@@ -51,7 +53,7 @@ PKGS_airlock-muxd  = jansson
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
 
-.PHONY: all check check-fast run bench lint install uninstall clean deps \
+.PHONY: all check check-long check-fast run bench lint install uninstall clean deps \
 	deps-check deps-run
 
 all: $(BINS) build/guest/python-runner
@@ -134,6 +136,9 @@ check: deps-check
 	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	bats tests/
 
+check-long: check
+	@sh mk/check-long
+
 run: deps-run
 	@$(MAKE) --no-print-directory all images
 	@sh mk/run
@@ -144,7 +149,8 @@ bench: deps-check
 
 lint:
 	mandoc -Tlint -W warning $(MANS)
-	shellcheck -s sh mk/deps mk/run mk/bench .ci/run images/snapshot-kvm
+	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
+	    images/snapshot-kvm
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 

@@ -4,10 +4,19 @@
  *   {"v":1,"key_id":"<16 hex>","seq":<last seq issued>,
  *    "last_hash":"sha256:<hex of that token's content hash>"}
  *
- * It is written before the token it describes leaves the signer, so a
- * crash can lose a sequence number (a gap that airlock-sign -V reports)
- * but never issue one twice or fork the chain.  "<state>.lock" is
- * flock(2)ed by the one signer allowed to extend the chain.
+ * padded with spaces to STATE_LEN bytes and a newline.  It is written
+ * before the token it describes leaves the signer, so a crash can lose a
+ * sequence number (a gap that airlock-sign -V reports) but never issue one
+ * twice or fork the chain.  "<state>.lock" is flock(2)ed by the one signer
+ * allowed to extend the chain.
+ *
+ * Durability per batch is the signer's whole latency, so the state is
+ * made once in a new file (write, fsync, rename, fsync the directory) and
+ * from then on overwritten in place and fdatasync(2)ed: on this project's
+ * machine 0.15 ms a batch instead of 1 ms (12 ms at the 90th percentile).
+ * That relies on what PostgreSQL's pg_control relies on: a write of one
+ * disk sector (512 bytes) is atomic, so after a crash the file holds the
+ * old state or the new one, whole.  STATE_LEN keeps it inside one sector.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -28,6 +37,7 @@
 #include "jcs.h"
 
 #define STATE_MAX	4096
+#define STATE_LEN	256	/* written in place: within one sector */
 
 const char chain_genesis[HASH_STRLEN + 1] =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -108,6 +118,28 @@ load(struct chain *c)
 	return 1;
 }
 
+/*
+ * Keep the state file open for writing in place, if it has the padded
+ * size (an older, unpadded one is replaced once, by the rename path).
+ */
+static void
+inplace(struct chain *c)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(c->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY)) == -1)
+		err(EXIT_SYSTEM, "open %s", c->path);
+	if (fstat(fd, &st) == -1)
+		err(EXIT_SYSTEM, "fstat %s", c->path);
+	if (!S_ISREG(st.st_mode) || st.st_size != STATE_LEN) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+}
+
 void
 chain_open(struct chain *c, const char *path, const char *keyid, int wait)
 {
@@ -145,10 +177,12 @@ chain_open(struct chain *c, const char *path, const char *keyid, int wait)
 		err(EXIT_SYSTEM, "open %s", copy);
 	free(copy);
 
+	c->fd = -1;
 	if (!load(c)) {
 		c->seq = 0;
 		memcpy(c->last, chain_genesis, sizeof(c->last));
-	}
+	} else
+		inplace(c);
 }
 
 void
@@ -161,26 +195,44 @@ chain_stage(struct chain *c, uint64_t seq, const char *hash)
 void
 chain_commit(struct chain *c)
 {
-	char buf[256];
+	char buf[STATE_LEN];
 	int fd, n;
 	ssize_t w;
 
 	n = snprintf(buf, sizeof(buf),
-	    "{\"v\":1,\"key_id\":\"%s\",\"seq\":%llu,\"last_hash\":\"%s\"}\n",
+	    "{\"v\":1,\"key_id\":\"%s\",\"seq\":%llu,\"last_hash\":\"%s\"}",
 	    c->keyid, (unsigned long long)c->seq, c->last);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		errx(EXIT_SYSTEM, "%s: state too long", c->path);
+	/* Spaces up to a fixed size, then a newline: still one JSON text. */
+	memset(buf + n, ' ', sizeof(buf) - (size_t)n - 1);
+	buf[sizeof(buf) - 1] = '\n';
+
+	if (c->fd != -1) {
+		/* The common case: one sector rewritten, data synced. */
+		do
+			w = pwrite(c->fd, buf, sizeof(buf), 0);
+		while (w == -1 && errno == EINTR);
+		if (w == -1)
+			err(EXIT_SYSTEM, "write %s", c->path);
+		if (w != (ssize_t)sizeof(buf))
+			errx(EXIT_SYSTEM, "write %s: short write", c->path);
+		if (fdatasync(c->fd) == -1)
+			err(EXIT_SYSTEM, "fdatasync %s", c->path);
+		return;
+	}
+
+	/* The first state of a chain: a new file, renamed into place. */
 	fd = open(c->tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (fd == -1)
 		err(EXIT_SYSTEM, "open %s", c->tmppath);
-	/* The state is small enough that a short write means trouble. */
 	do
-		w = write(fd, buf, (size_t)n);
+		w = write(fd, buf, sizeof(buf));
 	while (w == -1 && errno == EINTR);
 	if (w == -1)
 		err(EXIT_SYSTEM, "write %s", c->tmppath);
-	if (w != n)
+	if (w != (ssize_t)sizeof(buf))
 		errx(EXIT_SYSTEM, "write %s: short write", c->tmppath);
 	if (fsync(fd) == -1)
 		err(EXIT_SYSTEM, "fsync %s", c->tmppath);
@@ -190,4 +242,5 @@ chain_commit(struct chain *c)
 		err(EXIT_SYSTEM, "rename %s to %s", c->tmppath, c->path);
 	if (fsync(c->dirfd) == -1)
 		err(EXIT_SYSTEM, "fsync the directory of %s", c->path);
+	inplace(c);
 }

@@ -1,7 +1,8 @@
 /*
  * The signer's chain state: which key, the last sequence number issued
- * and the content hash of that token.  It survives restarts, is replaced
- * atomically, and is locked for as long as a signer runs.
+ * and the content hash of that token.  It survives restarts, is written
+ * atomically (chain.c says how), and is locked for as long as a signer
+ * runs.
  */
 #ifndef CHAIN_H
 #define CHAIN_H
@@ -21,6 +22,7 @@ struct chain {
 	char		*tmppath;	/* its replacement while written */
 	int		 lockfd;	/* flock(2)ed for our lifetime */
 	int		 dirfd;		/* its directory, for fsync */
+	int		 fd;		/* the state file, written in place */
 	char		 keyid[KEYID_HEXLEN + 1];
 	uint64_t	 seq;		/* last seq issued, 0 before any */
 	char		 last[HASH_STRLEN + 1];	/* its content_hash */
@@ -41,8 +43,9 @@ void	chain_open(struct chain *, const char *path, const char *keyid,
 void	chain_stage(struct chain *, uint64_t seq, const char *hash);
 
 /*
- * Make the staged state durable: write it to a temporary file, fsync it,
- * rename it over the old, fsync the directory.  Only then may the tokens
+ * Make the staged state durable: overwrite the state file in place and
+ * fdatasync it, or for a chain's first state write a new file, fsync it,
+ * rename it into place and fsync the directory.  Only then may the tokens
  * staged so far be written out.  Exits 111 on failure, since a token
  * without durable state could reuse its seq.
  */

@@ -264,3 +264,32 @@ airlock-sign: seq 5: out of order: after seq 13"
 	assert_equal "$(jq -c .token.seq "$d/out1" "$d/out2" | tr '\n' ' ')" "1 2 3 4 "
 	cat "$d/out1" "$d/out2" | verifies_as 0
 }
+
+@test "the state file is rewritten in place: one inode, 256 bytes, one JSON object" {
+	local c=$BATS_TEST_TMPDIR/test.chain ino
+	signlog 1 2
+	ino=$(stat -c %i "$c")
+	assert_equal "$(stat -c %s "$c")" 256
+	signlog 3 6
+	signlog 7 7
+	# The same file, overwritten in place (fdatasync), never replaced.
+	assert_equal "$(stat -c %i "$c")" "$ino"
+	assert_equal "$(stat -c %s "$c")" 256
+	assert_equal "$(jq -c '[.v, .key_id, .seq]' "$c")" "[1,\"$KEYID\",7]"
+	assert_equal "$(jq -s length "$c")" 1
+	[ ! -e "$c.tmp" ]
+	verifies_as 0 <"$LOG"
+}
+
+@test "an unpadded state file of an earlier version is taken over" {
+	local c=$BATS_TEST_TMPDIR/test.chain
+	signlog 1 3
+	# What airlock-sign wrote before it padded the state to 256 bytes.
+	jq -c '{v, key_id, seq, last_hash}' "$c" >"$c.old"
+	mv "$c.old" "$c"
+	[ "$(stat -c %s "$c")" -lt 256 ]
+	signlog 4 5
+	assert_equal "$(stat -c %s "$c")" 256
+	assert_equal "$(jq .seq "$c")" 5
+	verifies_as 0 <"$LOG"
+}
