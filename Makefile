@@ -144,7 +144,7 @@ run: deps-run
 	@sh mk/run
 
 bench: deps-check
-	@$(MAKE) --no-print-directory all images $(TEST_BINS)
+	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	@sh mk/bench
 
 lint:

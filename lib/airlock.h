@@ -44,6 +44,11 @@ int	write_file(const char *path, const char *text);
 /* Drop trailing slashes ("/run/airlock/" is "/run/airlock"); keeps "/". */
 void	trim_slashes(char *path);
 
+/* Format a reason into err (errlen bytes) and return -1, for "return
+ * errorf(err, errlen, ...)" in functions that explain their failures. */
+int	errorf(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t	now_us(void);
 

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +29,6 @@ struct packhdr {
 	uint64_t	reserved[4];
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static uint64_t
 pad8(uint64_t n)
@@ -122,9 +107,9 @@ snap_write(int fd, uint64_t memsize, const void *state, size_t state_len,
 	uint64_t pg, n = 0, gpa;
 
 	if (memsize == 0 || memsize % SNAP_PAGE != 0 || memsize > SNAP_MEM_MAX)
-		return fail(err, errlen, "bad guest memory size");
+		return errorf(err, errlen, "bad guest memory size");
 	if (state_len > SNAP_STATE_MAX)
-		return fail(err, errlen, "VMM state too large");
+		return errorf(err, errlen, "VMM state too large");
 	for (pg = 0; pg < memsize / SNAP_PAGE; pg++)
 		if (keep[pg] && !zeropage(mem + pg * SNAP_PAGE))
 			n++;
@@ -152,7 +137,7 @@ snap_write(int fd, uint64_t memsize, const void *state, size_t state_len,
 	if (w.error == 0 && fsync(fd) != 0)
 		w.error = errno;
 	if (w.error != 0)
-		return fail(err, errlen, "writing the snapshot: %s",
+		return errorf(err, errlen, "writing the snapshot: %s",
 		    strerror(w.error));
 	sha256_final(&w.hash, d);
 	memcpy(digest, "sha256:", 7);
@@ -171,17 +156,17 @@ wanted(const char *path, char want[SNAP_DIGEST_LEN + 1], char *err,
 
 	if ((size_t)snprintf(dpath, sizeof(dpath), "%s.digest", path) >=
 	    sizeof(dpath))
-		return fail(err, errlen, "%s: path too long", path);
+		return errorf(err, errlen, "%s: path too long", path);
 	if ((fd = open(dpath, O_RDONLY | O_CLOEXEC)) < 0)
-		return fail(err, errlen, "%s: %s", dpath, strerror(errno));
+		return errorf(err, errlen, "%s: %s", dpath, strerror(errno));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return fail(err, errlen, "%s: %s", dpath, strerror(errno));
+		return errorf(err, errlen, "%s: %s", dpath, strerror(errno));
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strlen(buf) != SNAP_DIGEST_LEN || strncmp(buf, "sha256:", 7) != 0)
-		return fail(err, errlen, "%s: not a sha256 digest", dpath);
+		return errorf(err, errlen, "%s: not a sha256 digest", dpath);
 	memcpy(want, buf, SNAP_DIGEST_LEN + 1);
 	return 0;
 }
@@ -245,12 +230,12 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 		want = wantbuf;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-		fail(err, errlen, "%s: %s", path, strerror(errno));
+		errorf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(h) ||
 	    (uint64_t)st.st_size > SNAP_MEM_MAX + SNAP_STATE_MAX + (64 << 20)) {
-		fail(err, errlen, "%s: not a snapshot (size %lld)", path,
+		errorf(err, errlen, "%s: not a snapshot (size %lld)", path,
 		    (long long)st.st_size);
 		goto out;
 	}
@@ -260,7 +245,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	 */
 	if ((buf = malloc((size_t)st.st_size)) == NULL ||
 	    readall(fd, buf, (size_t)st.st_size) != 0) {
-		fail(err, errlen, "%s: %s", path, buf == NULL ? "out of memory" :
+		errorf(err, errlen, "%s: %s", path, buf == NULL ? "out of memory" :
 		    "short read");
 		goto out;
 	}
@@ -272,7 +257,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	memcpy(got, "sha256:", 7);
 	sha256_tohex(d, got + 7);
 	if (strcmp(got, want) != 0) {
-		fail(err, errlen, "%s: digest mismatch: the file is %s, "
+		errorf(err, errlen, "%s: digest mismatch: the file is %s, "
 		    "expected %.80s", path, got, want);
 		goto out;
 	}
@@ -280,13 +265,13 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	if (memcmp(h.magic, PACK_MAGIC, 8) != 0 || h.memsize == 0 ||
 	    h.memsize % SNAP_PAGE != 0 || h.memsize > SNAP_MEM_MAX ||
 	    h.state_len > SNAP_STATE_MAX || h.npages > h.memsize / SNAP_PAGE) {
-		fail(err, errlen, "%s: bad snapshot header", path);
+		errorf(err, errlen, "%s: bad snapshot header", path);
 		goto out;
 	}
 	need = sizeof(h) + pad8(h.state_len) + h.npages * 8 +
 	    h.npages * SNAP_PAGE;
 	if (need != (uint64_t)st.st_size) {
-		fail(err, errlen, "%s: size %lld does not match its header "
+		errorf(err, errlen, "%s: size %lld does not match its header "
 		    "(%llu)", path, (long long)st.st_size,
 		    (unsigned long long)need);
 		goto out;
@@ -296,7 +281,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	for (i = 0; i < h.npages; i++)
 		if (gpa[i] % SNAP_PAGE != 0 || gpa[i] >= h.memsize ||
 		    (i > 0 && gpa[i] <= gpa[i - 1])) {
-			fail(err, errlen, "%s: bad page address", path);
+			errorf(err, errlen, "%s: bad page address", path);
 			goto out;
 		}
 
@@ -312,7 +297,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	    ftruncate(mfd, (off_t)(hdr->mem_off + hdr->memsize)) != 0 ||
 	    pwriteall(mfd, hdr, sizeof(*hdr), 0) != 0 ||
 	    pwriteall(mfd, file + sizeof(h), h.state_len, SNAP_PAGE) != 0) {
-		fail(err, errlen, "unpacking %s: %s", path, strerror(errno));
+		errorf(err, errlen, "unpacking %s: %s", path, strerror(errno));
 		goto out;
 	}
 	/* Pages at their guest addresses, a run of adjacent ones at once. */
@@ -323,13 +308,13 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 		off = hdr->mem_off + gpa[i];
 		if (pwriteall(mfd, pages + i * SNAP_PAGE, run * SNAP_PAGE,
 		    off) != 0) {
-			fail(err, errlen, "unpacking %s: %s", path,
+			errorf(err, errlen, "unpacking %s: %s", path,
 			    strerror(errno));
 			goto out;
 		}
 	}
 	if (fcntl(mfd, F_ADD_SEALS, SEALS) != 0) {
-		fail(err, errlen, "sealing %s: %s", path, strerror(errno));
+		errorf(err, errlen, "sealing %s: %s", path, strerror(errno));
 		goto out;
 	}
 	free(buf);
@@ -351,10 +336,10 @@ snap_check(int fd, struct snapmem *hdr, char *err, size_t errlen)
 	int seals;
 
 	if ((seals = fcntl(fd, F_GET_SEALS)) < 0 || (seals & SEALS) != SEALS)
-		return fail(err, errlen, "snapshot descriptor is not sealed");
+		return errorf(err, errlen, "snapshot descriptor is not sealed");
 	if (fstat(fd, &st) != 0 ||
 	    pread(fd, hdr, sizeof(*hdr), 0) != (ssize_t)sizeof(*hdr))
-		return fail(err, errlen, "snapshot descriptor: %s",
+		return errorf(err, errlen, "snapshot descriptor: %s",
 		    strerror(errno));
 	hdr->digest[SNAP_DIGEST_LEN] = '\0';
 	if (memcmp(hdr->magic, MEM_MAGIC, 8) != 0 || hdr->memsize == 0 ||
@@ -362,6 +347,6 @@ snap_check(int fd, struct snapmem *hdr, char *err, size_t errlen)
 	    hdr->state_len > SNAP_STATE_MAX ||
 	    hdr->mem_off != SNAP_PAGE + pageup(hdr->state_len) ||
 	    (uint64_t)st.st_size != hdr->mem_off + hdr->memsize)
-		return fail(err, errlen, "snapshot descriptor: bad header");
+		return errorf(err, errlen, "snapshot descriptor: bad header");
 	return 0;
 }

@@ -61,6 +61,17 @@ write_file(const char *path, const char *text)
 	return rc;
 }
 
+int
+errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void
 trim_slashes(char *path)
 {

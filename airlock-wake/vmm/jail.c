@@ -160,7 +160,11 @@ dropcaps(void)
 static int
 filter(struct vm *vm, int sock)
 {
+	/* The vCPU state a snapshot saves, besides the registers. */
+	static const unsigned long snapget[] = { KVM_GET_XSAVE, KVM_GET_XSAVE2,
+	    KVM_GET_XCRS };
 	scmp_filter_ctx ctx;
+	size_t i;
 	int rc = 0;
 
 	/* Anything not listed kills the whole VMM. */
@@ -222,15 +226,10 @@ filter(struct vm *vm, int sock)
 		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
 		    (unsigned)vm->vmfd), SCMP_A1(SCMP_CMP_EQ,
 		    KVM_CHECK_EXTENSION));
-		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
-		    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
-		    KVM_GET_XSAVE));
-		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
-		    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
-		    KVM_GET_XSAVE2));
-		ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
-		    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
-		    KVM_GET_XCRS));
+		for (i = 0; i < sizeof(snapget) / sizeof(snapget[0]); i++)
+			ALLOW(SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ,
+			    (unsigned)vm->vcpufd), SCMP_A1(SCMP_CMP_EQ,
+			    snapget[i]));
 		ALLOW(SCMP_SYS(fsync), 0);
 	}
 	/*

@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,20 +94,6 @@ ser_getstr(struct ser *s, char *dst, size_t dstlen)
 		s->bad = 1;
 }
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* The size of the vCPU's XSAVE area: KVM_CAP_XSAVE2 knows, else 4096. */
 static int
@@ -132,15 +117,15 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	int rc = -1;
 
 	if (vm->outcome != OUT_SNAPSHOT)
-		return fail(err, errlen, "the program did not reach its "
+		return errorf(err, errlen, "the program did not reach its "
 		    "payload: %s", vm->reason);
 	xlen = (uint32_t)xsave_size(vm);
 	if (xlen > XSAVE_MAX || (xs = calloc(1, xlen)) == NULL)
-		return fail(err, errlen, "XSAVE area of %u bytes", xlen);
+		return errorf(err, errlen, "XSAVE area of %u bytes", xlen);
 	if (ioctl(vm->vcpufd, xlen > sizeof(*xs) ? KVM_GET_XSAVE2 :
 	    KVM_GET_XSAVE, xs) == -1 ||
 	    ioctl(vm->vcpufd, KVM_GET_XCRS, &xcrs) == -1) {
-		fail(err, errlen, "reading the vCPU: %s", strerror(errno));
+		errorf(err, errlen, "reading the vCPU: %s", strerror(errno));
 		goto out;
 	}
 	if (vm->out[0].bytes != 0 || vm->out[1].bytes != 0)
@@ -167,12 +152,12 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	ser_put(&s, vm->pages, npages);
 	ser_putstr(&s, vm->execfn != NULL ? vm->execfn : "");
 	if (fs_save(vm, &s) != 0) {
-		fail(err, errlen, "files open at the snapshot point cannot be "
+		errorf(err, errlen, "files open at the snapshot point cannot be "
 		    "saved (a /tmp file?)");
 		goto out;
 	}
 	if (s.bad) {
-		fail(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	/*
@@ -180,7 +165,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	 * the program has mapped; free pages read as zeros anyway.
 	 */
 	if ((keep = calloc(npages, 1)) == NULL) {
-		fail(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	for (pg = 0; pg < npages; pg++)
@@ -213,20 +198,20 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 		return -1;
 	memcpy(digest, hdr.digest, sizeof(hdr.digest));
 	if ((s.buf = malloc(hdr.state_len ? hdr.state_len : 1)) == NULL)
-		return fail(err, errlen, "out of memory");
+		return errorf(err, errlen, "out of memory");
 	s.len = hdr.state_len;
 	if ((n = pread(memfd, s.buf, s.len, SNAP_PAGE)) != (ssize_t)s.len) {
-		fail(err, errlen, "reading the snapshot state");
+		errorf(err, errlen, "reading the snapshot state");
 		goto out;
 	}
 	ser_get(&s, &magic, sizeof(magic));
 	ser_get(&s, &memsize, sizeof(memsize));
 	if (s.bad || magic != STATE_MAGIC || memsize != hdr.memsize) {
-		fail(err, errlen, "not a snapshot of this VMM");
+		errorf(err, errlen, "not a snapshot of this VMM");
 		goto out;
 	}
 	if (vm_create(vm, memsize, memfd, hdr.mem_off) == -1) {
-		fail(err, errlen, "cannot create the VM");
+		errorf(err, errlen, "cannot create the VM");
 		goto out;
 	}
 	npages = memsize / PAGE_SIZE;
@@ -235,7 +220,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	ser_get(&s, &xlen, sizeof(xlen));
 	if (s.bad || xlen < sizeof(*xs) || xlen > XSAVE_MAX ||
 	    xlen != (uint32_t)xsave_size(vm) || (xs = calloc(1, xlen)) == NULL) {
-		fail(err, errlen, "the snapshot's XSAVE area (%u bytes) does "
+		errorf(err, errlen, "the snapshot's XSAVE area (%u bytes) does "
 		    "not fit this host's", xlen);
 		goto out;
 	}
@@ -252,7 +237,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	ser_get(&s, vm->pages, npages);
 	ser_getstr(&s, execfn, sizeof(execfn));
 	if (s.bad || fs_restore(vm, &s) != 0 || s.off != s.len) {
-		fail(err, errlen, "bad VMM state in the snapshot");
+		errorf(err, errlen, "bad VMM state in the snapshot");
 		goto out;
 	}
 	/* The addresses the emulation will trust, checked once here. */
@@ -261,21 +246,21 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	    vm->stack_lo > memsize || vm->vdso > memsize - 2 * PAGE_SIZE ||
 	    (vm->vdso != 0 && vm->vdso < GPA_USER) ||
 	    vm->brk_start < GPA_USER) {
-		fail(err, errlen, "bad address space in the snapshot");
+		errorf(err, errlen, "bad address space in the snapshot");
 		goto out;
 	}
 	for (vm->mapped_pages = 0, magic = 0; magic < npages; magic++)
 		if (vm->pages[magic] & PG_MAPPED)
 			vm->mapped_pages++;
 	if ((vm->execfn = strdup(execfn)) == NULL) {
-		fail(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (ioctl(vm->vcpufd, KVM_SET_SREGS, &vm->pend_sregs) == -1 ||
 	    ioctl(vm->vcpufd, KVM_SET_REGS, &vm->pend_regs) == -1 ||
 	    ioctl(vm->vcpufd, KVM_SET_XCRS, &xcrs) == -1 ||
 	    ioctl(vm->vcpufd, KVM_SET_XSAVE, xs) == -1) {
-		fail(err, errlen, "restoring the vCPU: %s", strerror(errno));
+		errorf(err, errlen, "restoring the vCPU: %s", strerror(errno));
 		goto out;
 	}
 	vdso_restored(vm);
