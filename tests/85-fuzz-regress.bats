@@ -77,3 +77,7 @@ regress() {
 @test "fuzz_utf8_b64: UTF-8 against RFC 3629, strict base64 round trips" {
 	regress utf8_b64
 }
+
+@test "fuzz_vmm: the VMM's system calls keep guest memory, fds and paths in bounds" {
+	regress vmm
+}

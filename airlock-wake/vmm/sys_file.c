@@ -279,6 +279,19 @@ tmp_create(struct vm *vm, const char *canon, int dir, int *e)
 }
 
 static void
+tmp_free(struct vm *vm, struct tmpnode *n)
+{
+	vm->tmp_bytes -= n->cap;
+	free(n->data);
+	free(n->path);
+	free(n);
+}
+
+/*
+ * Take a node out of /tmp.  It stops counting against TMP_FILES_MAX now,
+ * once; its memory goes with the last open description (ofile_put()).
+ */
+static void
 tmp_unlink(struct vm *vm, struct tmpnode *n)
 {
 	struct tmpnode **pp;
@@ -290,12 +303,8 @@ tmp_unlink(struct vm *vm, struct tmpnode *n)
 		}
 	n->unlinked = 1;
 	ntmp--;
-	if (n->refs == 0) {
-		vm->tmp_bytes -= n->cap;
-		free(n->data);
-		free(n->path);
-		free(n);
-	}
+	if (n->refs == 0)
+		tmp_free(vm, n);
 }
 
 static struct ofile *
@@ -329,10 +338,9 @@ ofile_put(struct vm *vm, struct ofile *f)
 		return;
 	if (f->hostfd != -1)
 		close(f->hostfd);
-	if (f->node != NULL && --f->node->refs == 0 && f->node->unlinked) {
-		f->node->refs = 0;
-		tmp_unlink(vm, f->node);
-	}
+	/* Unlinked while open: tmp_unlink() has already counted it out. */
+	if (f->node != NULL && --f->node->refs == 0 && f->node->unlinked)
+		tmp_free(vm, f->node);
 	free(f->path);
 	free(f);
 }
@@ -791,6 +799,12 @@ write_at(struct vm *vm, struct ofile *f, const void *src, uint64_t len,
 	case FD_TMPFILE:
 		if ((f->flags & O_ACCMODE) == O_RDONLY)
 			return -EBADF;
+		/*
+		 * Nothing to write: a file that never held a byte has no
+		 * data buffer, and NULL + off is undefined even for 0 bytes.
+		 */
+		if (len == 0)
+			return 0;
 		t = f->node;
 		if (f->flags & O_APPEND)
 			off = t->size;
@@ -808,6 +822,13 @@ write_at(struct vm *vm, struct ofile *f, const void *src, uint64_t len,
 			t->data = d;
 			t->cap = ncap;
 		}
+		/*
+		 * A write past the end leaves a hole that reads as zeros;
+		 * what lies beyond size may be bytes from before an O_TRUNC
+		 * or a shrinking ftruncate.
+		 */
+		if (off > t->size)
+			memset(t->data + t->size, 0, off - t->size);
 		memcpy(t->data + off, src, len);
 		if (need > t->size)
 			t->size = need;
@@ -1051,14 +1072,18 @@ do_readlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
 	return e != 0 ? e : n;
 }
 
-/* getdents64(2) in /tmp: ".", ".." and the children, offset = index. */
+/*
+ * getdents64(2) in /tmp: ".", ".." and the children, offset = index.
+ * The guest's buffer may have any alignment, as Linux allows: each record
+ * is built in an aligned one of ours and copied out as bytes.
+ */
 static int64_t
 tmp_getdents(struct vm *vm, struct ofile *f, uint8_t *buf, uint64_t len)
 {
 	struct tmpnode *t;
 	const char *name;
 	uint64_t i = 0, used = 0, reclen;
-	struct dirent64 *d;
+	struct dirent64 d;
 
 	for (t = NULL;; i++) {
 		if (i == 0)
@@ -1075,17 +1100,20 @@ tmp_getdents(struct vm *vm, struct ofile *f, uint8_t *buf, uint64_t len)
 		}
 		if (i < f->off)
 			continue;
+		/* Names are path components, at most NAME_MAX bytes. */
+		if (strlen(name) >= sizeof(d.d_name))
+			return -EIO;
 		reclen = (offsetof(struct dirent64, d_name) + strlen(name) +
 		    1 + 7) & ~7ULL;
 		if (used + reclen > len)
 			break;
-		d = (struct dirent64 *)(buf + used);
-		memset(d, 0, reclen);
-		d->d_ino = t == NULL ? 2 : t->ino;
-		d->d_off = (int64_t)i + 1;
-		d->d_reclen = (unsigned short)reclen;
-		d->d_type = t == NULL || t->dir ? DT_DIR : DT_REG;
-		strcpy(d->d_name, name);
+		memset(&d, 0, sizeof(d));
+		d.d_ino = t == NULL ? 2 : t->ino;
+		d.d_off = (int64_t)i + 1;
+		d.d_reclen = (unsigned short)reclen;
+		d.d_type = t == NULL || t->dir ? DT_DIR : DT_REG;
+		strcpy(d.d_name, name);
+		memcpy(buf + used, &d, reclen);
 		used += reclen;
 		f->off = i + 1;
 	}
@@ -1169,16 +1197,22 @@ do_fcntl(struct vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
 static int64_t
 do_poll(struct vm *vm, uint64_t gfds, uint64_t n)
 {
-	struct pollfd *p;
+	struct pollfd p[FD_MAX];
 	struct ofile *f;
 	uint64_t i;
 	int64_t ready = 0;
+	void *g;
 
 	if (n > FD_MAX)
 		return -EINVAL;
-	/* Guest memory: the array, checked whole. */
-	if ((p = gm_ptr(vm, gfds, n * sizeof(*p), PG_READ | PG_WRITE)) == NULL)
+	/*
+	 * Guest memory: the array, checked whole, and copied, because the
+	 * guest may align it as it likes and a struct pollfd may not be
+	 * read where it is not aligned.
+	 */
+	if ((g = gm_ptr(vm, gfds, n * sizeof(*p), PG_READ | PG_WRITE)) == NULL)
 		return -EFAULT;
+	memcpy(p, g, n * sizeof(*p));
 	/* Nothing here ever blocks: every open file is always ready. */
 	for (i = 0; i < n; i++) {
 		p[i].revents = 0;
@@ -1193,20 +1227,23 @@ do_poll(struct vm *vm, uint64_t gfds, uint64_t n)
 		if (p[i].revents != 0)
 			ready++;
 	}
+	memcpy(g, p, n * sizeof(*p));
 	return ready;
 }
 
 /*
  * select(2), pselect6(2): like poll, nothing blocks, so every valid
  * descriptor is ready for what it can do.  The three sets are guest
- * memory of nfds bits each, checked whole.
+ * memory of nfds bits each, checked whole, and copied in and out as bytes
+ * (the guest need not align them).
  */
 static int64_t
 do_select(struct vm *vm, uint64_t nfds, const uint64_t sets[3])
 {
-	uint64_t *set[3], bytes, fd;
+	uint64_t bits[3][FD_MAX / 64], *set[3], bytes, fd;
 	struct ofile *f;
 	int64_t ready = 0;
+	void *g[3];
 	int i, ok;
 
 	if (nfds > FD_MAX)
@@ -1214,9 +1251,13 @@ do_select(struct vm *vm, uint64_t nfds, const uint64_t sets[3])
 	bytes = (nfds + 63) / 64 * 8;
 	for (i = 0; i < 3; i++) {
 		set[i] = NULL;
-		if (sets[i] != 0 && (set[i] = gm_ptr(vm, sets[i], bytes,
+		if (sets[i] == 0)
+			continue;
+		if ((g[i] = gm_ptr(vm, sets[i], bytes,
 		    PG_READ | PG_WRITE)) == NULL)
 			return -EFAULT;
+		memcpy(bits[i], g[i], bytes);
+		set[i] = bits[i];
 	}
 	for (fd = 0; fd < nfds; fd++)
 		for (i = 0; i < 3; i++)
@@ -1237,6 +1278,9 @@ do_select(struct vm *vm, uint64_t nfds, const uint64_t sets[3])
 			else
 				set[i][fd / 64] &= ~(1ULL << (fd % 64));
 		}
+	for (i = 0; i < 3; i++)
+		if (set[i] != NULL)
+			memcpy(g[i], set[i], bytes);
 	return ready;
 }
 
