@@ -5,8 +5,8 @@
  *	airlock-vmm [-jvx] [-a allow_list] [-m mem_mb] [-o out_cap]
  *	    -r rootfs [-t wall_ms] -- program [arg ...]
  *	airlock-vmm -S snapshot [options] -r rootfs -- program [arg ...]
- *	airlock-vmm -R snapshot [-jv] [-a allow_list] [-c sock -w ready
- *	    -l lease_ms] -r rootfs
+ *	airlock-vmm -R snapshot [-jv] [-a allow_list] [-o out_cap]
+ *	    [-t wall_ms] [-c sock -w ready [-l lease_ms]] -r rootfs
  *
  * (The man page, airlock-vmm(8), is the contract; this is a summary.)
  *
@@ -55,9 +55,9 @@ usage(void)
 	    "                   [-t wall_ms] -- program [arg ...]\n"
 	    "       airlock-vmm -S snapshot [options] -r rootfs -- program "
 	    "[arg ...]\n"
-	    "       airlock-vmm -R snapshot [-jv] [-a allow_list] [-c sock -w "
-	    "ready -l lease_ms]\n"
-	    "                   -r rootfs\n");
+	    "       airlock-vmm -R snapshot [-jv] [-a allow_list] [-o out_cap] "
+	    "[-t wall_ms]\n"
+	    "                   [-c sock -w ready [-l lease_ms]] -r rootfs\n");
 	exit(EXIT_USAGE);
 }
 
@@ -348,6 +348,7 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
 		struct sb_kvmpolicy	pol;
 	} req;
 	struct sb_started st;
+	struct sb_error er;
 	struct sb_hdr h;
 	struct pollfd pfd = { sock, POLLIN, 0 };
 	uint8_t *payload;
@@ -368,7 +369,13 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
 	    !(req.run.flags & SB_RUN_KVM) || req.run.bpf_len != 0) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
-		warnx("malformed run request");
+		/* Say why, as a process sandbox does, then go. */
+		memset(&er, 0, sizeof(er));
+		snprintf(er.text, sizeof(er.text), "malformed run request for "
+		    "a kvm sandbox");
+		(void)sb_send(conn, SB_ERROR, h.seq, &er, sizeof(er), NULL, 0,
+		    NULL, 0);
+		warnx("%s", er.text);
 		return EXIT_SANDBOX;
 	}
 	if (req.run.payload_bytes > PAYLOAD_MAX ||
