@@ -317,7 +317,13 @@ frame_lines() {
 	send -x -T 30 < <(for i in $(seq 1 8); do frame "$i" echo:x; echo; done) \
 	    >"$BATS_TEST_TMPDIR/answers" 3>&- &
 	client=$!
-	sleep 0.5
+	# Kill it while it holds a frame: after the first answer, the stub
+	# is 0.3 s into the next one (on a loaded machine a fixed sleep could
+	# fall before the first frame arrived).
+	for _ in $(seq 200); do
+		[ -s "$BATS_TEST_TMPDIR/answers" ] && break
+		sleep 0.05
+	done
 	kill -KILL "$(stage_pid stub-wake)"
 	wait "$client"
 	run jq -sc 'map(.status) | unique' "$BATS_TEST_TMPDIR/answers"
