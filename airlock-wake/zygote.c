@@ -311,18 +311,30 @@ zygote_stop(struct snapshot *s)
 {
 	struct pool_entry *e;
 	struct pending *p;
+	int i;
 
 	while ((e = s->pool) != NULL) {
 		s->pool = e->next;
 		pool_discard(e);
 	}
 	s->npool = 0;
+	/*
+	 * Closing the control socket tells the zygote to go: it ends its
+	 * unclaimed sandboxes, reports the runs still under way and exits.
+	 * A moment for that, then it is killed, and with it (the pid
+	 * namespace's init) everything it still had.
+	 */
 	if (s->ctl >= 0)
 		close(s->ctl);
 	s->ctl = -1;
 	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
+		for (i = 0; i < 200 && waitpid(s->pid, NULL, WNOHANG) == 0;
+		    i++)
+			usleep(5000);
+		if (i == 200) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
 	}
 	s->pid = -1;
 	while ((p = s->pending) != NULL) {
@@ -388,7 +400,7 @@ pool_cgroup(struct snapshot *s, struct pool_entry *e)
 	snprintf(rel, sizeof(rel), "airlock/%s/sb-%lu", instance, ++n);
 	if ((pid = pidfd_hostpid(e->pidfd)) <= 0 ||
 	    cgroup_create(&e->cg, cgroup_version, rel, pid, s->memory_bytes,
-	    2) != 0) {
+	    1) != 0) {
 		if (!warned++)
 			log_info("warning: cannot put sandboxes in cgroup %s "
 			    "(%s); their limits are rlimits only", rel,

@@ -3,18 +3,25 @@
  * section 4).  It runs inside the sandbox, in the image's root filesystem,
  * started by airlock-wake with its control socket on descriptor 3.
  *
- * Three roles, one binary:
+ * Two roles, one binary:
  *
  *  zygote   initialises CPython once and imports the common modules, then
- *           forks a pool sandbox for every SB_SPAWN from airlock-wake;
- *  sandbox  (a fork of the zygote) gets its own mount namespace and private
- *           size-capped /tmp, drops every capability, then waits for
- *           airlock-snaft to connect with a payload; it forks the payload
- *           process, hands snaft the seccomp listener, and reports how the
- *           payload ended;
- *  payload  (a fork of the sandbox) sets its limits, installs the SNAFT
- *           filter it was given and runs the payload in the pristine
- *           interpreter.  It is never trusted after the filter is in place.
+ *           forks a pool sandbox for every SB_SPAWN from airlock-wake, and
+ *           supervises them all from one event loop: it accepts snaft's
+ *           claim on each sandbox's socket, forwards the run, hands snaft
+ *           the seccomp listener, enforces the lease and the wall time, and
+ *           reports how each payload ended (it is their parent, so wait4
+ *           gives the status and CPU time);
+ *  payload  (a fork of the zygote, one per pool sandbox) gets its own mount
+ *           namespace and private size-capped /tmp, drops every
+ *           capability, waits for airlock-wake's go, warms up, then waits
+ *           for its run: it sets its limits, installs the SNAFT filter it
+ *           was given and runs the payload in the pristine interpreter.  It
+ *           is never trusted after the filter is in place.
+ *
+ * (An earlier design had a sandbox process between the two, a second
+ * fork of the whole interpreter per run; on a machine where fork and exit
+ * of a 24 MB process cost 8 ms, it was a quarter of each run's CPU.)
  *
  * Nothing here decides policy: snaft compiled the filter and holds the
  * listener.  This file only builds the box and reports what happened.
@@ -118,12 +125,13 @@ senderror(int sock, const char *fmt, ...)
 /* ---- the payload process ---------------------------------------------- */
 
 /*
- * The page shared between the sandbox and its payload process for the
- * listener hand-over.  The payload side writes listener then sets state 1;
- * the sandbox takes the listener with pidfd_getfd(2), sets state 2 and
- * wakes the futex the payload side sleeps on.  The payload side cannot
- * signal anything: every system call after the filter goes to a listener
- * nobody holds yet, so the sandbox polls for state 1.
+ * The page shared between the zygote and a payload process for the
+ * listener hand-over.  The payload side sets state 3 when its run arrives,
+ * writes listener and sets state 1 once its filter is in place; the zygote
+ * takes the listener with pidfd_getfd(2), sets state 2 and wakes the futex
+ * the payload side sleeps on.  The payload side cannot signal anything:
+ * every system call after the filter goes to a listener nobody holds yet,
+ * so the zygote polls for state 1 (often once state 3 says it is near).
  */
 struct handover {
 	volatile int	state;
@@ -172,8 +180,23 @@ exitcode(void)
  * neither the fork nor the interpreter's after-fork work.  It waits for the
  * run its sandbox forwards, then never trusts itself again.
  */
+static int	dropcaps(void);
+
+/* Close every descriptor above 2 but a and b. */
+static void
+keepfds(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		(void)syscall(SYS_close_range, 3, lo - 1, 0);
+	if (hi > lo + 1)
+		(void)syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	(void)syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
 static void __attribute__((noreturn))
-payload(struct handover *ho, int ctl)
+payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 {
 	static union {
 		struct sb_run run;
@@ -190,9 +213,44 @@ payload(struct handover *ho, int ctl)
 	long listener;
 	int code = 0, memerr = 0, nullfd, fds[3], nfds, memfd, out, errfd;
 
-	/* If the sandbox dies, so does its payload: it must never run alone. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+	char opts[64], c;
+	struct pollfd pfd;
+
+	/*
+	 * If the zygote dies, so does its payload: it must never run
+	 * unsupervised.  (The zygote is the pid namespace's init: its death
+	 * ends everything in it anyway.)
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		_exit(112);
+	/* Nothing of the other sandboxes: only our run and our go. */
+	keepfds(ctl, go);
+
+	/*
+	 * A mount namespace of our own for a private /tmp: a fresh tmpfs,
+	 * size- and inode-capped, so nothing written survives this run and no
+	 * run can fill another's.  Safe: we hold CAP_SYS_ADMIN only inside the
+	 * sandbox's user namespace, and the mount is invisible outside it.
+	 */
+	if (unshare(CLONE_NEWNS) != 0)
+		die("unshare mount namespace: %s", strerror(errno));
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=4096,mode=1777",
+	    (unsigned long long)sp->tmp_bytes);
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+		die("mount /tmp: %s", strerror(errno));
+	if (dropcaps() != 0)
+		die("dropping capabilities: %s", strerror(errno));
+
+	/*
+	 * airlock-wake says go once this process is in its sandbox's cgroup,
+	 * so that what follows is charged there.
+	 */
+	pfd.fd = go;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, sp->lease_ms > INT32_MAX ? -1 : (int)sp->lease_ms) <= 0 ||
+	    read(go, &c, 1) != 1)
+		_exit(0);
+	close(go);
 
 	/*
 	 * Fresh randomness for this process, which serves exactly one run:
@@ -226,6 +284,8 @@ payload(struct handover *ho, int ctl)
 	    &nfds);
 	if (n <= 0)
 		_exit(0);	/* the sandbox expired unclaimed */
+	/* Tell the zygote the filter is near: it looks more often now. */
+	__atomic_store_n(&ho->state, 3, __ATOMIC_RELEASE);
 	if (nfds != 3 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter))
@@ -385,184 +445,6 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void __attribute__((noreturn))
-sandbox(int lsock, int go, const struct sb_spawn *sp)
-{
-	static union {
-		struct sb_run run;
-		char buf[sizeof(struct sb_run) +
-		    SB_BPF_MAX * sizeof(struct sock_filter)];
-	} req;
-	char opts[64], c;
-	struct handover *ho;
-	struct pollfd pfd[2];
-	struct rusage ru;
-	struct sb_started started;
-	uint64_t deadline;
-	ssize_t n;
-	pid_t pid;
-	int conn, fds[3], nfds, pidfd, lfd, status, wallkilled = 0, give[2];
-	int sp2[2];
-
-	/*
-	 * A mount namespace of our own for a private /tmp: a fresh tmpfs,
-	 * size- and inode-capped, so nothing written survives this run and no
-	 * run can fill another's.  Safe: we hold CAP_SYS_ADMIN only inside the
-	 * sandbox's user namespace, and the mount is invisible outside it.
-	 */
-	if (unshare(CLONE_NEWNS) != 0)
-		die("unshare mount namespace: %s", strerror(errno));
-	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=4096,mode=1777",
-	    (unsigned long long)sp->tmp_bytes);
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
-		die("mount /tmp: %s", strerror(errno));
-	if (dropcaps() != 0)
-		die("dropping capabilities: %s", strerror(errno));
-
-	/*
-	 * airlock-wake says go once this sandbox is in its cgroup, so that the
-	 * payload process we fork next starts inside it.
-	 */
-	pfd[0].fd = go;
-	pfd[0].events = POLLIN;
-	if (poll(pfd, 1, sp->lease_ms > INT32_MAX ? -1 : (int)sp->lease_ms) <= 0 ||
-	    read(go, &c, 1) != 1)
-		_exit(0);
-	close(go);
-
-	ho = mmap(NULL, sizeof(*ho), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ho == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp2) != 0)
-		die("socketpair: %s", strerror(errno));
-	if ((pid = fork()) < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(lsock);
-		close(sp2[0]);
-		payload(ho, sp2[1]);
-	}
-	close(sp2[1]);
-
-	/* Wait to be claimed; an unclaimed sandbox expires with its lease. */
-	pfd[0].fd = lsock;
-	pfd[0].events = POLLIN;
-	if (poll(pfd, 1, sp->lease_ms > INT32_MAX ? -1 : (int)sp->lease_ms) <= 0) {
-		kill(pid, SIGKILL);
-		_exit(0);
-	}
-	if ((conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC)) < 0) {
-		kill(pid, SIGKILL);
-		_exit(111);
-	}
-	close(lsock);
-
-	n = recvmsgfds(conn, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
-	    &nfds);
-	if (n <= 0 || nfds != 3 || req.run.bpf_len == 0 ||
-	    req.run.bpf_len > SB_BPF_MAX ||
-	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
-	    sizeof(struct sock_filter)) {
-		kill(pid, SIGKILL);
-		senderror(conn, "malformed run request");
-		_exit(112);
-	}
-	/* Hand the run to the waiting payload process, as it came. */
-	if (sendmsgfds(sp2[0], SB_RUN, 0, &req, (uint32_t)n, fds, 3) != 0) {
-		kill(pid, SIGKILL);
-		senderror(conn, "handing the run over: %s", strerror(errno));
-		_exit(112);
-	}
-	close(sp2[0]);
-	close(fds[0]);
-	close(fds[1]);
-	close(fds[2]);
-	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
-		kill(pid, SIGKILL);
-		senderror(conn, "pidfd_open: %s", strerror(errno));
-		_exit(112);
-	}
-
-	/*
-	 * Take the listener out of the payload process.  It cannot send it
-	 * itself: every system call it makes now waits on that very listener.
-	 * The wait below is a short sleep in a loop; without a small timer
-	 * slack each of those sleeps would last the default 50 us extra, on
-	 * every run's critical path.
-	 */
-	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	deadline = now_ms() + 5000;
-	while (__atomic_load_n(&ho->state, __ATOMIC_ACQUIRE) != 1) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			senderror(conn, "payload process died before its filter "
-			    "was installed (status 0x%x)", status);
-			_exit(112);
-		}
-		if (now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			senderror(conn, "payload process never installed its "
-			    "filter");
-			_exit(112);
-		}
-		usleep(20);
-	}
-	lfd = (int)syscall(SYS_pidfd_getfd, pidfd, ho->listener, 0);
-	if (lfd < 0) {
-		kill(pid, SIGKILL);
-		senderror(conn, "pidfd_getfd: %s", strerror(errno));
-		_exit(112);
-	}
-	give[0] = lfd;
-	give[1] = pidfd;
-	started.pid = pid;
-	started.pad = 0;
-	if (sendmsgfds(conn, SB_STARTED, 0, &started, sizeof(started), give,
-	    2) != 0) {
-		kill(pid, SIGKILL);
-		_exit(111);
-	}
-	close(lfd);
-	__atomic_store_n(&ho->state, 2, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &ho->state, FUTEX_WAKE, 1, NULL, NULL, 0);
-
-	/*
-	 * Wait for the payload, enforcing wall time from inside as well.  If
-	 * snaft goes away the run is over: kill it.
-	 */
-	deadline = now_ms() + req.run.wall_ms;
-	pfd[0].fd = pidfd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = conn;
-	pfd[1].events = POLLIN;
-	for (;;) {
-		uint64_t t = now_ms();
-		int r;
-
-		r = poll(pfd, 2, t >= deadline ? 0 : (int)(deadline - t));
-		if (r < 0 && errno != EINTR) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (r > 0 && (pfd[0].revents & POLLIN))
-			break;
-		if (r > 0 && pfd[1].revents) {
-			/* snaft left: nobody is watching, so nothing runs. */
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (now_ms() >= deadline) {
-			wallkilled = 1;
-			kill(pid, SIGKILL);
-			break;
-		}
-	}
-	if (wait4(pid, &status, 0, &ru) != pid)
-		_exit(111);
-	writeexit(conn, status, &ru, ho->memory_error, wallkilled);
-	_exit(0);
-}
-
 /* ---- the zygote ----------------------------------------------------------- */
 
 static void
@@ -615,45 +497,406 @@ initpython(int argc, char *argv[])
 	Py_DECREF(res);
 }
 
+/* ---- the zygote's supervision ----------------------------------------- */
+
+enum sbstate {
+	SBX_POOL,	/* waiting to be claimed on its socket */
+	SBX_CLAIMED,	/* snaft connected; waiting for its SB_RUN */
+	SBX_STARTING,	/* run forwarded; waiting for the filter */
+	SBX_RUNNING,	/* snaft holds the listener; waiting for the exit */
+	SBX_ENDING,	/* killed, or snaft gone: waiting to reap */
+};
+
+/* One pool sandbox: its payload process and what the zygote holds of it. */
+struct sandbox {
+	struct sandbox	*next;
+	enum sbstate	 state;
+	pid_t		 pid;
+	int		 pidfd;
+	int		 lsock;		/* its handle, until claimed */
+	int		 conn;		/* snaft, from the claim on */
+	int		 ctl;		/* to the payload process: the run */
+	struct handover	*ho;
+	uint64_t	 deadline;	/* ms: lease, filter, then wall time */
+	uint64_t	 claimed;	/* ms: when snaft claimed it */
+	uint64_t	 wall_ms;
+	int		 wallkilled;
+};
+
+static struct sandbox *sandboxes;
+
+static void
+closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void
+sbkill(struct sandbox *b)
+{
+	(void)syscall(SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
+}
+
+/* Stop supervising: the run's end is reported or nobody waits for it. */
+static void
+sbend(struct sandbox *b)
+{
+	sbkill(b);
+	closefd(&b->lsock);
+	closefd(&b->conn);
+	closefd(&b->ctl);
+	b->state = SBX_ENDING;
+}
+
+/*
+ * Fork the payload process of a new pool sandbox, handle lsock, started by
+ * go.  Returns a pidfd of it for airlock-wake, or -1.
+ */
+static int
+spawn(const struct sb_spawn *sp, int lsock, int go)
+{
+	struct sandbox *b;
+	struct handover *ho;
+	int sv[2], pidfd;
+	pid_t pid;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		die("out of memory");
+	ho = mmap(NULL, sizeof(*ho), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ho == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		die("socketpair: %s", strerror(errno));
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL);
+		payload(ho, sv[1], go, sp);
+	}
+	close(go);
+	close(sv[1]);
+	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+		die("pidfd_open: %s", strerror(errno));
+	b->state = SBX_POOL;
+	b->pid = pid;
+	b->pidfd = pidfd;
+	b->lsock = lsock;
+	b->conn = -1;
+	b->ctl = sv[0];
+	b->ho = ho;
+	/*
+	 * Unclaimed, it expires: a lease for go (the payload process gives
+	 * up by itself) and a lease from then to be claimed.
+	 */
+	b->deadline = now_ms() + 2 * sp->lease_ms;
+	b->next = sandboxes;
+	sandboxes = b;
+	return pidfd;
+}
+
+/* snaft connected: accept the claim. */
+static void
+onclaim(struct sandbox *b)
+{
+	if ((b->conn = accept4(b->lsock, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		sbend(b);
+		return;
+	}
+	closefd(&b->lsock);
+	b->claimed = now_ms();
+	b->state = SBX_CLAIMED;
+}
+
+/* The run request: checked, then handed to the payload process as it came. */
+static void
+onrun(struct sandbox *b)
+{
+	static union {
+		struct sb_run run;
+		char buf[sizeof(struct sb_run) +
+		    SB_BPF_MAX * sizeof(struct sock_filter)];
+	} req;
+	int fds[3], nfds = 0, i;
+	ssize_t n;
+
+	n = recvmsgfds(b->conn, SB_RUN, &req, sizeof(req.run), sizeof(req),
+	    fds, 3, &nfds);
+	if (n == 0) {
+		/* snaft hung up without a run: it will not run the record. */
+		sbend(b);
+		return;
+	}
+	if (n < 0 || nfds != 3 || req.run.bpf_len == 0 ||
+	    req.run.bpf_len > SB_BPF_MAX ||
+	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
+	    sizeof(struct sock_filter)) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		senderror(b->conn, "malformed run request");
+		sbend(b);
+		return;
+	}
+	if (sendmsgfds(b->ctl, SB_RUN, 0, &req, (uint32_t)n, fds, 3) != 0) {
+		senderror(b->conn, "handing the run over: %s", strerror(errno));
+		for (i = 0; i < 3; i++)
+			close(fds[i]);
+		sbend(b);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	closefd(&b->ctl);
+	b->wall_ms = req.run.wall_ms;
+	b->deadline = now_ms() + 5000;
+	b->state = SBX_STARTING;
+}
+
+/*
+ * The filter is in place: take the listener out of the payload process
+ * (it cannot send it itself: every system call it makes now waits on that
+ * very listener), give it and a pidfd to snaft, and let the payload run.
+ */
+static void
+onfilter(struct sandbox *b)
+{
+	struct sb_started started;
+	int lfd, give[2];
+
+	lfd = (int)syscall(SYS_pidfd_getfd, b->pidfd, b->ho->listener, 0);
+	if (lfd < 0) {
+		senderror(b->conn, "pidfd_getfd: %s", strerror(errno));
+		sbend(b);
+		return;
+	}
+	give[0] = lfd;
+	give[1] = b->pidfd;
+	started.pid = b->pid;
+	started.pad = 0;
+	if (sendmsgfds(b->conn, SB_STARTED, 0, &started, sizeof(started), give,
+	    2) != 0) {
+		close(lfd);
+		sbend(b);
+		return;
+	}
+	close(lfd);
+	__atomic_store_n(&b->ho->state, 2, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &b->ho->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	b->deadline = now_ms() + b->wall_ms;
+	b->state = SBX_RUNNING;
+}
+
+/* The payload process is gone: reap it, report it, forget the sandbox. */
+static void
+onexit(struct sandbox **bp)
+{
+	struct sandbox *b = *bp;
+	struct rusage ru;
+	int status;
+
+	if (wait4(b->pid, &status, WNOHANG, &ru) != b->pid)
+		return;
+	if (b->state == SBX_STARTING && b->conn >= 0)
+		senderror(b->conn, "payload process died before its filter was "
+		    "installed (status 0x%x)", status);
+	else if (b->state == SBX_RUNNING && b->conn >= 0)
+		writeexit(b->conn, status, &ru, b->ho->memory_error,
+		    b->wallkilled);
+	closefd(&b->lsock);
+	closefd(&b->conn);
+	closefd(&b->ctl);
+	close(b->pidfd);
+	munmap(b->ho, sizeof(*b->ho));
+	*bp = b->next;
+	free(b);
+}
+
+/* One event: a descriptor of b is ready (what the state waits on). */
+static void
+onevent(struct sandbox *b, short revents)
+{
+	switch (b->state) {
+	case SBX_POOL:
+		onclaim(b);
+		break;
+	case SBX_CLAIMED:
+		onrun(b);
+		break;
+	case SBX_STARTING:
+	case SBX_RUNNING:
+		/* snaft sends nothing more: this is its end.  Nobody watches. */
+		(void)revents;
+		closefd(&b->conn);
+		sbkill(b);
+		b->state = SBX_ENDING;
+		break;
+	case SBX_ENDING:
+		break;
+	}
+}
+
+static void
+ontime(struct sandbox *b, uint64_t now)
+{
+	if (b->state == SBX_STARTING &&
+	    __atomic_load_n(&b->ho->state, __ATOMIC_ACQUIRE) == 1) {
+		onfilter(b);
+		return;
+	}
+	if (now < b->deadline || b->state == SBX_ENDING)
+		return;
+	switch (b->state) {
+	case SBX_POOL:
+	case SBX_CLAIMED:
+		sbend(b);		/* the lease is over */
+		break;
+	case SBX_STARTING:
+		senderror(b->conn, "payload process never installed its filter");
+		sbend(b);
+		break;
+	case SBX_RUNNING:
+		/* The wall limit, enforced from inside as well as by snaft. */
+		b->wallkilled = 1;
+		sbkill(b);
+		b->deadline = UINT64_MAX;
+		break;
+	case SBX_ENDING:
+		break;
+	}
+}
+
+#define ZYGOTE_MAXFDS	4096
+#define CLAIM_FIRST_MS	50	/* spawns wait this long at most for a start */
+
 int
 main(int argc, char *argv[])
 {
+	static struct pollfd pfd[ZYGOTE_MAXFDS];
+	static struct sandbox *who[ZYGOTE_MAXFDS];
 	struct sb_spawn sp;
-	int ctl = SB_ZYGOTE_FD, fds[2], nfds, pidfd;
+	struct sandbox *b, **bp;
+	struct timespec ts, *tsp;
+	uint64_t now, next;
+	int ctl = SB_ZYGOTE_FD, fds[2], nfds, pidfd, n, i, starting, claiming;
 	uint32_t seq = 0;
-	ssize_t n;
-	pid_t pid;
+	ssize_t r;
 
 	progname = "python-runner";
-	/* Children are reaped at once; the zygote never waits on them. */
-	signal(SIGCHLD, SIG_IGN);
 	initpython(argc, argv);
 	if (sendmsgfds(ctl, SB_READY, 0, NULL, 0, NULL, 0) != 0)
 		die("ready: %s", strerror(errno));
+	/* The filter hand-over polls in short sleeps; keep them short. */
+	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
 	for (;;) {
-		n = recvmsgfds(ctl, SB_SPAWN, &sp, sizeof(sp), sizeof(sp), fds,
-		    2, &nfds);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			_exit(0);	/* airlock-wake is gone, and so are we */
-		if (n < 0 || nfds != 2)
-			die("bad message from airlock-wake (%zd, %d fds): %s",
-			    n, nfds, strerror(errno));
-		seq++;
-		fflush(NULL);
-		if ((pid = fork()) < 0)
-			die("fork: %s", strerror(errno));
-		if (pid == 0) {
-			close(ctl);
-			signal(SIGCHLD, SIG_DFL);
-			sandbox(fds[0], fds[1], &sp);
+		now = now_ms();
+		next = UINT64_MAX;
+		starting = 0;
+		claiming = 0;
+		for (b = sandboxes; b != NULL; b = b->next) {
+			/*
+			 * A run being started goes before a new sandbox: forking
+			 * the interpreter takes milliseconds, and the run's
+			 * start would wait for it.  Not for long, though.
+			 */
+			if ((b->state == SBX_CLAIMED || b->state == SBX_STARTING) &&
+			    now - b->claimed < CLAIM_FIRST_MS)
+				claiming = 1;
+			ontime(b, now);
+			/* 2: a filter is being installed; 1: a run is coming. */
+			if (b->state == SBX_STARTING && __atomic_load_n(
+			    &b->ho->state, __ATOMIC_ACQUIRE) == 3)
+				starting = 2;
+			else if (b->state == SBX_STARTING && !starting)
+				starting = 1;
+			if (b->state != SBX_ENDING && b->deadline < next)
+				next = b->deadline;
 		}
-		close(fds[0]);
-		close(fds[1]);
-		if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
-			die("pidfd_open: %s", strerror(errno));
+		n = 0;
+		/* -1 once wake is gone, or while a run starts: ignored. */
+		pfd[n].fd = claiming ? -1 : ctl;
+		pfd[n].events = POLLIN;
+		who[n++] = NULL;
+		for (b = sandboxes; b != NULL && n + 2 <= ZYGOTE_MAXFDS;
+		    b = b->next) {
+			pfd[n].fd = b->pidfd;
+			pfd[n].events = POLLIN;
+			who[n++] = b;
+			pfd[n].fd = b->state == SBX_POOL ? b->lsock : b->conn;
+			pfd[n].events = POLLIN;
+			who[n++] = b;
+		}
+		/*
+		 * Sleep until something happens or the next deadline; while a
+		 * payload process installs its filter, wake every 20 us to
+		 * look at its flag, which it cannot signal (see struct
+		 * handover), and every millisecond while a claimed one is
+		 * still warming up.
+		 */
+		tsp = NULL;
+		if (starting) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = 20000;
+			tsp = &ts;
+		} else if (next != UINT64_MAX) {
+			uint64_t ms = next > now ? next - now : 0;
+
+			ts.tv_sec = (time_t)(ms / 1000);
+			ts.tv_nsec = (long)(ms % 1000) * 1000000;
+			tsp = &ts;
+		}
+		if (ppoll(pfd, (nfds_t)n, tsp, NULL) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("ppoll: %s", strerror(errno));
+		}
+
+		/* Sandboxes first: a waiting payload is on a run's clock. */
+		for (i = 1; i < n; i++) {
+			if (pfd[i].revents == 0 || pfd[i].fd < 0)
+				continue;
+			for (bp = &sandboxes; *bp != NULL && *bp != who[i];
+			    bp = &(*bp)->next)
+				;
+			if (*bp == NULL)
+				continue;	/* gone earlier in this pass */
+			if (pfd[i].fd == (*bp)->pidfd) {
+				onexit(bp);
+				/* who[i + 1] may be freed: skip its event. */
+				if (*bp != who[i])
+					i++;
+			} else if (pfd[i].fd == (*bp)->lsock ||
+			    pfd[i].fd == (*bp)->conn)
+				onevent(*bp, pfd[i].revents);
+		}
+
+		if (ctl < 0 && sandboxes == NULL)
+			_exit(0);	/* every run reported: done */
+		if (ctl < 0 || pfd[0].revents == 0)
+			continue;
+		r = recvmsgfds(ctl, SB_SPAWN, &sp, sizeof(sp), sizeof(sp), fds,
+		    2, &nfds);
+		if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+			/*
+			 * airlock-wake is going: no new sandboxes, the unclaimed
+			 * ones end, and the runs under way are still reported
+			 * before we exit (wake waits a moment for that).
+			 */
+			closefd(&ctl);
+			for (b = sandboxes; b != NULL; b = b->next)
+				if (b->state == SBX_POOL)
+					sbend(b);
+			continue;
+		}
+		if (r < 0 || nfds != 2)
+			die("bad message from airlock-wake (%zd, %d fds): %s",
+			    r, nfds, strerror(errno));
+		seq++;
+		pidfd = spawn(&sp, fds[0], fds[1]);
 		if (sendmsgfds(ctl, SB_SPAWNED, seq, NULL, 0, &pidfd, 1) != 0)
 			_exit(0);
-		close(pidfd);
 	}
 }

@@ -21,17 +21,19 @@
 enum sb_type {
 	/* wake -> zygote: fork a pool sandbox; fds: [listening socket, go] */
 	SB_SPAWN = 1,
-	/* zygote -> wake: the sandbox exists; fds: [pidfd of it] */
+	/* zygote -> wake: the sandbox exists; fds: [pidfd of its payload
+	 * process] */
 	SB_SPAWNED,
 	/* zygote -> wake: initialised, ready to spawn */
 	SB_READY,
-	/* snaft -> sandbox: run; fds: [payload memfd, stdout, stderr] */
+	/* snaft -> sandbox (its zygote): run; fds: [payload memfd, stdout,
+	 * stderr] */
 	SB_RUN,
-	/* sandbox -> snaft: filter in place; fds: [listener, pidfd] */
+	/* zygote -> snaft: filter in place; fds: [listener, pidfd] */
 	SB_STARTED,
-	/* sandbox -> snaft: the payload process is gone */
+	/* zygote -> snaft: the payload process is gone */
 	SB_EXIT,
-	/* sandbox -> snaft: the run could not start */
+	/* zygote -> snaft: the run could not start */
 	SB_ERROR,
 	/* kvm sandbox -> snaft: how the run ended, one JSON object */
 	SB_REPORT,
