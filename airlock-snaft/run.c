@@ -96,6 +96,23 @@ sendrun(struct run *r, size_t plen, int fds[3])
 	run.memory_bytes = r->limits.memory_bytes;
 	run.file_bytes = r->limits.file_bytes;
 	run.payload_bytes = plen;
+	if (r->kvm) {
+		/*
+		 * A kvm sandbox enforces the policy itself, in its VMM: it
+		 * gets the row's allow list, not a filter.
+		 */
+		static struct sb_kvmpolicy kp;
+		int nr;
+
+		memset(&kp, 0, sizeof(kp));
+		for (nr = 0; nr < SYSCALL_MAX && nr < SB_KVM_NR; nr++)
+			kp.allowed[nr] = p->row->allowed[nr] != 0;
+		kp.output_bytes = r->limits.output_bytes;
+		kp.tmp_bytes = r->limits.tmp_bytes;
+		run.flags = SB_RUN_KVM;
+		return sb_send(r->conn, SB_RUN, 0, &run, sizeof(run), &kp,
+		    sizeof(kp), fds, 3);
+	}
 	run.bpf_len = (uint32_t)p->len;
 	return sb_send(r->conn, SB_RUN, 0, &run, sizeof(run), p->bpf,
 	    p->len * sizeof(struct sock_filter), fds, 3);
@@ -230,7 +247,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
     const struct limits *lim)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *handle, *payload;
+	const char *handle, *payload, *backend;
 	struct run *r;
 	json_t *wake, *frame;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, memfd = -1, fds[3];
@@ -259,6 +276,8 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	wake = json_object_get(rec, "wake");
 	frame = json_object_get(rec, "frame");
 	handle = jsonl_get_string(wake, "handle");
+	backend = jsonl_get_string(wake, "backend");
+	r->kvm = backend != NULL && strcmp(backend, "kvm") == 0;
 	payload = jsonl_get_string(frame, "payload");
 	if (handle == NULL || payload == NULL) {
 		run_fail(r, "record has no wake.handle or frame.payload");
@@ -280,7 +299,8 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		goto fail;
 	}
 	unlink(handle);
-	takecgroup(r, wake, handle);
+	if (!r->kvm)
+		takecgroup(r, wake, handle);
 
 	/*
 	 * The payload travels in a sealed memfd: the sandbox can read it but
@@ -328,6 +348,8 @@ fail:
 	return r;
 }
 
+static int	kvmreport(struct run *, const char *, size_t);
+
 static void
 onmessage(struct run *r)
 {
@@ -336,13 +358,16 @@ onmessage(struct run *r)
 		struct sb_error	 er;
 		struct sb_started st;
 	} body;
+	static char buf[SB_REPORT_MAX];
 	struct sb_hdr h;
 	int fds[2], nfds;
 	ssize_t n;
 
 	memset(&body, 0, sizeof(body));
-	n = sb_recv(r->conn, MSG_DONTWAIT, &h, &body, sizeof(body), fds, 2,
+	n = sb_recv(r->conn, MSG_DONTWAIT, &h, buf, sizeof(buf), fds, 2,
 	    &nfds);
+	if (n > 0 && h.type != SB_REPORT)
+		memcpy(&body, buf, h.len < sizeof(body) ? h.len : sizeof(body));
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
@@ -360,16 +385,33 @@ onmessage(struct run *r)
 	}
 	switch (h.type) {
 	case SB_STARTED:
-		if (r->state != RUN_CONNECTED || nfds != 2 ||
+		/* A kvm sandbox is its own monitor: a pidfd, no listener. */
+		if (r->state != RUN_CONNECTED || nfds != (r->kvm ? 1 : 2) ||
 		    h.len != sizeof(body.st) || body.st.pid <= 1) {
 			run_fail(r, "sandbox sent a malformed start message");
 			goto protocol;
 		}
-		r->listener = fds[0];
-		r->pidfd = fds[1];
+		if (r->kvm)
+			r->pidfd = fds[0];
+		else {
+			r->listener = fds[0];
+			r->pidfd = fds[1];
+		}
 		r->payload_pid = body.st.pid;
 		r->state = RUN_RUNNING;
 		r->t_run = now_us();
+		return;
+	case SB_REPORT:
+		if (!r->kvm || r->state != RUN_RUNNING || nfds != 0 ||
+		    kvmreport(r, buf, h.len) != 0) {
+			run_fail(r, "sandbox sent a malformed report");
+			goto protocol;
+		}
+		r->have_exit = 1;
+		r->t_end = now_us();
+		r->state = RUN_EXITED;
+		r->drain_until = r->t_end + DRAIN_US;
+		closefd(&r->conn);
 		return;
 	case SB_EXIT:
 		if (h.len != sizeof(body.ex) || nfds != 0 ||
@@ -468,17 +510,133 @@ archname(uint32_t arch)
 }
 
 static void
-violation(struct run *r, const struct seccomp_data *d, const char *family,
-    const char *name, const char *arch)
+recordviolation(struct run *r, const struct seccomp_data *d,
+    const char *family, const char *name, const char *arch, uint64_t at_us)
 {
 	char arg[128];
 
 	describe(d, family, arg, sizeof(arg));
 	json_array_append_new(r->violations, json_pack("{s:s, s:s, s:i, s:s, "
 	    "s:s, s:I}", "family", family, "syscall", name, "nr", (int)d->nr,
-	    "arch", arch, "arg", arg, "at_us",
-	    (json_int_t)(now_us() - r->t_run)));
+	    "arch", arch, "arg", arg, "at_us", (json_int_t)at_us));
+}
+
+static void
+violation(struct run *r, const struct seccomp_data *d, const char *family,
+    const char *name, const char *arch)
+{
+	recordviolation(r, d, family, name, arch, now_us() - r->t_run);
 	killrun(r, "violation");
+}
+
+/*
+ * How a kvm sandbox's run ended: its VMM's report (airlock-vmm(8), THE
+ * REPORT), turned into this record's terms.  The VMM is the monitor there,
+ * so its word on violations and counts is what the kernel's is here; still
+ * every member is checked, and nothing unknown is taken.
+ */
+static int
+kvmreport(struct run *r, const char *text, size_t len)
+{
+	static const char *const reasons[] = { "violation", "wall_time",
+	    "cpu_time", "memory", "output", "file_size" };
+	struct seccomp_data d;
+	json_t *j, *v, *a;
+	const char *outcome, *kill, *family, *name, *arch, *key;
+	char numname[48];
+	long long code, sig, at, x, nr;
+	size_t i;
+	int rc = -1;
+
+	if ((j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return -1;
+	if ((outcome = jsonl_get_string(j, "outcome")) == NULL)
+		goto out;
+	kill = jsonl_get_string(j, "kill_reason");
+	if (strcmp(outcome, "exited") == 0) {
+		if (jsonl_get_int(j, "exit_code", &code) != 0 || code < 0 ||
+		    code > 255)
+			goto out;
+		r->exit_how = SB_EXITED;
+		r->exit_code = (int)code;
+		/* A refused mapping and a failure exit: the memory limit. */
+		if (json_is_true(json_object_get(j, "memory_refused")) &&
+		    code != 0)
+			r->memory_error = 1;
+	} else if (strcmp(outcome, "signaled") == 0 ||
+	    strcmp(outcome, "killed") == 0) {
+		if (jsonl_get_int(j, "signal", &sig) != 0 || sig < 1 || sig > 64)
+			goto out;
+		r->exit_how = SB_SIGNALED;
+		r->exit_code = (int)sig;
+		if (strcmp(outcome, "killed") == 0) {
+			for (i = 0; kill != NULL &&
+			    i < sizeof(reasons) / sizeof(reasons[0]); i++)
+				if (strcmp(kill, reasons[i]) == 0)
+					break;
+			r->kill_reason = kill != NULL &&
+			    i < sizeof(reasons) / sizeof(reasons[0]) ?
+			    reasons[i] : "violation";
+		}
+	} else if (strcmp(outcome, "failed") == 0) {
+		v = json_object_get(j, "reason");
+		run_fail(r, "sandbox: %.200s", json_is_string(v) ?
+		    json_string_value(v) : "the VMM failed");
+	} else
+		goto out;
+
+	/* The first violation, in snaft's own form. */
+	a = json_object_get(j, "violations");
+	if (!json_is_array(a))
+		goto out;
+	if (json_array_size(a) > 0) {
+		v = json_array_get(a, 0);
+		name = jsonl_get_string(v, "syscall");
+		arch = jsonl_get_string(v, "arch");
+		family = jsonl_get_string(v, "family");
+		if (name == NULL || arch == NULL ||
+		    jsonl_get_int(v, "nr", &nr) != 0 ||
+		    jsonl_get_int(v, "at_us", &at) != 0 || at < 0 ||
+		    !json_is_array(json_object_get(v, "args")) ||
+		    json_array_size(json_object_get(v, "args")) != 6)
+			goto out;
+		memset(&d, 0, sizeof(d));
+		d.nr = (int)nr;
+		d.arch = strcmp(arch, "i386") == 0 ? AUDIT_ARCH_I386 :
+		    AUDIT_ARCH_X86_64;
+		for (i = 0; i < 6; i++)
+			d.args[i] = (uint64_t)json_integer_value(
+			    json_array_get(json_object_get(v, "args"), i));
+		if (strcmp(arch, "x32") == 0 || strcmp(arch, "i386") == 0) {
+			snprintf(numname, sizeof(numname), "%s:%d",
+			    strcmp(arch, "x32") == 0 ? "x32" : "i386", (int)nr);
+			recordviolation(r, &d, "foreign_abi", numname, arch,
+			    (uint64_t)at);
+		} else if (strcmp(arch, "x86_64") == 0)
+			recordviolation(r, &d, family != NULL ? family :
+			    "unlisted", name, arch, (uint64_t)at);
+		else
+			goto out;
+		if (r->kill_reason == NULL)
+			r->kill_reason = "violation";
+	}
+
+	/* The calls the VMM allowed, by name (observe mode only). */
+	v = json_object_get(j, "observed_syscalls");
+	if (!json_is_object(v))
+		goto out;
+	if (r->counts != NULL)
+		json_object_foreach(v, key, a) {
+			x = json_is_integer(a) ? json_integer_value(a) : -1;
+			nr = syscall_number(key);
+			if (x < 0 || nr < 0 || nr >= SYSCALL_MAX)
+				goto out;
+			r->counts[nr] = (uint32_t)(x > UINT32_MAX ? UINT32_MAX : x);
+		}
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
 }
 
 /*
@@ -766,7 +924,7 @@ run_finish(struct run *r)
 
 	exec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o?, s:I, s:o, s:o, "
 	    "s:o, s:o}",
-	    "backend", "process",
+	    "backend", r->kvm ? "kvm" : "process",
 	    "mode", r->policy->row->mode == SNAFT_FAST ? "fast" : "observe",
 	    "outcome", outcome,
 	    "exit_code", strcmp(outcome, "exited") == 0 ?
@@ -780,7 +938,7 @@ run_finish(struct run *r)
 	    "violations", json_incref(r->violations));
 	if (exec != NULL && strcmp(outcome, "failed") == 0)
 		json_object_set_new(exec, "error", json_string(r->error));
-	if (exec != NULL && r->have_exit && !r->early)
+	if (exec != NULL && r->have_exit && !r->early && !r->kvm)
 		json_object_set_new(exec, "cpu_us", json_integer(
 		    (json_int_t)r->cpu_us));
 	if (exec != NULL && own && strcmp(outcome, "signaled") == 0)

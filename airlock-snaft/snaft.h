@@ -70,6 +70,7 @@ struct run {
 	uint64_t	 cpu_us;
 	int		 memory_error, wall_killed;
 	struct cgroup	 cg;		/* version 0: none */
+	int		 kvm;		/* an airlock-vmm sandbox (SB_REPORT) */
 	long		 oom_before;	/* OOM kills in it before the run */
 };
 
