@@ -282,7 +282,7 @@ frame_lines() {
 @test "muxd: over the connection cap a connection is refused, and a slow client blocks no one" {
 	start_muxd -c 2
 	# A slowloris holds one slot with half a frame.
-	printf '{"channel_id": 1, ' | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 5 >/dev/null 3>&- &
+	printf '{"channel_id": 1, ' | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 60 >/dev/null 3>&- &
 	slow=$!
 	for _ in $(seq 100); do
 		[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -ge 1 ] && break
@@ -293,7 +293,7 @@ frame_lines() {
 	run jq -c .status <<<"$output"
 	assert_output 200
 	# Two slots held: a third connection is closed unanswered.
-	printf '{"channel_id": 3, ' | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 5 >/dev/null 3>&- &
+	printf '{"channel_id": 3, ' | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 60 >/dev/null 3>&- &
 	slow2=$!
 	# Both slow clients connected (not a fixed sleep: sanitizer builds
 	# and a loaded machine are slow).
