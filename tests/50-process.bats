@@ -342,3 +342,14 @@ print(os.path.exists('$dir'))
 		return 1
 	done
 }
+
+@test "a run still under way when wake's input ends is reported, not lost with the zygote" {
+	# The last frame's payload is killed at its wall limit after wake has
+	# seen the end of its input: wake must let the zygote report that run
+	# before it stops it (killing the zygote at once made this a 500).
+	run_tool 0 sh -c "$(declare -f frame pipeline); IMAGES='$IMAGES' \
+	    PTABLE='$PTABLE' BATS_FILE_TMPDIR='$BATS_TEST_TMPDIR'
+	    frame 1 code:execute 'while True: pass' '{\"wall_ms\": 1000}' |
+	    pipeline | jq -c '[.exec.outcome, .exec.kill_reason, .verdict.status]'"
+	assert_output '["killed","wall_time",408]'
+}
