@@ -20,8 +20,8 @@
  *           is never trusted after the filter is in place.
  *
  * (An earlier design had a sandbox process between the two, a second
- * fork of the whole interpreter per run; on a machine where fork and exit
- * of a 24 MB process cost 8 ms, it was a quarter of each run's CPU.)
+ * fork of the whole interpreter per run; without it a run took a quarter
+ * less CPU on the PVM machine this was measured on.)
  *
  * Nothing here decides policy: snaft compiled the filter and holds the
  * listener.  This file only builds the box and reports what happened.
@@ -126,12 +126,12 @@ senderror(int sock, const char *fmt, ...)
 
 /*
  * The page shared between the zygote and a payload process for the
- * listener hand-over.  The payload side sets state 3 when its run arrives,
- * writes listener and sets state 1 once its filter is in place; the zygote
- * takes the listener with pidfd_getfd(2), sets state 2 and wakes the futex
- * the payload side sleeps on.  The payload side cannot signal anything:
- * every system call after the filter goes to a listener nobody holds yet,
- * so the zygote polls for state 1 (often once state 3 says it is near).
+ * listener hand-over.  The payload side writes listener then sets state 1
+ * once its filter is in place; the zygote takes the listener with
+ * pidfd_getfd(2), sets state 2 and wakes the futex the payload side sleeps
+ * on.  The payload side cannot signal anything: every system call after
+ * the filter goes to a listener nobody holds yet, so the zygote polls for
+ * state 1.
  */
 struct handover {
 	volatile int	state;
@@ -284,8 +284,6 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	    &nfds);
 	if (n <= 0)
 		_exit(0);	/* the sandbox expired unclaimed */
-	/* Tell the zygote the filter is near: it looks more often now. */
-	__atomic_store_n(&ho->state, 3, __ATOMIC_RELEASE);
 	if (nfds != 3 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter))
@@ -552,7 +550,8 @@ sbend(struct sandbox *b)
 
 /*
  * Fork the payload process of a new pool sandbox, handle lsock, started by
- * go.  Returns a pidfd of it for airlock-wake, or -1.
+ * go.  Returns a pidfd of it for airlock-wake; any failure here is the
+ * zygote's end (die()).
  */
 static int
 spawn(const struct sb_spawn *sp, int lsock, int go)
@@ -714,9 +713,9 @@ onexit(struct sandbox **bp)
 	free(b);
 }
 
-/* One event: a descriptor of b is ready (what the state waits on). */
+/* One event: b's socket (its handle, or snaft's connection) is ready. */
 static void
-onevent(struct sandbox *b, short revents)
+onevent(struct sandbox *b)
 {
 	switch (b->state) {
 	case SBX_POOL:
@@ -728,7 +727,6 @@ onevent(struct sandbox *b, short revents)
 	case SBX_STARTING:
 	case SBX_RUNNING:
 		/* snaft sends nothing more: this is its end.  Nobody watches. */
-		(void)revents;
 		closefd(&b->conn);
 		sbkill(b);
 		b->state = SBX_ENDING;
@@ -806,11 +804,7 @@ main(int argc, char *argv[])
 			    now - b->claimed < CLAIM_FIRST_MS)
 				claiming = 1;
 			ontime(b, now);
-			/* 2: a filter is being installed; 1: a run is coming. */
-			if (b->state == SBX_STARTING && __atomic_load_n(
-			    &b->ho->state, __ATOMIC_ACQUIRE) == 3)
-				starting = 2;
-			else if (b->state == SBX_STARTING && !starting)
+			if (b->state == SBX_STARTING)
 				starting = 1;
 			if (b->state != SBX_ENDING && b->deadline < next)
 				next = b->deadline;
@@ -831,10 +825,8 @@ main(int argc, char *argv[])
 		}
 		/*
 		 * Sleep until something happens or the next deadline; while a
-		 * payload process installs its filter, wake every 20 us to
-		 * look at its flag, which it cannot signal (see struct
-		 * handover), and every millisecond while a claimed one is
-		 * still warming up.
+		 * run starts, wake every 20 us to look at its payload process's
+		 * flag, which it cannot signal (see struct handover).
 		 */
 		tsp = NULL;
 		if (starting) {
@@ -870,7 +862,7 @@ main(int argc, char *argv[])
 					i++;
 			} else if (pfd[i].fd == (*bp)->lsock ||
 			    pfd[i].fd == (*bp)->conn)
-				onevent(*bp, pfd[i].revents);
+				onevent(*bp);
 		}
 
 		if (ctl < 0 && sandboxes == NULL)

@@ -38,6 +38,13 @@ int	parse_number(const char *s, long long min, long long max,
 /* Lowercase hex of len bytes into hex (2 * len + 1 bytes, NUL-terminated). */
 void	hexencode(const void *bytes, size_t len, char *hex);
 
+/*
+ * Read or write exactly len bytes at offset off, through short transfers
+ * and EINTR.  Return 0, or -1 (with errno, or 0 at an early end of file).
+ */
+int	preadall(int fd, void *buf, size_t len, uint64_t off);
+int	pwriteall(int fd, const void *buf, size_t len, uint64_t off);
+
 /* Write text to an existing file (procfs, cgroupfs).  Returns 0 or -1. */
 int	write_file(const char *path, const char *text);
 

@@ -171,44 +171,6 @@ wanted(const char *path, char want[SNAP_DIGEST_LEN + 1], char *err,
 	return 0;
 }
 
-/* Read exactly len bytes. */
-static int
-readall(int fd, uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = read(fd, p, len)) <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Write len bytes at off, all of them. */
-static int
-pwriteall(int fd, const void *p, size_t len, uint64_t off)
-{
-	const uint8_t *s = p;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = pwrite(fd, s, len, (off_t)off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int
 snap_load(const char *path, const char *want, struct snapmem *hdr,
     char *err, size_t errlen)
@@ -244,7 +206,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	 * someone rewrites the file meanwhile.
 	 */
 	if ((buf = malloc((size_t)st.st_size)) == NULL ||
-	    readall(fd, buf, (size_t)st.st_size) != 0) {
+	    preadall(fd, buf, (size_t)st.st_size, 0) != 0) {
 		errorf(err, errlen, "%s: %s", path, buf == NULL ? "out of memory" :
 		    "short read");
 		goto out;

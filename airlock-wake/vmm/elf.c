@@ -18,25 +18,6 @@
 #define PHNUM_MAX	64
 
 static int
-readall(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pread(fd, p, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int
 segprot(uint32_t f)
 {
 	return ((f & PF_R) ? PG_READ : 0) | ((f & PF_W) ? PG_WRITE : 0) |
@@ -54,7 +35,7 @@ elf_load(struct vm *vm, int fd, int is_interp, uint64_t dyn_base,
 	int i, nload = 0;
 
 	memset(ei, 0, sizeof(*ei));
-	if (readall(fd, &eh, sizeof(eh), 0) == -1 ||
+	if (preadall(fd, &eh, sizeof(eh), 0) == -1 ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
 		snprintf(err, errlen, "not an ELF file");
 		return -1;
@@ -67,7 +48,7 @@ elf_load(struct vm *vm, int fd, int is_interp, uint64_t dyn_base,
 	}
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > PHNUM_MAX ||
-	    readall(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr),
+	    preadall(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr),
 	    eh.e_phoff) == -1) {
 		snprintf(err, errlen, "bad program headers");
 		return -1;
@@ -125,7 +106,7 @@ elf_load(struct vm *vm, int fd, int is_interp, uint64_t dyn_base,
 		if (ph[i].p_type == PT_INTERP && !is_interp) {
 			if (ph[i].p_filesz < 2 ||
 			    ph[i].p_filesz > sizeof(ei->interp) ||
-			    readall(fd, ei->interp, ph[i].p_filesz,
+			    preadall(fd, ei->interp, ph[i].p_filesz,
 			    ph[i].p_offset) == -1 ||
 			    ei->interp[ph[i].p_filesz - 1] != '\0') {
 				snprintf(err, errlen, "bad PT_INTERP");
@@ -146,7 +127,7 @@ elf_load(struct vm *vm, int fd, int is_interp, uint64_t dyn_base,
 			vm->pages[pg] |= PG_MAPPED | segprot(ph[i].p_flags);
 		}
 		if ((dst = gm_ptr(vm, a, ph[i].p_filesz, 0)) == NULL ||
-		    readall(fd, dst, ph[i].p_filesz, ph[i].p_offset) == -1) {
+		    preadall(fd, dst, ph[i].p_filesz, ph[i].p_offset) == -1) {
 			snprintf(err, errlen, "cannot read segment %d", i);
 			return -1;
 		}

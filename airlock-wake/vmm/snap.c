@@ -105,6 +105,37 @@ xsave_size(struct vm *vm)
 	    n;
 }
 
+/*
+ * The emulation's address space and signal state, in the one order both
+ * snap_save (save) and snap_restore (!save) use.
+ */
+static void
+addrspace(struct vm *vm, struct ser *s, int save)
+{
+	const struct {
+		void	*p;
+		size_t	 len;
+	} f[] = {
+		{ &vm->brk_start, sizeof(vm->brk_start) },
+		{ &vm->brk_cur, sizeof(vm->brk_cur) },
+		{ &vm->brk_max, sizeof(vm->brk_max) },
+		{ &vm->mmap_top, sizeof(vm->mmap_top) },
+		{ &vm->stack_lo, sizeof(vm->stack_lo) },
+		{ &vm->vdso, sizeof(vm->vdso) },
+		{ &vm->sigmask, sizeof(vm->sigmask) },
+		{ vm->sigacts, sizeof(vm->sigacts) },
+		{ vm->pages, vm->memsize / PAGE_SIZE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (save)
+			ser_put(s, f[i].p, f[i].len);
+		else
+			ser_get(s, f[i].p, f[i].len);
+	}
+}
+
 int
 snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 {
@@ -141,15 +172,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	ser_put(&s, &xlen, sizeof(xlen));
 	ser_put(&s, xs, xlen);
 	ser_put(&s, &xcrs, sizeof(xcrs));
-	ser_put(&s, &vm->brk_start, sizeof(vm->brk_start));
-	ser_put(&s, &vm->brk_cur, sizeof(vm->brk_cur));
-	ser_put(&s, &vm->brk_max, sizeof(vm->brk_max));
-	ser_put(&s, &vm->mmap_top, sizeof(vm->mmap_top));
-	ser_put(&s, &vm->stack_lo, sizeof(vm->stack_lo));
-	ser_put(&s, &vm->vdso, sizeof(vm->vdso));
-	ser_put(&s, &vm->sigmask, sizeof(vm->sigmask));
-	ser_put(&s, vm->sigacts, sizeof(vm->sigacts));
-	ser_put(&s, vm->pages, npages);
+	addrspace(vm, &s, 1);
 	ser_putstr(&s, vm->execfn != NULL ? vm->execfn : "");
 	if (fs_save(vm, &s) != 0) {
 		errorf(err, errlen, "files open at the snapshot point cannot be "
@@ -188,7 +211,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	struct ser s = { 0 };
 	struct kvm_xcrs xcrs;
 	struct kvm_xsave *xs = NULL;
-	uint64_t magic, memsize, npages;
+	uint64_t magic, memsize, npages, pg;
 	uint32_t xlen;
 	char execfn[PATH_MAX];
 	ssize_t n;
@@ -226,15 +249,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	}
 	ser_get(&s, xs, xlen);
 	ser_get(&s, &xcrs, sizeof(xcrs));
-	ser_get(&s, &vm->brk_start, sizeof(vm->brk_start));
-	ser_get(&s, &vm->brk_cur, sizeof(vm->brk_cur));
-	ser_get(&s, &vm->brk_max, sizeof(vm->brk_max));
-	ser_get(&s, &vm->mmap_top, sizeof(vm->mmap_top));
-	ser_get(&s, &vm->stack_lo, sizeof(vm->stack_lo));
-	ser_get(&s, &vm->vdso, sizeof(vm->vdso));
-	ser_get(&s, &vm->sigmask, sizeof(vm->sigmask));
-	ser_get(&s, vm->sigacts, sizeof(vm->sigacts));
-	ser_get(&s, vm->pages, npages);
+	addrspace(vm, &s, 0);
 	ser_getstr(&s, execfn, sizeof(execfn));
 	if (s.bad || fs_restore(vm, &s) != 0 || s.off != s.len) {
 		errorf(err, errlen, "bad VMM state in the snapshot");
@@ -249,8 +264,8 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 		errorf(err, errlen, "bad address space in the snapshot");
 		goto out;
 	}
-	for (vm->mapped_pages = 0, magic = 0; magic < npages; magic++)
-		if (vm->pages[magic] & PG_MAPPED)
+	for (vm->mapped_pages = 0, pg = 0; pg < npages; pg++)
+		if (vm->pages[pg] & PG_MAPPED)
 			vm->mapped_pages++;
 	if ((vm->execfn = strdup(execfn)) == NULL) {
 		errorf(err, errlen, "out of memory");

@@ -694,7 +694,6 @@ vm_arm(struct vm *vm)
 	if (vm->cpu_ms != 0 && (!vm->have_cputimer ||
 	    settimer(vm->cputimer, vm->cpu_ms) == -1))
 		return -1;
-	vm->armed = 1;
 	return 0;
 }
 
@@ -807,7 +806,7 @@ vm_run(struct vm *vm)
 		timer_delete(vm->timer);
 	if (vm->have_cputimer)
 		timer_delete(vm->cputimer);
-	vm->have_timer = vm->have_cputimer = vm->armed = 0;
+	vm->have_timer = vm->have_cputimer = 0;
 	running_vm = NULL;
 	return 0;
 }

@@ -201,7 +201,6 @@ struct vm {
 	uint64_t	 cpu_ms;		/* 0: no CPU-time timer */
 	timer_t		 timer, cputimer;
 	int		 have_timer, have_cputimer;
-	int		 armed;
 	volatile int	 timed_out, cpu_out;
 
 	/* Memory: pages mapped for the program, and its cap. */
