@@ -45,6 +45,9 @@
 #define SANDBOX_NICE		10
 
 
+/* Where the zygote mounts the image root before it pivots into it. */
+#define ROOT			"/tmp/root"
+
 /* Mount flags a bind remount must keep: the kernel locks them. */
 static unsigned long
 lockedflags(const char *path)
@@ -97,7 +100,7 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	char *envp[] = { env_path, env_lang, env_home, NULL };
 	char path[PATH_MAX + 32], *argv[SNAPSHOT_MAXPRELOAD + 2], c;
 	size_t i;
-	int fd;
+	int fd, rootfd;
 
 	/* The zygote must not outlive wake; its death ends the pid namespace. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
@@ -111,15 +114,31 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	 * the namespace does: from now on we are the host's nobody, with
 	 * capabilities only over this namespace's own objects.
 	 */
+	/*
+	 * The image root, opened while we still have wake's host uid: the
+	 * host's nobody may not be able to search the directories above it
+	 * (a checkout in a 0700 directory), and needs not to.
+	 */
+	if ((rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		childfail(errfd, "open the image root");
 	if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
 		childfail(errfd, "becoming root of the user namespace");
 
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 		childfail(errfd, "make / private");
-	/* The image root bound onto itself becomes a mount point to pivot to. */
-	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) != 0)
+	/*
+	 * The image root, bound through that descriptor onto a directory of
+	 * a tmpfs of our own, becomes the mount point to pivot to.
+	 */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+	    "size=4k,nr_inodes=4,mode=0700") != 0 ||
+	    mkdir(ROOT, 0755) != 0)
+		childfail(errfd, "a mount point for the image root");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rootfd);
+	if (mount(path, ROOT, NULL, MS_BIND | MS_REC, NULL) != 0)
 		childfail(errfd, "bind the image root");
+	close(rootfd);
 	/*
 	 * The only device nodes: bound from the host, each over an empty file
 	 * the image provides.  They stay usable (no MS_NODEV) but nothing on
@@ -129,7 +148,7 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 		char src[32];
 
 		snprintf(src, sizeof(src), "/dev/%s", devs[i]);
-		snprintf(path, sizeof(path), "%s/dev/%s", s->rootfs, devs[i]);
+		snprintf(path, sizeof(path), "%s/dev/%s", ROOT, devs[i]);
 		if (access(path, F_OK) != 0)
 			continue;
 		if (mount(src, path, NULL, MS_BIND, NULL) != 0)
@@ -139,10 +158,10 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 			childfail(errfd, path);
 	}
 	/* The image root is read-only for everything inside. */
-	if (mount(NULL, s->rootfs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
-	    MS_NOSUID | MS_NODEV | lockedflags(s->rootfs), NULL) != 0)
+	if (mount(NULL, ROOT, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV | lockedflags(ROOT), NULL) != 0)
 		childfail(errfd, "remount the image root read-only");
-	if (chdir(s->rootfs) != 0)
+	if (chdir(ROOT) != 0)
 		childfail(errfd, "chdir new root");
 	/*
 	 * pivot_root(".", ".") stacks the old root under the new one; the
