@@ -100,20 +100,13 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	char *envp[] = { env_path, env_lang, env_home, NULL };
 	char path[PATH_MAX + 32], *argv[SNAPSHOT_MAXPRELOAD + 2], c;
 	size_t i;
+	struct pollfd pfd;
 	int fd, rootfd;
 
-	/* The zygote must not outlive wake; its death ends the pid namespace. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-		childfail(errfd, "prctl");
 	/* Wait until wake has written our uid and gid maps. */
 	if (read(syncfd, &c, 1) != 1)
 		_exit(112);
 	close(syncfd);
-	/*
-	 * Creating the namespace did not change our host uid; becoming root of
-	 * the namespace does: from now on we are the host's nobody, with
-	 * capabilities only over this namespace's own objects.
-	 */
 	/*
 	 * The image root, opened while we still have wake's host uid: the
 	 * host's nobody may not be able to search the directories above it
@@ -121,8 +114,25 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	 */
 	if ((rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		childfail(errfd, "open the image root");
+	/*
+	 * Creating the namespace did not change our host uid; becoming root of
+	 * the namespace does: from now on we are the host's nobody, with
+	 * capabilities only over this namespace's own objects.
+	 */
 	if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
 		childfail(errfd, "becoming root of the user namespace");
+	/*
+	 * The zygote must not outlive wake; its death ends the pid namespace
+	 * and every sandbox in it.  Only now: the kernel clears the
+	 * parent-death signal when the effective uid changes, as it just did.
+	 * If wake died before this, its end of ctl is already closed.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		childfail(errfd, "prctl");
+	pfd.fd = ctl;
+	pfd.events = 0;
+	if (poll(&pfd, 1, 0) != 0)
+		_exit(112);
 
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)

@@ -353,3 +353,31 @@ print(os.path.exists('$dir'))
 	    pipeline | jq -c '[.exec.outcome, .exec.kill_reason, .verdict.status]'"
 	assert_output '["killed","wall_time",408]'
 }
+
+@test "a zygote dies with its wake, even when it cannot notice its control socket close" {
+	# A stopped zygote reads nothing, so only the kernel's parent-death
+	# signal can end it when its wake is killed.  (Its uid change in the
+	# new user namespace once cleared that signal: an orphan zygote then
+	# outlived everything.)
+	local p
+	p="IMAGES='$IMAGES' PTABLE='$PTABLE' R='$BATS_TEST_TMPDIR'
+	    mkfifo \$R/in
+	    airlock-wake -q -t \$PTABLE -I \$IMAGES -r \$R <\$R/in >/dev/null &
+	    w=\$!
+	    exec 3>\$R/in
+	    for i in \$(seq 200); do
+		z=\$(pgrep -P \$w -x python-runner) && break
+		sleep 0.05
+	    done
+	    [ -n \"\$z\" ] || { echo 'no zygote'; exit 1; }
+	    kill -STOP \$z
+	    kill -KILL \$w
+	    for i in \$(seq 100); do
+		case \$(ps -o stat= -p \$z) in ''|Z*) exit 0;; esac
+		sleep 0.05
+	    done
+	    echo \"zygote \$z outlived its wake\"
+	    kill -KILL \$z
+	    exit 1"
+	run_tool 0 unshare --pid --fork --mount-proc bash -c "$p"
+}
