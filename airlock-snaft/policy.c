@@ -31,7 +31,10 @@ static struct policy	*cache;
  *    numbers, which libseccomp treats as a foreign ABI) get NOTIFY too, so
  *    the monitor can name them;
  *  - fast mode: the row's allowed calls are ALLOWed in the kernel, except
- *    mmap and mprotect asking for PROT_EXEC, which stay NOTIFY (dlopen);
+ *    mmap and mprotect asking for PROT_EXEC, which stay NOTIFY (dlopen),
+ *    and the calls whose arguments the monitor checks or which it
+ *    answers itself (fcntl, ioctl, prlimit64, uname, sysinfo,
+ *    sched_getaffinity);
  *  - observe mode: nothing is allowed in the kernel; the monitor sees and
  *    counts every call and continues the allowed ones.
  */
@@ -73,9 +76,10 @@ compile(const struct intent *row, struct policy *p, char *errbuf,
 			/*
 			 * Other calls that are dangerous for some arguments
 			 * (prlimit64 on another process) always go to the
-			 * monitor, which checks them as in observe mode.
+			 * monitor, which checks them as in observe mode, and
+			 * so do the calls it answers itself (answer.c).
 			 */
-			else if (family_argcheck(nr))
+			else if (family_argcheck(nr) || answer_wanted(nr))
 				continue;
 			else
 				rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);

@@ -114,6 +114,8 @@ sendrun(struct run *r, size_t plen, int fds[3])
 		    sizeof(kp), fds, 3);
 	}
 	run.bpf_len = (uint32_t)p->len;
+	if (r->memcg)
+		run.flags |= SB_RUN_MEMCG;
 	return sb_send(r->conn, SB_RUN, 0, &run, sizeof(run), p->bpf,
 	    p->len * sizeof(struct sock_filter), fds, 3);
 }
@@ -230,10 +232,16 @@ takecgroup(struct run *r, json_t *wake, const char *handle)
 	r->cg.version = (int)v;
 	strcpy(r->cg.memory, mem);
 	strcpy(r->cg.pids, pids);
-	/* This run's limit, which may be tighter than the intent's. */
+	/*
+	 * This run's limit, which may be tighter than the intent's.  Only a
+	 * limit set here makes the cgroup the run's memory limit; otherwise
+	 * the runner falls back to an address-space rlimit.
+	 */
 	if (cgroup_set_memory(&r->cg, r->limits.memory_bytes) != 0)
-		log_info("warning: setting the memory limit in %s: %s", mem,
-		    strerror(errno));
+		log_info("warning: setting the memory limit in %s: %s; this "
+		    "run's memory limit is an rlimit", mem, strerror(errno));
+	else
+		r->memcg = 1;
 	r->oom_before = cgroup_oom_kills(&r->cg);
 }
 
@@ -398,6 +406,7 @@ onmessage(struct run *r)
 			r->pidfd = fds[1];
 		}
 		r->payload_pid = body.st.pid;
+		r->tmp_dev = body.st.tmp_dev;
 		r->state = RUN_RUNNING;
 		r->t_run = now_us();
 		return;
@@ -423,7 +432,6 @@ onmessage(struct run *r)
 		r->exit_how = (int)body.ex.how;
 		r->exit_code = body.ex.code;
 		r->cpu_us = body.ex.cpu_us;
-		r->memory_error = body.ex.memory_error != 0;
 		r->wall_killed = body.ex.wall_killed != 0;
 		r->t_end = now_us();
 		r->state = RUN_EXITED;
@@ -562,7 +570,7 @@ kvmreport(struct run *r, const char *text, size_t len)
 		/* A refused mapping and a failure exit: the memory limit. */
 		if (json_is_true(json_object_get(j, "memory_refused")) &&
 		    code != 0)
-			r->memory_error = 1;
+			r->memory_refused = 1;
 	} else if (strcmp(outcome, "signaled") == 0 ||
 	    strcmp(outcome, "killed") == 0) {
 		if (jsonl_get_int(j, "signal", &sig) != 0 || sig < 1 || sig > 64)
@@ -714,8 +722,8 @@ onnotify(struct run *r)
 		    (int)(d->nr & ~X32_SYSCALL_BIT));
 		violation(r, d, "foreign_abi", numname, "x32");
 		resp.error = -EPERM;
-	} else if ((family = family_of_call(d->nr,
-	    (const uint64_t *)d->args)) != NULL) {
+	} else if ((family = family_of_call_self(d->nr,
+	    (const uint64_t *)d->args, (uint64_t)r->payload_pid)) != NULL) {
 		name = syscall_name(d->nr);
 		violation(r, d, family, name ? name : "unknown", "x86_64");
 		resp.error = -EPERM;
@@ -745,11 +753,13 @@ onnotify(struct run *r)
 		    (d->args[0] & 0xff) == 0)
 			r->exit_seen = 1;
 		/*
-		 * Allowed: let the kernel run it as it stands.  CONTINUE is
-		 * safe here because the decision above read no memory the
-		 * payload could change after we looked.
+		 * Allowed: let the kernel run it as it stands, unless it is
+		 * one we answer ourselves.  CONTINUE is safe here because the
+		 * decision above read no memory the payload could change
+		 * after we looked.
 		 */
-		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		if (!answer_call(r, d, &resp))
+			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	}
 	if (ioctl(r->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 &&
 	    errno != ENOENT)
@@ -896,13 +906,26 @@ run_finish(struct run *r)
 			reason = "cpu_time";
 		if (reason == NULL && sig == SIGXFSZ && !own)
 			reason = "file_size";
-		if (reason == NULL && r->memory_error)
+		/*
+		 * Memory, only on the word of something the payload cannot
+		 * write: a kvm sandbox's VMM, or the kernel's OOM killer,
+		 * counted in the run's cgroup.  (A MemoryError a payload
+		 * raised, or met under an rlimit, is its own exit.)
+		 */
+		if (reason == NULL && r->memory_refused)
 			reason = "memory";
-		/* The kernel's OOM killer: the cgroup counted it. */
 		if (reason == NULL && sig == SIGKILL && !own &&
 		    r->cg.version != 0 &&
 		    cgroup_oom_kills(&r->cg) > r->oom_before)
 			reason = "memory";
+		/*
+		 * The cgroup is ours to remove now: airlock-wake keeps one
+		 * whose payload the OOM killer ended until we have read that.
+		 * A payload still on its way out (a clean exit we did not wait
+		 * for) keeps it busy; airlock-wake removes it then.
+		 */
+		if (r->cg.version != 0)
+			cgroup_remove(&r->cg);
 		if (reason != NULL)
 			outcome = "killed";
 		else if (sig != 0)

@@ -68,13 +68,25 @@ struct run {
 	int		 have_exit;
 	int		 exit_how, exit_code;
 	uint64_t	 cpu_us;
-	int		 memory_error, wall_killed;
+	int		 wall_killed;
+	int		 memory_refused; /* kvm: the VMM refused memory */
 	struct cgroup	 cg;		/* version 0: none */
+	int		 memcg;		/* cg holds this run's memory limit */
+	uint64_t	 tmp_dev;	/* the sandbox's private /tmp */
+	pid_t		 hostpid;	/* of the payload, once looked up */
 	int		 kvm;		/* an airlock-vmm sandbox (SB_REPORT) */
 	long		 oom_before;	/* OOM kills in it before the run */
 };
 
 extern const char *rundir;
+
+struct seccomp_data;
+struct seccomp_notif_resp;
+
+/* answer.c: the calls the monitor answers itself. */
+int		 answer_wanted(int nr);
+int		 answer_call(struct run *, const struct seccomp_data *,
+		    struct seccomp_notif_resp *);
 
 int		 handle_ok(const char *);
 struct run	*run_start(json_t *rec, const struct intent *row,

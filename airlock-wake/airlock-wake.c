@@ -296,36 +296,53 @@ pool_take(struct snapshot *s, int *hit)
 }
 
 /*
- * Forget handed-out sandboxes that have ended; with wait_ms, wait up to that
- * long for all of them (at end of input, before the zygotes go).
+ * Whether a handed-out sandbox's cgroup must stay a while after its
+ * payload ended: when the kernel's OOM killer ended it, airlock-snaft reads
+ * that count there for the verdict, and removes the cgroup itself once it
+ * has.  If it has not after HANDEDOUT_OOM_US (it died), we do.  Any other
+ * end needs nothing of the cgroup.
+ */
+static int
+keep_cgroup(struct pool_entry *e, uint64_t now)
+{
+	return e->cg.version != 0 && !gotsig &&
+	    now - e->ended_us < HANDEDOUT_OOM_US &&
+	    cgroup_oom_kills(&e->cg) > 0;
+}
+
+/*
+ * Forget handed-out sandboxes that have ended, and their cgroups; with
+ * wait_ms, wait up to that long for all of them (at end of input, before
+ * the zygotes go).
  */
 static void
 reap_handedout(int wait_ms)
 {
 	struct pool_entry *e, **ep;
 	struct pollfd pfd;
-	uint64_t until = now_us() + (uint64_t)wait_ms * 1000;
+	uint64_t until = now_us() + (uint64_t)wait_ms * 1000, t;
 
-	for (ep = &handedout; (e = *ep) != NULL;) {
-		pfd.fd = e->pidfd;
-		pfd.events = POLLIN;
-		for (;;) {
-			uint64_t t = now_us();
-			int ms = t >= until || gotsig ? 0 :
-			    (int)((until - t) / 1000);
-
-			if (poll(&pfd, 1, ms) != 0 || ms == 0)
-				break;
-		}
-		if (pfd.revents) {
+	for (;;) {
+		t = now_us();
+		for (ep = &handedout; (e = *ep) != NULL;) {
+			pfd.fd = e->pidfd;
+			pfd.events = POLLIN;
+			if (e->ended_us == 0 && poll(&pfd, 1, 0) == 1)
+				e->ended_us = t;
+			if (e->ended_us == 0 || keep_cgroup(e, t)) {
+				ep = &e->next;
+				continue;
+			}
 			*ep = e->next;
 			if (e->cg.version != 0)
 				pool_uncgroup(e);
 			close(e->pidfd);
 			unlink(e->path);
 			free(e);
-		} else
-			ep = &e->next;
+		}
+		if (handedout == NULL || t >= until || gotsig)
+			return;
+		(void)poll(NULL, 0, 10);
 	}
 }
 

@@ -16,8 +16,12 @@ struct pool_entry {
 	char			 path[108];	/* the handle: a socket path */
 	int			 pidfd;
 	uint64_t		 t_us;		/* when it was requested */
+	uint64_t		 ended_us;	/* when its payload was seen gone */
 	struct cgroup		 cg;		/* version 0: rlimits only */
 };
+
+/* How long an OOM-killed sandbox's cgroup waits for airlock-snaft. */
+#define HANDEDOUT_OOM_US	10000000
 
 struct pending {
 	struct pending		*next;

@@ -85,6 +85,27 @@ childfail(int fd, const char *what)
 }
 
 /*
+ * Back to the default action, through the system call: glibc's sigaction
+ * refuses the two signals it reserves for itself (32 and 33), and those
+ * too may arrive ignored.  SIGKILL and SIGSTOP fail with EINVAL, and are
+ * default anyway.
+ */
+static void
+resetsignal(int sig)
+{
+	struct {
+		void		(*handler)(int);
+		unsigned long	 flags;
+		void		(*restorer)(void);
+		uint64_t	 mask;
+	} ksa;
+
+	memset(&ksa, 0, sizeof(ksa));
+	ksa.handler = SIG_DFL;
+	(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
+/*
  * In the new namespaces: build the root and exec the runner.  Runs as root
  * of a fresh user namespace, so every mount below is invisible to the host
  * and carries no host privilege.  Errors go to errfd for the parent.
@@ -101,7 +122,8 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	char path[PATH_MAX + 32], *argv[SNAPSHOT_MAXPRELOAD + 2], c;
 	size_t i;
 	struct pollfd pfd;
-	int fd, rootfd;
+	sigset_t mask;
+	int fd, rootfd, sig;
 
 	/* Wait until wake has written our uid and gid maps. */
 	if (read(syncfd, &c, 1) != 1)
@@ -208,6 +230,17 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	 */
 	if (setpriority(PRIO_PROCESS, 0, SANDBOX_NICE) != 0)
 		childfail(errfd, "setpriority");
+	/*
+	 * Signal dispositions and the mask are the host's until now: what
+	 * the shell that started us ignored (a background job ignores SIGINT
+	 * and SIGQUIT) or blocked would survive the exec into every sandbox.
+	 * The runner starts from the defaults, as a fresh program should.
+	 */
+	for (sig = 1; sig < NSIG; sig++)
+		resetsignal(sig);
+	sigemptyset(&mask);
+	if (sigprocmask(SIG_SETMASK, &mask, NULL) != 0)
+		childfail(errfd, "sigprocmask");
 
 	argv[0] = s->runner;
 	for (i = 0; i < s->npreload; i++)

@@ -30,6 +30,7 @@
 #include <Python.h>
 
 #include <linux/capability.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -41,7 +42,6 @@
 #include <sys/wait.h>
 
 #include <linux/filter.h>
-#include <linux/futex.h>
 #include <linux/seccomp.h>
 
 #include <errno.h>
@@ -125,19 +125,19 @@ senderror(int sock, const char *fmt, ...)
 /* ---- the payload process ---------------------------------------------- */
 
 /*
- * The page shared between the zygote and a payload process for the
- * listener hand-over.  The payload side writes listener then sets state 1
- * once its filter is in place; the zygote takes the listener with
- * pidfd_getfd(2), sets state 2 and wakes the futex the payload side sleeps
- * on.  The payload side cannot signal anything: every system call after
- * the filter goes to a listener nobody holds yet, so the zygote polls for
- * state 1.
+ * The payload process and its zygote share no memory at all: each run's
+ * payload process is a fork of the zygote, and whatever it writes stays in
+ * its own copy.  Between them there is one socket pair, which the payload
+ * process closes before the payload's first instruction.
+ *
+ * The listener hand-over on it: the payload process sends SB_ARMING (with
+ * what snaft must know of its /tmp), installs its filter, whose listener
+ * lands on SB_LISTENER_FD, and reads one byte.  The zygote takes the
+ * listener with pidfd_getfd(2), gives it to snaft, and writes that byte.
+ * Until snaft holds the listener the payload process cannot run a single
+ * notified call, and in observe mode the read itself waits for snaft.
  */
-struct handover {
-	volatile int	state;
-	volatile int	listener;
-	volatile int	memory_error;
-};
+#define CTL_FD	3	/* the payload process's end, from SB_ARMING on */
 
 static void
 setlimit(int res, uint64_t soft, uint64_t hard, const char *what)
@@ -196,7 +196,7 @@ keepfds(int a, int b)
 }
 
 static void __attribute__((noreturn))
-payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
+payload(int ctl, int go, const struct sb_spawn *sp)
 {
 	static union {
 		struct sb_run run;
@@ -205,14 +205,14 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	} req;
 	const struct sb_run *run = &req.run;
 	struct sock_fprog prog;
-	PyObject *main, *globals, *res;
+	PyObject *main, *globals, *res, *scratch;
+	struct sb_arming arming;
 	struct stat st;
 	char *src;
 	ssize_t n;
 	size_t got = 0;
 	long listener;
-	int code = 0, memerr = 0, nullfd, fds[3], nfds, memfd, out, errfd;
-
+	int code = 0, nullfd, fds[3], nfds, memfd, out, errfd;
 	char opts[64], c;
 	struct pollfd pfd;
 
@@ -236,8 +236,11 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 		die("unshare mount namespace: %s", strerror(errno));
 	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=4096,mode=1777",
 	    (unsigned long long)sp->tmp_bytes);
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0 ||
+	    stat("/tmp", &st) != 0)
 		die("mount /tmp: %s", strerror(errno));
+	memset(&arming, 0, sizeof(arming));
+	arming.tmp_dev = (uint64_t)st.st_dev;
 	if (dropcaps() != 0)
 		die("dropping capabilities: %s", strerror(errno));
 
@@ -256,29 +259,29 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	 * Fresh randomness for this process, which serves exactly one run:
 	 * never the zygote's RNG state.  (random also reseeds itself in
 	 * PyOS_AfterFork_Child through os.register_at_fork; seeding again
-	 * costs little and does not depend on that.)
+	 * costs little and does not depend on that.)  Then warm up: compile
+	 * and run a small program now, while output still goes to /dev/null,
+	 * so that the copy-on-write faults of the compiler and of printing
+	 * are taken here and not in the run.  CPython ignores SIGXFSZ; a
+	 * payload over the file limit must die of it (through the signal
+	 * module, so that what it reports is what is).  All in a scratch
+	 * namespace: the payload's __main__ stays as CPython made it.
 	 */
 	PyOS_AfterFork_Child();
-	res = PyRun_String("import random as _r; _r.seed(); del _r",
-	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
-	    NULL);
-	if (res == NULL)
-		die("reseeding random failed");
-	Py_DECREF(res);
-
-	/*
-	 * Warm up: compile and run a small program now, while output still
-	 * goes to /dev/null, so that the copy-on-write faults of the compiler
-	 * and of printing are taken here and not in the run.
-	 */
-	res = PyRun_String("print(compile('x = [str(i) for i in range(9)]\\n'"
+	if ((scratch = PyDict_New()) == NULL ||
+	    PyDict_SetItemString(scratch, "__builtins__",
+	    PyEval_GetBuiltins()) != 0)
+		die("out of memory for the warm-up");
+	res = PyRun_String("import random, signal\nrandom.seed()\n"
+	    "signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+	    "print(compile('x = [str(i) for i in range(9)]\\n'"
 	    "'print(x, {1: 2})', '<warm>', 'exec') is not None)\n"
 	    "import sys\nsys.stdout.flush()\nsys.stderr.flush()\n",
-	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
-	    NULL);
+	    Py_file_input, scratch, scratch);
 	if (res == NULL)
-		die("warm-up failed");
+		die("reseeding random and warming up failed");
 	Py_DECREF(res);
+	Py_DECREF(scratch);
 
 	n = recvmsgfds(ctl, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
 	    &nfds);
@@ -288,7 +291,6 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter))
 		_exit(112);
-	close(ctl);
 	memfd = fds[0];
 	out = fds[1];
 	errfd = fds[2];
@@ -310,11 +312,16 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	if (memchr(src, '\0', got) != NULL)
 		die("payload contains a NUL byte");
 
-	/* Descriptors: stdin /dev/null, stdout and stderr snaft's pipes. */
+	/*
+	 * Descriptors: stdin /dev/null, stdout and stderr snaft's pipes, the
+	 * zygote on CTL_FD for the hand-over, and nothing else, so that the
+	 * listener lands on SB_LISTENER_FD.
+	 */
 	if ((nullfd = open("/dev/null", O_RDONLY)) < 0 ||
-	    dup2(nullfd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+	    dup2(nullfd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
+	    (ctl != CTL_FD && dup2(ctl, CTL_FD) < 0))
 		die("descriptors: %s", strerror(errno));
-	if (syscall(SYS_close_range, 3, ~0U, 0) != 0)
+	if (syscall(SYS_close_range, CTL_FD + 1, ~0U, 0) != 0)
 		die("close_range: %s", strerror(errno));
 
 	/*
@@ -322,7 +329,18 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	 * the host side as well.  The hard CPU limit is one second above the
 	 * soft one so that SIGXCPU comes first and SIGKILL follows.
 	 */
-	setlimit(RLIMIT_AS, run->memory_bytes, run->memory_bytes, "AS");
+	/*
+	 * Memory: where snaft set the run's cgroup to memory_bytes, that is
+	 * the limit, and the kernel counts its OOM kills where no payload can
+	 * write; the address space is then left unlimited, so that a payload
+	 * over the limit meets the cgroup and not a MemoryError of its own.
+	 * Without a cgroup, the address space is the limit (and an allocation
+	 * over it a MemoryError, which is the payload's to handle).
+	 */
+	if (run->flags & SB_RUN_MEMCG)
+		setlimit(RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY, "AS");
+	else
+		setlimit(RLIMIT_AS, run->memory_bytes, run->memory_bytes, "AS");
 	setlimit(RLIMIT_CPU, (run->cpu_ms + 999) / 1000,
 	    (run->cpu_ms + 999) / 1000 + 1, "CPU");
 	setlimit(RLIMIT_FSIZE, run->file_bytes, run->file_bytes, "FSIZE");
@@ -331,29 +349,32 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	setlimit(RLIMIT_NPROC, 0, 0, "NPROC");
 	setlimit(RLIMIT_MEMLOCK, 0, 0, "MEMLOCK");
 	setlimit(RLIMIT_MSGQUEUE, 0, 0, "MSGQUEUE");
-	/* CPython ignores SIGXFSZ; a payload over the file limit must die. */
-	signal(SIGXFSZ, SIG_DFL);
+	/*
+	 * Not dumpable: no process of the same uid may attach to this one or
+	 * read its memory, even if a way round the filter were found; the
+	 * zygote and snaft hold CAP_SYS_PTRACE over it and still can.  The
+	 * zygote's 1 us timer slack is its own: back to the default.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0) != 0)
+		die("prctl: %s", strerror(errno));
 
 	/*
-	 * The SNAFT filter.  NO_NEW_PRIVS is already set (inherited from the
-	 * sandbox).  From here on every system call goes through the filter,
-	 * and in observe mode every one waits for the monitor.
+	 * The hand-over (see CTL_FD).  NO_NEW_PRIVS is already set (inherited
+	 * from the zygote).  From the filter on every system call goes through
+	 * it, and in observe mode every one waits for the monitor.
 	 */
+	if (sendmsgfds(CTL_FD, SB_ARMING, 0, &arming, sizeof(arming), NULL,
+	    0) != 0)
+		_exit(112);
 	listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-	if (listener < 0)
-		_exit(112);	/* the sandbox reports it: state stays 0 */
-	ho->listener = (int)listener;
-	__atomic_store_n(&ho->state, 1, __ATOMIC_RELEASE);
-	/*
-	 * Sleep, not spin, until the sandbox holds the listener: a spinning
-	 * payload process starves the very process it waits for on a small
-	 * machine.  In observe mode this futex call itself waits for the
-	 * monitor, which is fine: the monitor gets the listener first.
-	 */
-	while (__atomic_load_n(&ho->state, __ATOMIC_ACQUIRE) != 2)
-		syscall(SYS_futex, &ho->state, FUTEX_WAIT, 1, NULL, NULL, 0);
-	close((int)listener);
+	if (listener != SB_LISTENER_FD)
+		_exit(112);	/* the zygote reports it: no listener came */
+	if (read(CTL_FD, &c, 1) != 1 || c != 'g')
+		_exit(112);
+	close(CTL_FD);
+	close(SB_LISTENER_FD);
 
 	main = PyImport_AddModule("__main__");
 	globals = PyModule_GetDict(main);
@@ -362,7 +383,6 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 		if (PyErr_ExceptionMatches(PyExc_SystemExit))
 			code = exitcode();
 		else {
-			memerr = PyErr_ExceptionMatches(PyExc_MemoryError);
 			PyErr_Print();
 			code = 1;
 		}
@@ -374,7 +394,6 @@ payload(struct handover *ho, int ctl, int go, const struct sb_spawn *sp)
 	    "BaseException:\n pass\n", Py_file_input, globals, globals);
 	Py_XDECREF(res);
 	PyErr_Clear();
-	ho->memory_error = memerr;
 	/*
 	 * Close the output first: the monitor then has every byte, and its
 	 * end, before this process spends a millisecond tearing down the
@@ -411,8 +430,7 @@ dropcaps(void)
 }
 
 static void
-writeexit(int conn, int status, const struct rusage *ru, int memerr,
-    int wallkilled)
+writeexit(int conn, int status, const struct rusage *ru, int wallkilled)
 {
 	struct sb_exit e;
 
@@ -429,7 +447,6 @@ writeexit(int conn, int status, const struct rusage *ru, int memerr,
 	    (uint64_t)ru->ru_stime.tv_sec * 1000000 +
 	    (uint64_t)ru->ru_stime.tv_usec;
 	e.maxrss_kb = (uint64_t)ru->ru_maxrss;
-	e.memory_error = memerr != 0;
 	e.wall_killed = wallkilled;
 	(void)sendmsgfds(conn, SB_EXIT, 0, &e, sizeof(e), NULL, 0);
 }
@@ -450,7 +467,7 @@ initpython(int argc, char *argv[])
 {
 	PyConfig config;
 	PyStatus st;
-	PyObject *res;
+	PyObject *res, *scratch;
 	int i;
 
 	/*
@@ -484,15 +501,17 @@ initpython(int argc, char *argv[])
 	/*
 	 * Everything imported so far is shared with every fork: freeze it out
 	 * of the collector, so that no run's garbage collection walks (and so
-	 * copies) the zygote's heap.
+	 * copies) the zygote's heap.  In a scratch namespace: the payload's
+	 * __main__ stays as CPython made it.
 	 */
+	if ((scratch = PyDict_New()) == NULL)
+		die("out of memory");
 	res = PyRun_String("import sys, gc\nsys.argv = ['<payload>']\n"
-	    "gc.collect()\ngc.freeze()\n",
-	    Py_file_input, PyModule_GetDict(PyImport_AddModule("__main__")),
-	    NULL);
+	    "gc.collect()\ngc.freeze()\n", Py_file_input, scratch, scratch);
 	if (res == NULL)
 		die("setting sys.argv failed");
 	Py_DECREF(res);
+	Py_DECREF(scratch);
 }
 
 /* ---- the zygote's supervision ----------------------------------------- */
@@ -500,7 +519,8 @@ initpython(int argc, char *argv[])
 enum sbstate {
 	SBX_POOL,	/* waiting to be claimed on its socket */
 	SBX_CLAIMED,	/* snaft connected; waiting for its SB_RUN */
-	SBX_STARTING,	/* run forwarded; waiting for the filter */
+	SBX_STARTING,	/* run forwarded; waiting for SB_ARMING */
+	SBX_ARMING,	/* its filter is going in; taking the listener */
 	SBX_RUNNING,	/* snaft holds the listener; waiting for the exit */
 	SBX_ENDING,	/* killed, or snaft gone: waiting to reap */
 };
@@ -513,15 +533,73 @@ struct sandbox {
 	int		 pidfd;
 	int		 lsock;		/* its handle, until claimed */
 	int		 conn;		/* snaft, from the claim on */
-	int		 ctl;		/* to the payload process: the run */
-	struct handover	*ho;
+	int		 ctl;		/* to the payload process, until it runs */
+	int		 wallkilled;
+	uint64_t	 tmp_dev;	/* from its SB_ARMING */
 	uint64_t	 deadline;	/* ms: lease, filter, then wall time */
 	uint64_t	 claimed;	/* ms: when snaft claimed it */
 	uint64_t	 wall_ms;
-	int		 wallkilled;
 };
 
-static struct sandbox *sandboxes;
+#define ZYGOTE_MAXSB	1024
+#define ZYGOTE_MAXFDS	(1 + 3 * ZYGOTE_MAXSB)
+#define CLAIM_FIRST_MS	50	/* spawns wait this long at most for a start */
+#define STACK_WIPE	32768	/* bytes of dead stack cleared before a fork */
+
+/*
+ * Everything the zygote knows of its sandboxes, in one mapping that the
+ * kernel gives every fork as fresh zero pages (MADV_WIPEONFORK): no
+ * payload process inherits a word of another sandbox's bookkeeping, nor a
+ * run request the zygote forwarded for another tenant.  The zygote keeps
+ * no other state about its sandboxes: it allocates nothing after its
+ * interpreter is initialised.
+ */
+struct zygote {
+	struct sandbox	 slots[ZYGOTE_MAXSB];
+	struct sandbox	*live;		/* the sandboxes, newest first */
+	struct sandbox	*free;		/* unused slots */
+	struct pollfd	 pfd[ZYGOTE_MAXFDS];
+	struct sandbox	*who[ZYGOTE_MAXFDS];
+	union {
+		struct sb_run run;
+		char buf[sizeof(struct sb_run) +
+		    SB_BPF_MAX * sizeof(struct sock_filter)];
+	} req;
+};
+
+static struct zygote *zy;
+
+static void
+zygote_init(void)
+{
+	int i;
+
+	zy = mmap(NULL, sizeof(*zy), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (zy == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	/* No fallback: without it, bookkeeping would reach the sandboxes. */
+	if (madvise(zy, sizeof(*zy), MADV_WIPEONFORK) != 0)
+		die("madvise MADV_WIPEONFORK: %s", strerror(errno));
+	for (i = ZYGOTE_MAXSB - 1; i >= 0; i--) {
+		zy->slots[i].next = zy->free;
+		zy->free = &zy->slots[i];
+	}
+}
+
+/*
+ * Clear the stack below the caller, where the handlers of other sandboxes'
+ * events left their locals (exit statuses, error texts), so that a fork
+ * made next inherits none of it.
+ */
+static void __attribute__((noinline))
+wipestack(void)
+{
+	char dead[STACK_WIPE];
+
+	explicit_bzero(dead, sizeof(dead));
+	__asm__ volatile("" : : "r"(dead) : "memory");
+}
 
 static void
 closefd(int *fd)
@@ -557,43 +635,41 @@ static int
 spawn(const struct sb_spawn *sp, int lsock, int go)
 {
 	struct sandbox *b;
-	struct handover *ho;
 	int sv[2], pidfd;
 	pid_t pid;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		die("out of memory");
-	ho = mmap(NULL, sizeof(*ho), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ho == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
+	if ((b = zy->free) == NULL)
+		die("more than %d sandboxes", ZYGOTE_MAXSB);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		die("socketpair: %s", strerror(errno));
 	fflush(NULL);
+	wipestack();
 	if ((pid = fork()) < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
+		zy = NULL;	/* zero pages here: see struct zygote */
 		signal(SIGCHLD, SIG_DFL);
-		payload(ho, sv[1], go, sp);
+		payload(sv[1], go, sp);
 	}
 	close(go);
 	close(sv[1]);
 	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
 		die("pidfd_open: %s", strerror(errno));
+	zy->free = b->next;
+	memset(b, 0, sizeof(*b));
 	b->state = SBX_POOL;
 	b->pid = pid;
 	b->pidfd = pidfd;
 	b->lsock = lsock;
 	b->conn = -1;
 	b->ctl = sv[0];
-	b->ho = ho;
 	/*
 	 * Unclaimed, it expires: a lease for go (the payload process gives
 	 * up by itself) and a lease from then to be claimed.
 	 */
 	b->deadline = now_ms() + 2 * sp->lease_ms;
-	b->next = sandboxes;
-	sandboxes = b;
+	b->next = zy->live;
+	zy->live = b;
 	return pidfd;
 }
 
@@ -614,24 +690,19 @@ onclaim(struct sandbox *b)
 static void
 onrun(struct sandbox *b)
 {
-	static union {
-		struct sb_run run;
-		char buf[sizeof(struct sb_run) +
-		    SB_BPF_MAX * sizeof(struct sock_filter)];
-	} req;
 	int fds[3], nfds = 0, i;
 	ssize_t n;
 
-	n = recvmsgfds(b->conn, SB_RUN, &req, sizeof(req.run), sizeof(req),
-	    fds, 3, &nfds);
+	n = recvmsgfds(b->conn, SB_RUN, &zy->req, sizeof(zy->req.run),
+	    sizeof(zy->req), fds, 3, &nfds);
 	if (n == 0) {
 		/* snaft hung up without a run: it will not run the record. */
 		sbend(b);
 		return;
 	}
-	if (n < 0 || nfds != 3 || req.run.bpf_len == 0 ||
-	    req.run.bpf_len > SB_BPF_MAX ||
-	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
+	if (n < 0 || nfds != 3 || zy->req.run.bpf_len == 0 ||
+	    zy->req.run.bpf_len > SB_BPF_MAX ||
+	    (size_t)n != sizeof(zy->req.run) + zy->req.run.bpf_len *
 	    sizeof(struct sock_filter)) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -639,7 +710,7 @@ onrun(struct sandbox *b)
 		sbend(b);
 		return;
 	}
-	if (sendmsgfds(b->ctl, SB_RUN, 0, &req, (uint32_t)n, fds, 3) != 0) {
+	if (sendmsgfds(b->ctl, SB_RUN, 0, &zy->req, (uint32_t)n, fds, 3) != 0) {
 		senderror(b->conn, "handing the run over: %s", strerror(errno));
 		for (i = 0; i < 3; i++)
 			close(fds[i]);
@@ -648,33 +719,53 @@ onrun(struct sandbox *b)
 	}
 	for (i = 0; i < 3; i++)
 		close(fds[i]);
-	closefd(&b->ctl);
-	b->wall_ms = req.run.wall_ms;
+	b->wall_ms = zy->req.run.wall_ms;
+	/* Forwarded: nothing of this tenant's request stays here. */
+	explicit_bzero(&zy->req, (size_t)n);
 	b->deadline = now_ms() + 5000;
 	b->state = SBX_STARTING;
 }
 
 /*
- * The filter is in place: take the listener out of the payload process
- * (it cannot send it itself: every system call it makes now waits on that
- * very listener), give it and a pidfd to snaft, and let the payload run.
+ * The filter is in place once its listener exists in the payload process:
+ * take it out (the payload process cannot send it itself: every system
+ * call it makes now waits on that very listener), give it and a pidfd to
+ * snaft, and let the payload run.  Until the filter call returns the
+ * descriptor does not exist, and we try again shortly.
  */
 static void
-onfilter(struct sandbox *b)
+takelistener(struct sandbox *b)
 {
 	struct sb_started started;
+	uint64_t id = 0;
 	int lfd, give[2];
 
-	lfd = (int)syscall(SYS_pidfd_getfd, b->pidfd, b->ho->listener, 0);
+	lfd = (int)syscall(SYS_pidfd_getfd, b->pidfd, SB_LISTENER_FD, 0);
+	if (lfd < 0 && errno == EBADF)
+		return;		/* not yet */
 	if (lfd < 0) {
 		senderror(b->conn, "pidfd_getfd: %s", strerror(errno));
 		sbend(b);
 		return;
 	}
+	/*
+	 * Only the filter call makes that descriptor (the payload process
+	 * closed everything above CTL_FD), but check what it is: a seccomp
+	 * listener knows no notification 0.
+	 */
+	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 ||
+	    errno != ENOENT) {
+		close(lfd);
+		senderror(b->conn, "descriptor %d of the payload process is "
+		    "not its seccomp listener", SB_LISTENER_FD);
+		sbend(b);
+		return;
+	}
 	give[0] = lfd;
 	give[1] = b->pidfd;
+	memset(&started, 0, sizeof(started));
 	started.pid = b->pid;
-	started.pad = 0;
+	started.tmp_dev = b->tmp_dev;
 	if (sendmsgfds(b->conn, SB_STARTED, 0, &started, sizeof(started), give,
 	    2) != 0) {
 		close(lfd);
@@ -682,10 +773,35 @@ onfilter(struct sandbox *b)
 		return;
 	}
 	close(lfd);
-	__atomic_store_n(&b->ho->state, 2, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &b->ho->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	/* snaft holds the listener: go, and the channel closes for good. */
+	if (write(b->ctl, "g", 1) != 1) {
+		sbend(b);
+		return;
+	}
+	closefd(&b->ctl);
 	b->deadline = now_ms() + b->wall_ms;
 	b->state = SBX_RUNNING;
+}
+
+/* The payload process says its filter goes in next. */
+static void
+onarming(struct sandbox *b)
+{
+	struct sb_arming a;
+	int nfds = 0;
+	ssize_t n;
+
+	n = recvmsgfds(b->ctl, SB_ARMING, &a, sizeof(a), sizeof(a), NULL, 0,
+	    &nfds);
+	if (n <= 0) {
+		/* Gone or garbled before its filter: onexit reports it. */
+		closefd(&b->ctl);
+		sbkill(b);
+		return;
+	}
+	b->tmp_dev = a.tmp_dev;
+	b->state = SBX_ARMING;
+	takelistener(b);
 }
 
 /* The payload process is gone: reap it, report it, forget the sandbox. */
@@ -698,25 +814,36 @@ onexit(struct sandbox **bp)
 
 	if (wait4(b->pid, &status, WNOHANG, &ru) != b->pid)
 		return;
-	if (b->state == SBX_STARTING && b->conn >= 0)
+	if ((b->state == SBX_STARTING || b->state == SBX_ARMING) &&
+	    b->conn >= 0)
 		senderror(b->conn, "payload process died before its filter was "
 		    "installed (status 0x%x)", status);
 	else if (b->state == SBX_RUNNING && b->conn >= 0)
-		writeexit(b->conn, status, &ru, b->ho->memory_error,
-		    b->wallkilled);
+		writeexit(b->conn, status, &ru, b->wallkilled);
 	closefd(&b->lsock);
 	closefd(&b->conn);
 	closefd(&b->ctl);
 	close(b->pidfd);
-	munmap(b->ho, sizeof(*b->ho));
 	*bp = b->next;
-	free(b);
+	memset(b, 0, sizeof(*b));
+	b->next = zy->free;
+	zy->free = b;
 }
 
-/* One event: b's socket (its handle, or snaft's connection) is ready. */
+/* One event on b's socket: its handle, snaft's connection, or its ctl. */
 static void
-onevent(struct sandbox *b)
+onevent(struct sandbox *b, int fd)
 {
+	if (fd == b->ctl) {
+		if (b->state == SBX_STARTING)
+			onarming(b);
+		else {
+			/* It says nothing else: its end, garbled or not. */
+			closefd(&b->ctl);
+			sbkill(b);
+		}
+		return;
+	}
 	switch (b->state) {
 	case SBX_POOL:
 		onclaim(b);
@@ -725,6 +852,7 @@ onevent(struct sandbox *b)
 		onrun(b);
 		break;
 	case SBX_STARTING:
+	case SBX_ARMING:
 	case SBX_RUNNING:
 		/* snaft sends nothing more: this is its end.  Nobody watches. */
 		closefd(&b->conn);
@@ -739,10 +867,10 @@ onevent(struct sandbox *b)
 static void
 ontime(struct sandbox *b, uint64_t now)
 {
-	if (b->state == SBX_STARTING &&
-	    __atomic_load_n(&b->ho->state, __ATOMIC_ACQUIRE) == 1) {
-		onfilter(b);
-		return;
+	if (b->state == SBX_ARMING) {
+		takelistener(b);
+		if (b->state != SBX_ARMING)
+			return;
 	}
 	if (now < b->deadline || b->state == SBX_ENDING)
 		return;
@@ -752,6 +880,7 @@ ontime(struct sandbox *b, uint64_t now)
 		sbend(b);		/* the lease is over */
 		break;
 	case SBX_STARTING:
+	case SBX_ARMING:
 		senderror(b->conn, "payload process never installed its filter");
 		sbend(b);
 		break;
@@ -766,24 +895,31 @@ ontime(struct sandbox *b, uint64_t now)
 	}
 }
 
-#define ZYGOTE_MAXFDS	4096
-#define CLAIM_FIRST_MS	50	/* spawns wait this long at most for a start */
+/* Add fd to the poll set for b; -1 adds nothing. */
+static void
+watch(int *n, int fd, struct sandbox *b)
+{
+	if (fd < 0 || *n >= ZYGOTE_MAXFDS)
+		return;
+	zy->pfd[*n].fd = fd;
+	zy->pfd[*n].events = POLLIN;
+	zy->who[(*n)++] = b;
+}
 
 int
 main(int argc, char *argv[])
 {
-	static struct pollfd pfd[ZYGOTE_MAXFDS];
-	static struct sandbox *who[ZYGOTE_MAXFDS];
 	struct sb_spawn sp;
 	struct sandbox *b, **bp;
 	struct timespec ts, *tsp;
 	uint64_t now, next;
-	int ctl = SB_ZYGOTE_FD, fds[2], nfds, pidfd, n, i, starting, claiming;
+	int ctl = SB_ZYGOTE_FD, fds[2], nfds, pidfd, n, i, arming, claiming;
 	uint32_t seq = 0;
 	ssize_t r;
 
 	progname = "python-runner";
 	initpython(argc, argv);
+	zygote_init();
 	if (sendmsgfds(ctl, SB_READY, 0, NULL, 0, NULL, 0) != 0)
 		die("ready: %s", strerror(errno));
 	/* The filter hand-over polls in short sleeps; keep them short. */
@@ -792,44 +928,42 @@ main(int argc, char *argv[])
 	for (;;) {
 		now = now_ms();
 		next = UINT64_MAX;
-		starting = 0;
+		arming = 0;
 		claiming = 0;
-		for (b = sandboxes; b != NULL; b = b->next) {
+		for (b = zy->live; b != NULL; b = b->next) {
 			/*
 			 * A run being started goes before a new sandbox: forking
 			 * the interpreter takes milliseconds, and the run's
 			 * start would wait for it.  Not for long, though.
 			 */
-			if ((b->state == SBX_CLAIMED || b->state == SBX_STARTING) &&
+			if ((b->state == SBX_CLAIMED ||
+			    b->state == SBX_STARTING ||
+			    b->state == SBX_ARMING) &&
 			    now - b->claimed < CLAIM_FIRST_MS)
 				claiming = 1;
 			ontime(b, now);
-			if (b->state == SBX_STARTING)
-				starting = 1;
+			if (b->state == SBX_ARMING)
+				arming = 1;
 			if (b->state != SBX_ENDING && b->deadline < next)
 				next = b->deadline;
 		}
-		n = 0;
-		/* -1 once wake is gone, or while a run starts: ignored. */
-		pfd[n].fd = claiming ? -1 : ctl;
-		pfd[n].events = POLLIN;
-		who[n++] = NULL;
-		for (b = sandboxes; b != NULL && n + 2 <= ZYGOTE_MAXFDS;
-		    b = b->next) {
-			pfd[n].fd = b->pidfd;
-			pfd[n].events = POLLIN;
-			who[n++] = b;
-			pfd[n].fd = b->state == SBX_POOL ? b->lsock : b->conn;
-			pfd[n].events = POLLIN;
-			who[n++] = b;
+		/* wake's socket: not while a run starts, nor once wake is gone. */
+		zy->pfd[0].fd = claiming ? -1 : ctl;
+		zy->pfd[0].events = POLLIN;
+		zy->who[0] = NULL;
+		n = 1;
+		for (b = zy->live; b != NULL; b = b->next) {
+			watch(&n, b->pidfd, b);
+			watch(&n, b->state == SBX_POOL ? b->lsock : b->conn, b);
+			watch(&n, b->state == SBX_STARTING ? b->ctl : -1, b);
 		}
 		/*
 		 * Sleep until something happens or the next deadline; while a
-		 * run starts, wake every 20 us to look at its payload process's
-		 * flag, which it cannot signal (see struct handover).
+		 * filter goes in, wake every 20 us to take its listener, which
+		 * its payload process cannot announce (see CTL_FD).
 		 */
 		tsp = NULL;
-		if (starting) {
+		if (arming) {
 			ts.tv_sec = 0;
 			ts.tv_nsec = 20000;
 			tsp = &ts;
@@ -840,7 +974,7 @@ main(int argc, char *argv[])
 			ts.tv_nsec = (long)(ms % 1000) * 1000000;
 			tsp = &ts;
 		}
-		if (ppoll(pfd, (nfds_t)n, tsp, NULL) < 0) {
+		if (ppoll(zy->pfd, (nfds_t)n, tsp, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("ppoll: %s", strerror(errno));
@@ -848,26 +982,27 @@ main(int argc, char *argv[])
 
 		/* Sandboxes first: a waiting payload is on a run's clock. */
 		for (i = 1; i < n; i++) {
-			if (pfd[i].revents == 0 || pfd[i].fd < 0)
+			if (zy->pfd[i].revents == 0)
 				continue;
-			for (bp = &sandboxes; *bp != NULL && *bp != who[i];
+			for (bp = &zy->live; *bp != NULL && *bp != zy->who[i];
 			    bp = &(*bp)->next)
 				;
 			if (*bp == NULL)
 				continue;	/* gone earlier in this pass */
-			if (pfd[i].fd == (*bp)->pidfd) {
+			if (zy->pfd[i].fd == (*bp)->pidfd) {
+				b = *bp;
 				onexit(bp);
-				/* who[i + 1] may be freed: skip its event. */
-				if (*bp != who[i])
-					i++;
-			} else if (pfd[i].fd == (*bp)->lsock ||
-			    pfd[i].fd == (*bp)->conn)
-				onevent(*bp);
+				/* Its other events are stale: skip them. */
+				if (*bp != b)
+					while (i + 1 < n && zy->who[i + 1] == b)
+						i++;
+			} else
+				onevent(*bp, zy->pfd[i].fd);
 		}
 
-		if (ctl < 0 && sandboxes == NULL)
+		if (ctl < 0 && zy->live == NULL)
 			_exit(0);	/* every run reported: done */
-		if (ctl < 0 || pfd[0].revents == 0)
+		if (ctl < 0 || zy->pfd[0].revents == 0)
 			continue;
 		r = recvmsgfds(ctl, SB_SPAWN, &sp, sizeof(sp), sizeof(sp), fds,
 		    2, &nfds);
@@ -878,7 +1013,7 @@ main(int argc, char *argv[])
 			 * before we exit (wake waits a moment for that).
 			 */
 			closefd(&ctl);
-			for (b = sandboxes; b != NULL; b = b->next)
+			for (b = zy->live; b != NULL; b = b->next)
 				if (b->state == SBX_POOL)
 					sbend(b);
 			continue;

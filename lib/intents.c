@@ -43,7 +43,7 @@ enum cond {
 	COND_ALWAYS,
 	COND_PROT_EXEC,		/* arg2 (prot) asks for PROT_EXEC */
 	COND_NOT_THREAD,	/* arg0 (clone flags) lacks CLONE_THREAD */
-	COND_OTHER_PID,		/* arg0 (pid) is not 0 and arg2 (new) is set */
+	COND_OTHER_PID,		/* arg0 (pid) is not 0 */
 	COND_FCNTL_OWNER,	/* fcntl: F_SETOWN, F_SETOWN_EX, F_SETSIG, or
 				   F_SETFL with O_ASYNC */
 	COND_IOCTL_OWNER,	/* ioctl: FIOASYNC, FIOSETOWN, SIOCSPGRP */
@@ -134,7 +134,8 @@ const char *const policy_base[] = {
 	"getcwd", "readlink", "readlinkat", "access", "faccessat",
 	"faccessat2", "fcntl", "ioctl", "dup", "dup2", "dup3",
 	"unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "rename",
-	"renameat", "ftruncate", "fsync", "fdatasync", "chmod", "sendfile",
+	"renameat", "ftruncate", "fsync", "fdatasync", "chmod", "fchown",
+	"sendfile",
 	/* waiting */
 	"poll", "ppoll", "select", "pselect6", "futex", "sched_yield",
 	/* time */
@@ -255,12 +256,13 @@ cond_holds(enum cond c, const uint64_t a[6])
 		return (a[0] & CLONE_THREAD) == 0;
 	case COND_OTHER_PID:
 		/*
-		 * prlimit64(pid, resource, new, old): reading any limit, or
-		 * setting our own (pid 0), is harmless; setting another
-		 * process's limits could starve the monitor, which runs
-		 * under the same uid in the same pid namespace.
+		 * prlimit64(pid, resource, new, old) on ourselves (pid 0) is
+		 * harmless.  On anyone else it is a channel: the sandboxes of
+		 * one zygote share a uid and a pid namespace, so one run
+		 * could set its own limit and another read it; and setting
+		 * another process's limits could starve the monitor.
 		 */
-		return a[0] != 0 && a[2] != 0;
+		return a[0] != 0;
 	case COND_FCNTL_OWNER:
 		return cmd == F_SETOWN || cmd == F_SETOWN_EX ||
 		    cmd == F_SETSIG || (cmd == F_SETFL && (a[2] & O_ASYNC));
@@ -283,6 +285,19 @@ family_of_call(int nr, const uint64_t args[6])
 			if (m->nr == nr && cond_holds(m->cond, args))
 				return families[i].name;
 	return NULL;
+}
+
+const char *
+family_of_call_self(int nr, const uint64_t args[6], uint64_t self)
+{
+	uint64_t a[6];
+
+	if (nr != __NR_prlimit64 || self == 0 || args[0] != self)
+		return family_of_call(nr, args);
+	/* Naming itself by its pid is naming itself. */
+	memcpy(a, args, sizeof(a));
+	a[0] = 0;
+	return family_of_call(nr, a);
 }
 
 const char *

@@ -102,7 +102,7 @@ const char	*family_name(size_t i);
  * fast mode, in the monitor in observe mode) and treat a match as a
  * violation of the family family_of_dangerous() names:
  *   mmap, mprotect, pkey_mprotect	arg2 & PROT_EXEC	"dlopen"
- *   prlimit64				arg0 != 0 && arg2 != 0	"ptrace"
+ *   prlimit64				arg0 != 0		"ptrace"
  * clone without CLONE_THREAD is "fork", but clone is always in "clone" and
  * never allowable, so family_argcheck() is 0 for it.
  */
@@ -112,8 +112,7 @@ int		 family_argcheck(int nr);
  * The always-dangerous family that syscall nr belongs to, or NULL.  For
  * mmap/mprotect/pkey_mprotect, prot decides: PROT_EXEC makes it "dlopen".
  * For clone, flags decide: without CLONE_THREAD it is "fork".  For
- * prlimit64, setting another process's limits (arg0 != 0, arg2 != NULL) is
- * "ptrace".  nr may be any value (it comes from the tracee's registers).
+ * prlimit64, naming another process (arg0 != 0) is "ptrace".  nr may be any value (it comes from the tracee's registers).
  */
 const char	*family_of_dangerous(int nr, uint64_t arg0, uint64_t arg2);
 
@@ -123,6 +122,14 @@ const char	*family_of_dangerous(int nr, uint64_t arg0, uint64_t arg2);
  * too.  Monitors use this one; family_of_dangerous() passes 0 for arg1.
  */
 const char	*family_of_call(int nr, const uint64_t args[6]);
+
+/*
+ * family_of_call() for a monitor that knows the caller's own pid as the
+ * sandbox numbers it (0: unknown): a process naming itself by its pid
+ * names itself, as with pid 0 (prlimit64).
+ */
+const char	*family_of_call_self(int nr, const uint64_t args[6],
+		    uint64_t self);
 
 /*
  * The canonical policy text of a row (airlock-intents(5)), whose SHA-256 is

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define SB_MAGIC	0x41524c4bu	/* "ARLK" */
-#define SB_VERSION	1
+#define SB_VERSION	2
 
 /* The control descriptor a zygote finds open when it starts. */
 #define SB_ZYGOTE_FD	3
@@ -37,7 +37,18 @@ enum sb_type {
 	SB_ERROR,
 	/* kvm sandbox -> snaft: how the run ended, one JSON object */
 	SB_REPORT,
+	/*
+	 * payload process -> its zygote, inside the sandbox: the filter goes
+	 * in next, and its listener will be SB_LISTENER_FD.  The zygote then
+	 * takes the listener with pidfd_getfd(2) and answers with one byte,
+	 * "go", once snaft holds it.  Sent before the filter, by the runner's
+	 * own code: after it, the payload process holds no channel to anyone.
+	 */
+	SB_ARMING,
 };
+
+/* Where a payload process's seccomp listener lands: the lowest free fd. */
+#define SB_LISTENER_FD	4
 
 struct sb_hdr {
 	uint32_t	magic;
@@ -69,6 +80,12 @@ struct sb_run {
 };
 
 #define SB_RUN_KVM	0x1	/* to an airlock-vmm: a policy, not BPF */
+/*
+ * The run's memory cgroup holds memory_bytes (snaft set it): the kernel's
+ * OOM killer is the memory limit, counted where the payload cannot write.
+ * Without it the runner makes memory_bytes an address-space rlimit.
+ */
+#define SB_RUN_MEMCG	0x2
 
 /*
  * The policy a kvm sandbox enforces itself: allowed[nr] nonzero for each
@@ -95,8 +112,17 @@ struct sb_exit {
 	int32_t		code;
 	uint64_t	cpu_us;		/* user + system time of the payload */
 	uint64_t	maxrss_kb;
-	uint32_t	memory_error;	/* the payload died of MemoryError */
 	uint32_t	wall_killed;	/* the sandbox killed it at wall_ms */
+	uint32_t	pad;
+};
+
+/*
+ * Nothing in these two comes from memory or a channel a payload can write:
+ * the zygote fills struct sb_exit from wait4(2) and its own clock, and
+ * struct sb_arming is sent before the payload's first instruction.
+ */
+struct sb_arming {
+	uint64_t	tmp_dev;	/* st_dev of the sandbox's private /tmp */
 };
 
 /*
@@ -106,6 +132,12 @@ struct sb_exit {
 struct sb_started {
 	int32_t		pid;
 	uint32_t	pad;
+	/*
+	 * st_dev of the sandbox's private /tmp, the one file system on which
+	 * the payload may take file locks (0 from a kvm sandbox, whose VMM
+	 * keeps its own).
+	 */
+	uint64_t	tmp_dev;
 };
 
 struct sb_error {

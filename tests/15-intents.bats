@@ -218,11 +218,11 @@ analyze_malware_sample"
 	run_tool 0 "$IC" "$ID/policy.intents" policy base
 	assert_equal "$output" "$(cat "$ID/policy-base.txt")"
 	assert_equal "$(sha256sum "$ID/policy-base.txt" | cut -d' ' -f1)" \
-	    a6bfcf6bc011e7c3647eecdde258f154d8cb8df675f3ac3da17f56892d41cbb6
+	    905b3e582539d276445cba4293c9c2eae02639c1f7e059ece3c56ea21220f4d0
 	run_tool 0 "$IC" "$ID/policy.intents"
 	assert_equal "$(printf '%s\n' "${lines[@]}" |
 	    jq -r 'select(.pattern == "base") | .policy_digest')" \
-	    sha256:a6bfcf6bc011e7c3647eecdde258f154d8cb8df675f3ac3da17f56892d41cbb6
+	    sha256:905b3e582539d276445cba4293c9c2eae02639c1f7e059ece3c56ea21220f4d0
 }
 
 @test "policy digest: the allow line lists exactly the base set's numbers" {
@@ -296,7 +296,7 @@ analyze_malware_sample"
 	process_vm_readv 1 0 ptrace
 	process_vm_writev 1 0 ptrace
 	prlimit64 0 0x1000 none
-	prlimit64 7 0 none
+	prlimit64 7 0 ptrace
 	prlimit64 7 0x1000 ptrace
 	mount 0 0 mount
 	umount2 0 0 mount

@@ -58,6 +58,13 @@ signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGXCPU])" '{"cpu_ms": 500}'
 		frame 50 code:fast "print('fast')"
 		frame 51 code:fast "import socket; socket.socket()"
 		frame 52 code:fast "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC)"
+		# sqlite3 on /tmp: its journal, fchown and the locks it takes there.
+		frame 53 code:execute "import sqlite3
+c = sqlite3.connect('/tmp/db')
+c.execute('create table t(x)')
+c.execute('insert into t values (42)')
+c.commit()
+print(c.execute('select x from t').fetchall())"
 		# Frames that never run.
 		frame 60 code:executeXYZ "print(1)"
 		frame 61 code:execute "print(1)" '{"wall_ms": 999999999}'
@@ -104,6 +111,12 @@ stdout_of() {
 	assert_equal "$(jq -r .wake.backend <<<"$output")" process
 	# observe mode counts every call the payload made
 	assert_equal "$(jq -r .exec.observed_syscalls.write <<<"$output")" 1
+}
+
+@test "sqlite3 works on /tmp: the file locks it takes there are granted" {
+	verdict 53 200
+	assert_equal "$(stdout_of 53)" "[(42,)]"
+	[ "$(record 53 | jq '.exec.observed_syscalls.fcntl')" -gt 0 ]
 }
 
 @test "socket() is killed as socket" { verdict 10 403 socket; }

@@ -275,12 +275,141 @@ while True: pass" '{"cpu_ms": 500}'
 while True: os.getpid()" '{"wall_ms": 1500}'
 }
 
+# The runner's own symbols, from its ELF file in the image, and the load
+# address of the program: what an attacker in one sandbox uses to find the
+# zygote's bookkeeping in the memory it inherited.  P(a) reads a pointer.
+SYMS='import ctypes, struct, time
+data = open("/usr/libexec/airlock/python-runner", "rb").read()
+shoff, = struct.unpack_from("<Q", data, 0x28)
+shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
+sec = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+sym = {}
+for s in sec:
+    if s[1] == 2:
+        st = sec[s[6]][4]
+        for o in range(s[4], s[4] + s[5], 24):
+            n, info, _, _, v, _ = struct.unpack_from("<IBBHQQ", data, o)
+            sym[data[st + n:data.index(b"\0", st + n)]] = v
+base = ctypes.c_size_t.from_address(ctypes.CDLL(None)._handle).value
+P = lambda a: ctypes.c_size_t.from_address(a).value
+head = sym.get(b"sandboxes")
+print("list" if head else "no list", flush=True)
+'
+
+# Runs that collude: started together in one batch, each pair on sandboxes
+# of the same zygote, the later one forked after the earlier.  What one
+# writes, locks, sets or allocates must reach the other in no way.
+collusion_frames() {
+	# The red team's verdict forgery: the victim sleeps and exits 3; the
+	# attacker walks the sandbox list it inherited from the zygote and
+	# sets every older sandbox's memory-error flag, again and again; the
+	# reader, a third run, looks for the attacker's mark in those pages.
+	frame 300 code:execute "import time; time.sleep(1); raise SystemExit(3)"
+	frame 301 code:execute "${SYMS}hits = 0
+t = time.time()
+while head and time.time() - t < 1.6:
+    b = P(base + head)
+    while b:
+        ho = P(b + 32)
+        if ho:
+            ctypes.c_int.from_address(ho + 8).value = 1
+            ctypes.c_int.from_address(ho + 12).value = 0x5a5a5a5a
+            hits += 1
+        b = P(b)
+print('wrote', hits > 0)"
+	frame 302 code:execute "${SYMS}seen = False
+t = time.time()
+while head and time.time() - t < 1.6:
+    b = P(base + head)
+    while b:
+        ho = P(b + 32)
+        if ho and ctypes.c_uint.from_address(ho + 12).value == 0x5a5a5a5a:
+            seen = True
+        b = P(b)
+print('seen' if seen else 'not seen')"
+	# Files: one writes its /tmp and the image; the other looks.
+	frame 303 code:execute "import errno, time
+open('/tmp/collude', 'w').write('secret')
+try:
+    open('/usr/share/collude', 'w')
+except OSError as e:
+    print(errno.errorcode[e.errno])
+time.sleep(2)"
+	frame 304 code:execute "import os, time
+t = time.time()
+while time.time() - t < 2 and not os.path.exists('/tmp/collude'):
+    time.sleep(0.05)
+print(os.path.exists('/tmp/collude'))"
+	# Locks: a shared lock on a file of the image, and another run
+	# asking who holds one there.
+	frame 305 code:execute "import fcntl, time
+f = open('/usr/lib/python3.11/os.py')
+try:
+    fcntl.lockf(f, fcntl.LOCK_SH)
+    print('locked', flush=True)
+except OSError as e:
+    print('refused', e.errno, flush=True)
+time.sleep(2)"
+	frame 306 code:execute "import fcntl, os, struct, time
+f = open('/usr/lib/python3.11/os.py')
+seen = set()
+t = time.time()
+while time.time() - t < 2:
+    try:
+        r = fcntl.fcntl(f, fcntl.F_GETLK, struct.pack('hhqqi4x', fcntl.F_WRLCK, 0, 0, 0, 0))
+        seen.add(struct.unpack('hhqqi4x', r)[0])
+    except OSError as e:
+        seen.add('refused %d' % e.errno)
+    time.sleep(0.05)
+print(sorted(map(str, seen)))"
+	# Limits: one sets its own, the other reads everyone's.
+	frame 307 code:execute "import resource, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (37, 64))
+time.sleep(2)"
+	frame 308 code:execute "import os, resource, time
+t = time.time()
+found = set()
+while time.time() - t < 1.5:
+    for pid in range(2, 64):
+        if pid != os.getpid():
+            try:
+                if resource.prlimit(pid, resource.RLIMIT_NOFILE)[0] == 37:
+                    found.add(pid)
+            except OSError:
+                pass
+print(sorted(found))"
+	# Memory: one allocates, the other watches what the machine says.
+	frame 309 code:execute "import time
+b = bytearray(96 * 2**20)
+for i in range(0, len(b), 4096): b[i] = 1
+time.sleep(2)"
+	frame 310 code:execute "import os, time
+seen = set()
+t = time.time()
+while time.time() - t < 2:
+    seen.add((os.sysconf('SC_PHYS_PAGES'), os.sysconf('SC_AVPHYS_PAGES')))
+    time.sleep(0.02)
+print(len(seen), os.sysconf('SC_PAGE_SIZE') * next(iter(seen))[0], os.uname().release, os.cpu_count())"
+	# Signals to the sandbox next door, SysV shared memory, a POSIX
+	# message queue and an abstract socket: all outside every policy.
+	frame 311 code:execute "import os
+for pid in range(2, 64):
+    if pid != os.getpid():
+        os.kill(pid, 0)"
+	frame 312 code:execute "${L}print(S(29, 0, 4096, 0o1666))"
+	frame 313 code:execute "${L}print(S(240, b'/collude', 0o102, 0o666, 0))"
+	frame 314 code:execute "import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind('\0collude')"
+}
+
 setup_file() {
 	needs_image
 	echo "host-only-marker" >"$BATS_FILE_TMPDIR/host-marker"
 	chmod 0644 "$BATS_FILE_TMPDIR/host-marker"
 	hostile_frames >"$BATS_FILE_TMPDIR/frames.jsonl"
 	hog_frames >"$BATS_FILE_TMPDIR/hogs.jsonl"
+	collusion_frames >"$BATS_FILE_TMPDIR/collusion.jsonl"
 	# In a pid namespace of its own: afterwards only this pipeline's
 	# processes, and anything it left behind, are there to be seen.
 	local p
@@ -292,6 +421,8 @@ setup_file() {
 		<'$BATS_FILE_TMPDIR/hogs.jsonl' |
 		airlock-snaft -q -j 1 -t '$PTABLE' -r '$BATS_FILE_TMPDIR/run' |
 		airlock-triage -q >>'$BATS_FILE_TMPDIR/out.jsonl'
+	    pipeline -p 16 <'$BATS_FILE_TMPDIR/collusion.jsonl' \
+		>>'$BATS_FILE_TMPDIR/out.jsonl'
 	    for i in \$(seq 40); do
 		pgrep -x python-runner >/dev/null || break
 		sleep 0.05
@@ -306,7 +437,8 @@ setup_file() {
 		sleep 0.1
 	done
 	wait "$ns" || true
-	cat "$BATS_FILE_TMPDIR/hogs.jsonl" >>"$BATS_FILE_TMPDIR/frames.jsonl"
+	cat "$BATS_FILE_TMPDIR/hogs.jsonl" "$BATS_FILE_TMPDIR/collusion.jsonl" \
+	    >>"$BATS_FILE_TMPDIR/frames.jsonl"
 	# One file per channel, so that each test reads only its own.
 	mkdir "$BATS_FILE_TMPDIR/rec"
 	paste -d '\t' <(jq -r '.frame.channel_id // "none"' "$BATS_FILE_TMPDIR/out.jsonl") \
@@ -770,6 +902,62 @@ for t in range(2, 40):
 	    jq -r '.exec.stdout.b64 | @base64d')" survived
 	assert_equal "$(record 2 "$BATS_TEST_TMPDIR/out.jsonl" | jq -r .verdict.status)" 403
 	assert_equal "$(record 2 "$BATS_TEST_TMPDIR/out.jsonl" | jq -r '.exec.violations[0].family')" sigio
+}
+
+# Collusion: runs on different connections that try to reach each other.
+
+@test "collusion: a run cannot forge another run's verdict through memory it inherited" {
+	# The red team's attack: on a zygote that shared its hand-over pages
+	# with every later fork, the victim came out 413 with its exit code
+	# lost.  Its verdict must be its own.
+	verdict 300 200
+	assert_equal "$(field 300 .exec.exit_code)" 3
+	assert_equal "$(field 300 .exec.kill_reason)" null
+	verdict 301 200
+}
+
+@test "collusion: no bytes pass from one run to a later one through inherited memory" {
+	verdict 302 200
+	local o
+	o=$(stdout_of 302)
+	assert_equal "${o##*$'\n'}" "not seen"
+}
+
+@test "collusion: one run's /tmp is not another's, and the image cannot carry a file" {
+	assert_equal "$(stdout_of 303)" EROFS
+	assert_equal "$(stdout_of 304)" False
+}
+
+@test "collusion: file locks outside a run's own /tmp are refused, so no run sees another's" {
+	# ENOLCK for the lock and for the question: a lock on the image is
+	# on an inode every sandbox (and the host) shares.
+	assert_equal "$(stdout_of 305)" "refused 37"
+	assert_equal "$(stdout_of 306)" "['refused 37']"
+	verdict 305 200
+	verdict 306 200
+}
+
+@test "collusion: reading another process's limits is killed as ptrace" {
+	verdict 307 200
+	verdict 308 403 ptrace
+	assert_equal "$(field 308 '.exec.violations[0].syscall')" prlimit64
+}
+
+@test "collusion: the machine looks the same whatever other runs allocate" {
+	# One view of memory for the whole run (the run's own limit), the
+	# fixed kernel release and one CPU, as a kvm sandbox sees them.
+	verdict 309 200
+	assert_equal "$(stdout_of 310)" "1 268435456 6.1.0-airlock 1"
+}
+
+@test "collusion: signals, SysV shared memory, message queues and abstract sockets are violations" {
+	verdict 311 403
+	assert_equal "$(field 311 '.exec.violations[0].syscall')" kill
+	verdict 312 403 unlisted
+	assert_equal "$(field 312 '.exec.violations[0].syscall')" shmget
+	verdict 313 403 unlisted
+	assert_equal "$(field 313 '.exec.violations[0].syscall')" mq_open
+	verdict 314 403 socket
 }
 
 @test "a frame's own memory limit too small to start in is refused or a limit kill, never a sandbox failure" {

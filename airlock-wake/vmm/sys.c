@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "view.h"
 #include "vmm.h"
 
 #define GUEST_PID	1
@@ -377,14 +378,8 @@ sys_uname(struct vm *vm, uint64_t buf)
 {
 	struct utsname u;
 
-	/* A fixed identity: nothing about the host. */
-	memset(&u, 0, sizeof(u));
-	strcpy(u.sysname, "Linux");
-	strcpy(u.nodename, "airlock");
-	strcpy(u.release, "6.1.0-airlock");
-	strcpy(u.version, "#1 SMP airlock-vmm");
-	strcpy(u.machine, "x86_64");
-	strcpy(u.domainname, "(none)");
+	/* A fixed identity: nothing about the host (lib/view.h). */
+	view_uname(&u);
 	return gm_copyout(vm, buf, &u, sizeof(u));
 }
 
@@ -474,19 +469,15 @@ sys_misc(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 		return 0;
 	case __NR_sched_getaffinity:
 		/* One CPU, in a mask the size of the kernel's (8 bytes). */
-		if (a[1] < 8 || (a[1] & 7) != 0)
+		if (a[1] < VIEW_CPUMASK_BYTES || (a[1] & 7) != 0)
 			return -EINVAL;
-		v = 1;
+		v = VIEW_CPUMASK;
 		if (gm_copyout(vm, a[2], &v, sizeof(v)) != 0)
 			return -EFAULT;
-		return 8;
+		return VIEW_CPUMASK_BYTES;
 	case __NR_sysinfo:
-		memset(&si, 0, sizeof(si));
-		si.uptime = (long)((now_us() - vm->start_us) / 1000000);
-		si.totalram = vm->memsize;
-		si.freeram = vm->memsize / 2;
-		si.procs = 1;
-		si.mem_unit = 1;
+		view_sysinfo(&si, vm->memsize,
+		    (now_us() - vm->start_us) / 1000000);
 		return gm_copyout(vm, a[0], &si, sizeof(si));
 	case __NR_rt_sigaction:
 		return sys_sigaction(vm, a);
@@ -561,7 +552,7 @@ sys_dispatch(struct vm *vm, struct kvm_regs *r)
 	 * point.  A violating call is not counted as observed, as in
 	 * airlock-snaft(1).
 	 */
-	fam = family_of_call(nr, a);
+	fam = family_of_call_self(nr, a, GUEST_PID);
 	if (fam != NULL && (strcmp(fam, "dlopen") != 0 || vm->forbid_exec)) {
 		sys_violation(vm, nr, name, fam, a);
 		return;

@@ -112,12 +112,13 @@ checkrow(const struct intent_table *t, const struct intent *in)
 	CHECK(l->payload_bytes >= 1 && l->payload_bytes <= 4ULL << 20);
 	/*
 	 * The security claim: nothing always dangerous is allowed.  With
-	 * CLONE_THREAD and no PROT_EXEC or new limit, only the calls that
-	 * are dangerous whatever their arguments are named.
+	 * every argument 0 (pid 0, no PROT_EXEC), only the calls that are
+	 * dangerous whatever their arguments are named.  (clone, the one
+	 * call 0 makes dangerous, is never allowable.)
 	 */
 	for (nr = 0; nr < SYSCALL_MAX; nr++)
 		if (in->allowed[nr])
-			CHECK(family_of_dangerous(nr, CLONE_THREAD, 0) == NULL);
+			CHECK(family_of_dangerous(nr, 0, 0) == NULL);
 	for (nr = 0; policy_base[nr] != NULL; nr++)
 		CHECK(in->allowed[syscall_number(policy_base[nr])]);
 
