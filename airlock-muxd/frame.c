@@ -15,6 +15,7 @@
 #include "b64.h"
 #include "jsonl.h"
 #include "muxd.h"
+#include "record_json.h"
 #include "sha256.h"
 #include "utf8.h"
 
@@ -133,28 +134,14 @@ dumpline(json_t *obj, size_t *lenp)
 	return t;
 }
 
-static const char *
-token_type(int status)
-{
-	switch (status) {
-	case 400:
-		return "INTENT_REJECTED";
-	case 503:
-		return "OVERLOADED";
-	default:
-		return "SANDBOX_FAILURE";
-	}
-}
-
-/* The verdict muxd gives a frame it refuses, as airlock-triage would. */
+/* The verdict muxd gives a frame it refuses, from the verdict table. */
 static json_t *
 verdict(int status, const char *reason)
 {
-	return json_pack("{s:i, s:s, s:s, s:s}",
-	    "status", status,
-	    "token_type", token_type(status),
-	    "reason", reason,
-	    "severity", status == 500 ? "high" : "low");
+	struct verdict v;
+
+	verdict_set(&v, status, "%s", reason);
+	return verdict_json(&v);
 }
 
 /* Hand f's finished record to the signer, or give up on it if we cannot. */

@@ -190,37 +190,6 @@ openkey(const char *sec, const char *pub, int create, int wait)
 }
 
 /*
- * The record on one input line, or, for a line that is not one, the
- * record jsonl_reject_line() makes of it with *rejected set to the
- * verdict it must carry.
- */
-static json_t *
-readrecord(const char *line, size_t len, struct verdict *rejected,
-    struct jsonl_error *je)
-{
-	json_t *rec;
-
-	if (line == NULL) {
-		memset(je, 0, sizeof(*je));
-		je->code = JSONL_TOO_LONG;
-		snprintf(je->text, sizeof(je->text), "line of %zu bytes is "
-		    "over the cap of %u bytes", len, JSONL_MAX_DEFAULT);
-	} else if ((rec = jsonl_parse(line, len, je)) != NULL) {
-		if (jsonl_check_version(rec, je) == 0)
-			return rec;
-		json_decref(rec);
-	}
-	log_info("refused a line: %s", je->text);
-	if ((rec = jsonl_reject_line(line, len, je, "sign")) == NULL)
-		err(EXIT_SYSTEM, "jsonl_reject_line");
-	rejected->status = 400;
-	rejected->token_type = "INTENT_REJECTED";
-	rejected->reason = je->text;
-	rejected->severity = "low";
-	return rec;
-}
-
-/*
  * Group commit: sign every record already waiting (up to BATCH_MAX), make
  * the chain state durable once, then write the batch.  One fsync pair per
  * batch instead of per token under load; a lone record is its own batch.
@@ -251,9 +220,8 @@ sign(void)
 	struct jsonl_error je;
 	struct verdict rejected;
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
-	const char *line;
 	json_t *rec, *tok;
-	size_t len, n = 0;
+	size_t n = 0;
 	int rc;
 
 	if ((r = jsonl_reader_new(STDIN_FILENO, 0)) == NULL)
@@ -262,7 +230,8 @@ sign(void)
 	    O_NONBLOCK) == -1)
 		err(EXIT_SYSTEM, "stdin");
 	for (;;) {
-		rc = jsonl_next(r, &line, &len);
+		rc = jsonl_next_record(r, "sign", JSONL_CHECK_VERSION, &rec,
+		    &je);
 		if (rc == -1 && (errno == EAGAIN || errno == EINTR)) {
 			/* Nothing more waiting: this batch is complete. */
 			flushbatch(batch, &n);
@@ -272,10 +241,18 @@ sign(void)
 		}
 		if (rc != 1)
 			break;
-		rejected.token_type = NULL;
-		rec = readrecord(line, len, &rejected, &je);
+		if (rec == NULL)
+			errx(EXIT_SYSTEM, "out of memory");
+		/*
+		 * A line that is not a record becomes the reject record, and
+		 * its token a 400 that says what was wrong.
+		 */
+		if (je.code != JSONL_OK) {
+			log_info("refused a line: %s", je.text);
+			verdict_set(&rejected, 400, "%s", je.text);
+		}
 		tok = token_sign(&signer, rec,
-		    rejected.token_type != NULL ? &rejected : NULL);
+		    je.code != JSONL_OK ? &rejected : NULL);
 		if (json_object_set_new(rec, "token", tok) != 0)
 			errx(EXIT_SYSTEM, "out of memory");
 		batch[n++] = rec;

@@ -149,6 +149,7 @@ body(struct build *b, const struct verdict *ov, const char *host,
 {
 	json_t *tok, *erin, *eraan, *eromheen, *erachter, *payload;
 	json_t *status, *ttype, *reason, *severity, *verdict;
+	struct verdict missing;
 	char hex[SHA256_HEXLEN + 1];
 
 	if (ov != NULL) {
@@ -158,11 +159,12 @@ body(struct build *b, const struct verdict *ov, const char *host,
 		severity = json_string(ov->severity);
 	} else if ((verdict = json_object_get(b->rec, "verdict")) == NULL ||
 	    json_is_null(verdict)) {
-		status = json_integer(500);
-		ttype = json_string("SANDBOX_FAILURE");
-		reason = json_string("record reached airlock-sign without a "
-		    "verdict");
-		severity = json_string("high");
+		verdict_set(&missing, 500, "record reached airlock-sign "
+		    "without a verdict");
+		status = json_integer(missing.status);
+		ttype = json_string(missing.token_type);
+		reason = json_string(missing.reason);
+		severity = json_string(missing.severity);
 	} else {
 		status = field(b, "verdict.status", JSON_INTEGER);
 		ttype = field(b, "verdict.token_type", JSON_STRING);
@@ -364,10 +366,12 @@ token_sign(struct signer *s, json_t *rec, const struct verdict *v)
 		id = jsonl_get_string(rec, "id");
 		log_info("%s: %s", id ? id : "record without id", reason);
 		json_decref(tok);
-		fv.status = 400;
-		fv.token_type = "SANDBOX_FAILURE";
-		fv.reason = reason;
-		fv.severity = "high";
+		/*
+		 * Nothing can tell whose fault that record is; the pipeline
+		 * made it, so it is a failure of the pipeline, not of the
+		 * frame.
+		 */
+		verdict_set(&fv, 500, "%s", reason);
 		m = salvage(rec);
 		tok = build(s, m, &fv, when, &b);
 		json_decref(m);

@@ -10,6 +10,7 @@
 #include "chain.h"
 #include "jcs.h"
 #include "key.h"
+#include "record.h"
 
 #define TBZ_VERSION	"airlock-tibet/1"
 
@@ -20,17 +21,6 @@ struct signer {
 	const char	*host;		/* eromheen.host */
 	const char	*fixedtime;	/* AIRLOCK_SIGN_TIME, for tests */
 	struct jcsbuf	 buf;
-};
-
-/*
- * The verdict a token carries when the record's own cannot be used: for
- * lines the signer could not parse, which become 400 rejections.
- */
-struct verdict {
-	int		 status;
-	const char	*token_type;
-	const char	*reason;
-	const char	*severity;
 };
 
 /*

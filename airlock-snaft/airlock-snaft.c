@@ -126,9 +126,11 @@ failrecord(json_t *rec, const struct intent *row, const char *fmt, ...)
 	    "7852b855")) == NULL)
 		err(EXIT_SYSTEM, NULL);
 	json_object_set_new(rec, "exec", json_pack("{s:s, s:s, s:s, s:n, "
-	    "s:n, s:n, s:s, s:i, s:O, s:O, s:{}, s:[]}", "backend", "process",
+	    "s:n, s:n, s:s, s:i, s:O, s:O, s:{}, s:[]}", "backend",
+	    backend_name(BACKEND_PROCESS),
 	    "mode", row && row->mode == SNAFT_FAST ? "fast" : "observe",
-	    "outcome", "failed", "exit_code", "signal", "kill_reason",
+	    "outcome", outcome_name(OUTCOME_FAILED), "exit_code", "signal",
+	    "kill_reason",
 	    "error", why, "run_us", 0, "stdout", nothing, "stderr", nothing,
 	    "observed_syscalls", "violations"));
 	emit(json_incref(rec));
@@ -187,26 +189,30 @@ take(json_t *rec)
 	nruns++;
 }
 
-/* One input line: a record to run or pass on, or a rejection. */
-static void
-takeline(const char *line, size_t len)
+/*
+ * One input line: a record to run or pass on, or, for a line that is not
+ * a record, the rejection every stage makes of it.  Returns as
+ * jsonl_next().
+ */
+static int
+takeline(struct jsonl_reader *reader)
 {
 	struct jsonl_error je;
 	json_t *rec;
+	int n;
 
-	if (line == NULL) {
-		je.code = JSONL_TOO_LONG;
-		snprintf(je.text, sizeof(je.text), "record of %zu bytes exceeds "
-		    "the line cap", len);
-		emit(jsonl_reject_line(NULL, len, &je, "snaft"));
-	} else if ((rec = jsonl_parse(line, len, &je)) == NULL ||
-	    jsonl_check_version(rec, &je) != 0) {
-		json_decref(rec);
-		emit(jsonl_reject_line(line, len, &je, "snaft"));
-	} else {
+	if ((n = jsonl_next_record(reader, "snaft", JSONL_CHECK_VERSION, &rec,
+	    &je)) != 1)
+		return n;
+	if (rec == NULL)
+		errx(EXIT_SYSTEM, "out of memory");
+	if (je.code != JSONL_OK)
+		emit(rec);
+	else {
 		take(rec);
 		json_decref(rec);
 	}
+	return 1;
 }
 
 /*
@@ -216,12 +222,9 @@ takeline(const char *line, size_t len)
 static void
 drain(struct jsonl_reader *reader)
 {
-	const char *line;
-	size_t len;
-
 	shutting = 1;
-	while (jsonl_next(reader, &line, &len) == 1)
-		takeline(line, len);
+	while (takeline(reader) == 1)
+		;
 }
 
 static void
@@ -237,10 +240,9 @@ main(int argc, char *argv[])
 	struct run *r, **rp;
 	struct jsonl_reader *reader;
 	struct sigaction sa;
-	const char *intents, *line;
+	const char *intents;
 	char errbuf[1024];
 	uint64_t now, next;
-	size_t len;
 	int ch, n, i, k, eof = 0, timeout;
 	long long l;
 
@@ -334,7 +336,7 @@ main(int argc, char *argv[])
 		k = 0;
 		if (!eof && !gotsig && nruns < maxruns) {
 			while (nruns < maxruns) {
-				i = jsonl_next(reader, &line, &len);
+				i = takeline(reader);
 				if (i < 0 && (errno == EAGAIN || errno == EINTR))
 					break;
 				if (i < 0)
@@ -343,7 +345,6 @@ main(int argc, char *argv[])
 					eof = 1;
 					break;
 				}
-				takeline(line, len);
 			}
 			k = 1;
 		}

@@ -32,6 +32,7 @@
 #include "airlock.h"
 #include "b64.h"
 #include "jsonl.h"
+#include "record_json.h"
 #include "sandbox.h"
 #include "snaft.h"
 
@@ -72,10 +73,10 @@ closefd(int *fd)
 
 /* Kill the payload process; the kernel then ends every pending call. */
 static void
-killrun(struct run *r, const char *reason)
+killrun(struct run *r, int reason)
 {
-	if (r->kill_reason == NULL)
-		r->kill_reason = reason;
+	if (r->kill < 0)
+		r->kill = reason;
 	if (r->pidfd >= 0)
 		(void)syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
 	else
@@ -83,11 +84,10 @@ killrun(struct run *r, const char *reason)
 		closefd(&r->conn);
 }
 
-/* The run request: limits, then the compiled filter; fds as in SB_RUN. */
+/* The run request: the limits, then what the backend sends with them. */
 static int
 sendrun(struct run *r, size_t plen, int fds[3])
 {
-	const struct policy *p = r->policy;
 	struct sb_run run;
 
 	memset(&run, 0, sizeof(run));
@@ -96,28 +96,7 @@ sendrun(struct run *r, size_t plen, int fds[3])
 	run.memory_bytes = r->limits.memory_bytes;
 	run.file_bytes = r->limits.file_bytes;
 	run.payload_bytes = plen;
-	if (r->kvm) {
-		/*
-		 * A kvm sandbox enforces the policy itself, in its VMM: it
-		 * gets the row's allow list, not a filter.
-		 */
-		static struct sb_kvmpolicy kp;
-		int nr;
-
-		memset(&kp, 0, sizeof(kp));
-		for (nr = 0; nr < SYSCALL_MAX && nr < SB_KVM_NR; nr++)
-			kp.allowed[nr] = p->row->allowed[nr] != 0;
-		kp.output_bytes = r->limits.output_bytes;
-		kp.tmp_bytes = r->limits.tmp_bytes;
-		run.flags = SB_RUN_KVM;
-		return sb_send(r->conn, SB_RUN, 0, &run, sizeof(run), &kp,
-		    sizeof(kp), fds, 3);
-	}
-	run.bpf_len = (uint32_t)p->len;
-	if (r->memcg)
-		run.flags |= SB_RUN_MEMCG;
-	return sb_send(r->conn, SB_RUN, 0, &run, sizeof(run), p->bpf,
-	    p->len * sizeof(struct sock_filter), fds, 3);
+	return r->ops->sendrun(r, &run, fds);
 }
 
 const char *rundir = "/run/airlock";
@@ -267,6 +246,8 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	r->policy = p;
 	r->limits = *lim;
 	r->conn = r->listener = r->pidfd = -1;
+	r->kill = -1;
+	r->ops = &backend_process;
 	stream_init(&r->out, -1, lim->output_bytes);
 	stream_init(&r->err, -1, lim->output_bytes);
 	r->violations = json_array();
@@ -285,7 +266,8 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	frame = json_object_get(rec, "frame");
 	handle = jsonl_get_string(wake, "handle");
 	backend = jsonl_get_string(wake, "backend");
-	r->kvm = backend != NULL && strcmp(backend, "kvm") == 0;
+	if (backend != NULL && backend_parse(backend) == BACKEND_KVM)
+		r->ops = &backend_kvm;
 	payload = jsonl_get_string(frame, "payload");
 	if (handle == NULL || payload == NULL) {
 		run_fail(r, "record has no wake.handle or frame.payload");
@@ -307,7 +289,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		goto fail;
 	}
 	unlink(handle);
-	if (!r->kvm)
+	if (r->ops->cgroup)
 		takecgroup(r, wake, handle);
 
 	/*
@@ -356,8 +338,6 @@ fail:
 	return r;
 }
 
-static int	kvmreport(struct run *, const char *, size_t);
-
 static void
 onmessage(struct run *r)
 {
@@ -394,12 +374,12 @@ onmessage(struct run *r)
 	switch (h.type) {
 	case SB_STARTED:
 		/* A kvm sandbox is its own monitor: a pidfd, no listener. */
-		if (r->state != RUN_CONNECTED || nfds != (r->kvm ? 1 : 2) ||
+		if (r->state != RUN_CONNECTED || nfds != r->ops->startfds ||
 		    h.len != sizeof(body.st) || body.st.pid <= 1) {
 			run_fail(r, "sandbox sent a malformed start message");
 			goto protocol;
 		}
-		if (r->kvm)
+		if (nfds == 1)
 			r->pidfd = fds[0];
 		else {
 			r->listener = fds[0];
@@ -411,8 +391,8 @@ onmessage(struct run *r)
 		r->t_run = now_us();
 		return;
 	case SB_REPORT:
-		if (!r->kvm || r->state != RUN_RUNNING || nfds != 0 ||
-		    kvmreport(r, buf, h.len) != 0) {
+		if (r->ops->report == NULL || r->state != RUN_RUNNING ||
+		    nfds != 0 || r->ops->report(r, buf, h.len) != 0) {
 			run_fail(r, "sandbox sent a malformed report");
 			goto protocol;
 		}
@@ -450,7 +430,7 @@ onmessage(struct run *r)
 protocol:
 	while (nfds > 0)
 		close(fds[--nfds]);
-	killrun(r, NULL);
+	killrun(r, -1);
 	closefd(&r->conn);
 	r->state = RUN_EXITED;
 	r->t_end = now_us();
@@ -479,7 +459,7 @@ onoutput(struct run *r, struct stream *s)
 		memcpy(s->buf + s->captured, buf, take);
 		s->captured += take;
 		if (s->bytes > s->cap)
-			killrun(r, "output");
+			killrun(r, KILL_OUTPUT);
 	}
 }
 
@@ -504,147 +484,30 @@ describe(const struct seccomp_data *d, const char *family, char *buf,
 		    (unsigned long long)d->args[2]);
 }
 
-static const char *
-archname(uint32_t arch)
+void
+run_violation(struct run *r, const struct seccomp_data *d,
+    const char *family, const char *name, enum abi arch, uint64_t at_us)
 {
-	switch (arch) {
-	case AUDIT_ARCH_X86_64:
-		return "x86_64";
-	case AUDIT_ARCH_I386:
-		return "i386";
-	default:
-		return "unknown";
-	}
+	struct violation v;
+
+	v.family = family;
+	v.syscall = name;
+	v.nr = (int)d->nr;
+	v.arch = arch;
+	v.at_us = at_us;
+	describe(d, family, v.arg, sizeof(v.arg));
+	json_array_append_new(r->violations, violation_json(&v));
+	if (r->kill < 0)
+		r->kill = KILL_VIOLATION;
 }
 
-static void
-recordviolation(struct run *r, const struct seccomp_data *d,
-    const char *family, const char *name, const char *arch, uint64_t at_us)
-{
-	char arg[128];
-
-	describe(d, family, arg, sizeof(arg));
-	json_array_append_new(r->violations, json_pack("{s:s, s:s, s:i, s:s, "
-	    "s:s, s:I}", "family", family, "syscall", name, "nr", (int)d->nr,
-	    "arch", arch, "arg", arg, "at_us", (json_int_t)at_us));
-}
-
+/* A violation the monitor saw: recorded, and the payload killed at once. */
 static void
 violation(struct run *r, const struct seccomp_data *d, const char *family,
-    const char *name, const char *arch)
+    const char *name, enum abi arch)
 {
-	recordviolation(r, d, family, name, arch, now_us() - r->t_run);
-	killrun(r, "violation");
-}
-
-/*
- * How a kvm sandbox's run ended: its VMM's report (airlock-vmm(8), THE
- * REPORT), turned into this record's terms.  The VMM is the monitor there,
- * so its word on violations and counts is what the kernel's is here; still
- * every member is checked, and nothing unknown is taken.
- */
-static int
-kvmreport(struct run *r, const char *text, size_t len)
-{
-	static const char *const reasons[] = { "violation", "wall_time",
-	    "cpu_time", "memory", "output", "file_size" };
-	struct seccomp_data d;
-	json_t *j, *v, *a;
-	const char *outcome, *kill, *family, *name, *arch, *key;
-	char numname[48];
-	long long code, sig, at, x, nr;
-	size_t i;
-	int rc = -1;
-
-	if ((j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
-		return -1;
-	if ((outcome = jsonl_get_string(j, "outcome")) == NULL)
-		goto out;
-	kill = jsonl_get_string(j, "kill_reason");
-	if (strcmp(outcome, "exited") == 0) {
-		if (jsonl_get_int(j, "exit_code", &code) != 0 || code < 0 ||
-		    code > 255)
-			goto out;
-		r->exit_how = SB_EXITED;
-		r->exit_code = (int)code;
-		/* A refused mapping and a failure exit: the memory limit. */
-		if (json_is_true(json_object_get(j, "memory_refused")) &&
-		    code != 0)
-			r->memory_refused = 1;
-	} else if (strcmp(outcome, "signaled") == 0 ||
-	    strcmp(outcome, "killed") == 0) {
-		if (jsonl_get_int(j, "signal", &sig) != 0 || sig < 1 || sig > 64)
-			goto out;
-		r->exit_how = SB_SIGNALED;
-		r->exit_code = (int)sig;
-		if (strcmp(outcome, "killed") == 0) {
-			for (i = 0; kill != NULL &&
-			    i < sizeof(reasons) / sizeof(reasons[0]); i++)
-				if (strcmp(kill, reasons[i]) == 0)
-					break;
-			r->kill_reason = kill != NULL &&
-			    i < sizeof(reasons) / sizeof(reasons[0]) ?
-			    reasons[i] : "violation";
-		}
-	} else if (strcmp(outcome, "failed") == 0) {
-		v = json_object_get(j, "reason");
-		run_fail(r, "sandbox: %.200s", json_is_string(v) ?
-		    json_string_value(v) : "the VMM failed");
-	} else
-		goto out;
-
-	/* The first violation, in snaft's own form. */
-	a = json_object_get(j, "violations");
-	if (!json_is_array(a))
-		goto out;
-	if (json_array_size(a) > 0) {
-		v = json_array_get(a, 0);
-		name = jsonl_get_string(v, "syscall");
-		arch = jsonl_get_string(v, "arch");
-		family = jsonl_get_string(v, "family");
-		if (name == NULL || arch == NULL ||
-		    jsonl_get_int(v, "nr", &nr) != 0 ||
-		    jsonl_get_int(v, "at_us", &at) != 0 || at < 0 ||
-		    !json_is_array(json_object_get(v, "args")) ||
-		    json_array_size(json_object_get(v, "args")) != 6)
-			goto out;
-		memset(&d, 0, sizeof(d));
-		d.nr = (int)nr;
-		d.arch = strcmp(arch, "i386") == 0 ? AUDIT_ARCH_I386 :
-		    AUDIT_ARCH_X86_64;
-		for (i = 0; i < 6; i++)
-			d.args[i] = (uint64_t)json_integer_value(
-			    json_array_get(json_object_get(v, "args"), i));
-		if (strcmp(arch, "x32") == 0 || strcmp(arch, "i386") == 0) {
-			snprintf(numname, sizeof(numname), "%s:%d",
-			    strcmp(arch, "x32") == 0 ? "x32" : "i386", (int)nr);
-			recordviolation(r, &d, "foreign_abi", numname, arch,
-			    (uint64_t)at);
-		} else if (strcmp(arch, "x86_64") == 0)
-			recordviolation(r, &d, family != NULL ? family :
-			    "unlisted", name, arch, (uint64_t)at);
-		else
-			goto out;
-		if (r->kill_reason == NULL)
-			r->kill_reason = "violation";
-	}
-
-	/* The calls the VMM allowed, by name (observe mode only). */
-	v = json_object_get(j, "observed_syscalls");
-	if (!json_is_object(v))
-		goto out;
-	if (r->counts != NULL)
-		json_object_foreach(v, key, a) {
-			x = json_is_integer(a) ? json_integer_value(a) : -1;
-			nr = syscall_number(key);
-			if (x < 0 || nr < 0 || nr >= SYSCALL_MAX)
-				goto out;
-			r->counts[nr] = (uint32_t)(x > UINT32_MAX ? UINT32_MAX : x);
-		}
-	rc = 0;
-out:
-	json_decref(j);
-	return rc;
+	run_violation(r, d, family, name, arch, now_us() - r->t_run);
+	killrun(r, KILL_VIOLATION);
 }
 
 /*
@@ -711,21 +574,23 @@ onnotify(struct run *r)
 	resp.id = req.id;
 
 	if (d->arch != AUDIT_ARCH_X86_64) {
+		/* i386 through int 0x80 is the only other entry point. */
 		r->foreign++;
-		snprintf(numname, sizeof(numname), "%s:%d", archname(d->arch),
+		snprintf(numname, sizeof(numname), "%s:%d",
+		    d->arch == AUDIT_ARCH_I386 ? abi_name(ABI_I386) : "unknown",
 		    (int)d->nr);
-		violation(r, d, "foreign_abi", numname, archname(d->arch));
+		violation(r, d, FAMILY_FOREIGN_ABI, numname, ABI_I386);
 		resp.error = -EPERM;
 	} else if (d->nr >= 0 && (d->nr & X32_SYSCALL_BIT)) {
 		r->foreign++;
-		snprintf(numname, sizeof(numname), "x32:%d",
+		snprintf(numname, sizeof(numname), "%s:%d", abi_name(ABI_X32),
 		    (int)(d->nr & ~X32_SYSCALL_BIT));
-		violation(r, d, "foreign_abi", numname, "x32");
+		violation(r, d, FAMILY_FOREIGN_ABI, numname, ABI_X32);
 		resp.error = -EPERM;
 	} else if ((family = family_of_call_self(d->nr,
 	    (const uint64_t *)d->args, (uint64_t)r->payload_pid)) != NULL) {
 		name = syscall_name(d->nr);
-		violation(r, d, family, name ? name : "unknown", "x86_64");
+		violation(r, d, family, name ? name : "unknown", ABI_X86_64);
 		resp.error = -EPERM;
 	} else if (selfsignal(r, d)) {
 		if (r->counts != NULL)
@@ -739,7 +604,7 @@ onnotify(struct run *r)
 			snprintf(numname, sizeof(numname), "%d", (int)d->nr);
 			name = numname;
 		}
-		violation(r, d, "unlisted", name, "x86_64");
+		violation(r, d, FAMILY_UNLISTED, name, ABI_X86_64);
 		resp.error = -EPERM;
 	} else {
 		if (r->counts != NULL)
@@ -809,7 +674,7 @@ void
 run_timeout(struct run *r, uint64_t now)
 {
 	if (r->state != RUN_EXITED && now >= r->deadline) {
-		killrun(r, "wall_time");
+		killrun(r, KILL_WALL_TIME);
 		closefd(&r->conn);
 		closefd(&r->listener);
 		r->state = RUN_EXITED;
@@ -828,7 +693,7 @@ run_done(const struct run *r)
 	if (r->out.fd >= 0 || r->err.fd >= 0)
 		return 0;
 	return r->state == RUN_EXITED || (r->exit_seen &&
-	    r->state == RUN_RUNNING && r->kill_reason == NULL);
+	    r->state == RUN_RUNNING && r->kill < 0);
 }
 
 static json_t *
@@ -859,9 +724,9 @@ streamjson(struct stream *s)
 json_t *
 run_finish(struct run *r)
 {
-	const char *outcome, *reason = r->kill_reason;
+	enum outcome outcome;
 	json_t *exec, *obs, *rec;
-	int nr, sig = 0, own = 0;
+	int nr, sig = 0, own = 0, reason = r->kill;
 
 	closefd(&r->conn);
 	closefd(&r->listener);
@@ -873,7 +738,7 @@ run_finish(struct run *r)
 		closefd(&r->pidfd);
 	}
 
-	if (r->exit_seen && !r->have_exit && reason == NULL &&
+	if (r->exit_seen && !r->have_exit && reason < 0 &&
 	    r->error[0] == '\0') {
 		/* exit_group(0), let through by us, and all output read. */
 		r->have_exit = 1;
@@ -882,42 +747,42 @@ run_finish(struct run *r)
 		r->t_end = now_us();
 		r->early = 1;
 	}
-	if (r->error[0] != '\0' && reason == NULL)
-		outcome = "failed";
-	else if (!r->have_exit && reason == NULL) {
+	if (r->error[0] != '\0' && reason < 0)
+		outcome = OUTCOME_FAILED;
+	else if (!r->have_exit && reason < 0) {
 		run_fail(r, "sandbox ended without an exit report");
-		outcome = "failed";
+		outcome = OUTCOME_FAILED;
 	} else {
 		if (r->have_exit && r->exit_how == SB_SIGNALED)
 			sig = r->exit_code;
 		/* A signal it sent itself explains nothing but itself. */
 		own = sig > 0 && sig < 64 && (r->selfsig & (1ULL << sig));
-		if (reason == NULL && r->wall_killed)
-			reason = "wall_time";
+		if (reason < 0 && r->wall_killed)
+			reason = KILL_WALL_TIME;
 		/*
 		 * CPU time over the limit is the limit, whoever sent the
 		 * signal (a payload could block SIGXCPU, send it itself early,
 		 * and unblock it when the kernel's comes).
 		 */
-		if (reason == NULL && (sig == SIGXCPU || sig == SIGKILL) &&
+		if (reason < 0 && (sig == SIGXCPU || sig == SIGKILL) &&
 		    r->cpu_us >= r->limits.cpu_ms * 1000)
-			reason = "cpu_time";
-		if (reason == NULL && sig == SIGXCPU && !own)
-			reason = "cpu_time";
-		if (reason == NULL && sig == SIGXFSZ && !own)
-			reason = "file_size";
+			reason = KILL_CPU_TIME;
+		if (reason < 0 && sig == SIGXCPU && !own)
+			reason = KILL_CPU_TIME;
+		if (reason < 0 && sig == SIGXFSZ && !own)
+			reason = KILL_FILE_SIZE;
 		/*
 		 * Memory, only on the word of something the payload cannot
 		 * write: a kvm sandbox's VMM, or the kernel's OOM killer,
 		 * counted in the run's cgroup.  (A MemoryError a payload
 		 * raised, or met under an rlimit, is its own exit.)
 		 */
-		if (reason == NULL && r->memory_refused)
-			reason = "memory";
-		if (reason == NULL && sig == SIGKILL && !own &&
+		if (reason < 0 && r->memory_refused)
+			reason = KILL_MEMORY;
+		if (reason < 0 && sig == SIGKILL && !own &&
 		    r->cg.version != 0 &&
 		    cgroup_oom_kills(&r->cg) > r->oom_before)
-			reason = "memory";
+			reason = KILL_MEMORY;
 		/*
 		 * The cgroup is ours to remove now: airlock-wake keeps one
 		 * whose payload the OOM killer ended until we have read that.
@@ -926,15 +791,15 @@ run_finish(struct run *r)
 		 */
 		if (r->cg.version != 0)
 			cgroup_remove(&r->cg);
-		if (reason != NULL)
-			outcome = "killed";
+		if (reason >= 0)
+			outcome = OUTCOME_KILLED;
 		else if (sig != 0)
-			outcome = "signaled";
+			outcome = OUTCOME_SIGNALED;
 		else
-			outcome = "exited";
-		if (reason != NULL && sig == 0 && !r->have_exit)
+			outcome = OUTCOME_EXITED;
+		if (reason >= 0 && sig == 0 && !r->have_exit)
 			sig = SIGKILL;
-		if (reason != NULL && r->have_exit && r->exit_how == SB_EXITED)
+		if (reason >= 0 && r->have_exit && r->exit_how == SB_EXITED)
 			sig = 0;
 	}
 
@@ -947,24 +812,25 @@ run_finish(struct run *r)
 
 	exec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o?, s:I, s:o, s:o, "
 	    "s:o, s:o}",
-	    "backend", r->kvm ? "kvm" : "process",
+	    "backend", backend_name(r->ops->id),
 	    "mode", r->policy->row->mode == SNAFT_FAST ? "fast" : "observe",
-	    "outcome", outcome,
-	    "exit_code", strcmp(outcome, "exited") == 0 ?
+	    "outcome", outcome_name(outcome),
+	    "exit_code", outcome == OUTCOME_EXITED ?
 		json_integer(r->exit_code) : json_null(),
 	    "signal", sig ? json_integer(sig) : json_null(),
-	    "kill_reason", reason ? json_string(reason) : json_null(),
+	    "kill_reason", reason >= 0 ? json_string(kill_name(reason)) :
+		json_null(),
 	    "run_us", (json_int_t)((r->t_end ? r->t_end : now_us()) - r->t_run),
 	    "stdout", streamjson(&r->out),
 	    "stderr", streamjson(&r->err),
 	    "observed_syscalls", obs,
 	    "violations", json_incref(r->violations));
-	if (exec != NULL && strcmp(outcome, "failed") == 0)
+	if (exec != NULL && outcome == OUTCOME_FAILED)
 		json_object_set_new(exec, "error", json_string(r->error));
-	if (exec != NULL && r->have_exit && !r->early && !r->kvm)
+	if (exec != NULL && r->have_exit && !r->early && r->ops->cpu)
 		json_object_set_new(exec, "cpu_us", json_integer(
 		    (json_int_t)r->cpu_us));
-	if (exec != NULL && own && strcmp(outcome, "signaled") == 0)
+	if (exec != NULL && own && outcome == OUTCOME_SIGNALED)
 		json_object_set_new(exec, "self_signaled", json_true());
 	/* Claiming the sandbox and starting the payload, before run_us. */
 	if (exec != NULL)

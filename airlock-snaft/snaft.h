@@ -13,6 +13,7 @@
 
 #include "cgroup.h"
 #include "intents.h"
+#include "record.h"
 #include "sha256.h"
 
 struct policy {
@@ -63,7 +64,7 @@ struct run {
 	uint32_t	*counts;	/* per syscall number, observe mode */
 	uint32_t	 foreign;	/* calls of another architecture */
 	json_t		*violations;
-	const char	*kill_reason;	/* why we killed it, or NULL */
+	int		 kill;		/* enum kill_reason, or -1 */
 	char		 error[256];	/* why it failed, or "" */
 	int		 have_exit;
 	int		 exit_how, exit_code;
@@ -74,11 +75,32 @@ struct run {
 	int		 memcg;		/* cg holds this run's memory limit */
 	uint64_t	 tmp_dev;	/* the sandbox's private /tmp */
 	pid_t		 hostpid;	/* of the payload, once looked up */
-	int		 kvm;		/* an airlock-vmm sandbox (SB_REPORT) */
+	const struct backend_ops *ops;	/* the sandbox's kind */
 	long		 oom_before;	/* OOM kills in it before the run */
 };
 
 extern const char *rundir;
+
+struct sb_run;
+
+/*
+ * What differs between the kinds of sandbox, one file each: process.c,
+ * kvm.c.  Everything else about a run (the claim, output, limits, the
+ * exec section) is the same for all.
+ */
+struct backend_ops {
+	enum backend	 id;
+	/* Send the run request: run holds the limits already. */
+	int		(*sendrun)(struct run *, struct sb_run *run, int fds[3]);
+	/* Descriptors SB_STARTED carries: 2 a listener and a pidfd, 1 a pidfd. */
+	int		 startfds;
+	/* How the run ended, from an SB_REPORT; NULL: SB_EXIT says it. */
+	int		(*report)(struct run *, const char *text, size_t len);
+	int		 cgroup;	/* its sandboxes have airlock-wake's cgroups */
+	int		 cpu;		/* its SB_EXIT reports the payload's CPU time */
+};
+
+extern const struct backend_ops	backend_process, backend_kvm;
 
 struct seccomp_data;
 struct seccomp_notif_resp;
@@ -93,6 +115,9 @@ struct run	*run_start(json_t *rec, const struct intent *row,
 		    const struct policy *p, const struct limits *);
 void		 run_fail(struct run *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		 run_violation(struct run *, const struct seccomp_data *,
+		    const char *family, const char *name, enum abi arch,
+		    uint64_t at_us);
 int		 run_pollfds(struct run *, struct pollfd *, int);
 void		 run_events(struct run *, struct pollfd *, int);
 void		 run_timeout(struct run *, uint64_t now);

@@ -17,6 +17,7 @@
 
 #include "airlock.h"
 #include "jsonl.h"
+#include "record_json.h"
 #include "verdict.h"
 
 #define MAXLINE_MAX	(1024ul * 1024 * 1024)
@@ -26,7 +27,7 @@ struct tally {
 	uintmax_t	 written;
 	uintmax_t	 findings;	/* non-200 verdicts and disagreements */
 	uintmax_t	 disagree;	/* kept verdicts the evidence contradicts */
-	uintmax_t	 status[VERDICT_NSTATUS];
+	uintmax_t	*status;	/* by verdict_index() */
 };
 
 static int	nflag;		/* print findings only (audits) */
@@ -57,30 +58,6 @@ safeid(json_t *rec)
 }
 
 /*
- * The record for one input line: the parsed object, or for a line that
- * cannot be parsed the reject record every stage builds, so that the line
- * still comes out (and ends as a signed 400).
- */
-static json_t *
-readrecord(const char *line, size_t len, size_t maxline, uintmax_t n)
-{
-	struct jsonl_error je;
-	json_t *rec;
-
-	if (line == NULL) {
-		memset(&je, 0, sizeof(je));
-		je.code = JSONL_TOO_LONG;
-		snprintf(je.text, sizeof(je.text), "line of %zu bytes is over "
-		    "the cap of %zu bytes", len, maxline);
-	} else if ((rec = jsonl_parse(line, len, &je)) != NULL)
-		return rec;
-	log_info("record %ju: %s: %s", n, jsonl_errname(je.code), je.text);
-	if ((rec = jsonl_reject_line(line, len, &je, "triage")) == NULL)
-		err(EXIT_SYSTEM, "record %ju: reject record", n);
-	return rec;
-}
-
-/*
  * Give rec its verdict and write it.  A verdict already present is kept:
  * it may be the one a token was signed over, and an audit must see it as
  * it stands, so a disagreement is reported, never silently mended.
@@ -105,7 +82,7 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 			t->disagree++;
 			finding = 1;
 		}
-	} else if (json_object_set_new(rec, "verdict", verdict_pack(&v)) != 0)
+	} else if (json_object_set_new(rec, "verdict", verdict_json(&v)) != 0)
 		errx(EXIT_SYSTEM, "record %ju: out of memory", n);
 
 	t->status[verdict_index(v.status)]++;
@@ -125,11 +102,12 @@ summarize(const struct tally *t)
 	char counts[256] = "", one[64];
 	int i;
 
-	for (i = 0; i < VERDICT_NSTATUS; i++) {
+	for (i = 0; i < (int)verdict_count; i++) {
 		if (t->status[i] == 0)
 			continue;
 		snprintf(one, sizeof(one), "%s%d x%ju",
-		    counts[0] ? ", " : ": ", verdict_status(i), t->status[i]);
+		    counts[0] ? ", " : ": ", verdict_table[i].status,
+		    t->status[i]);
 		strncat(counts, one, sizeof(counts) - strlen(counts) - 1);
 	}
 	if (t->disagree > 0) {
@@ -145,9 +123,9 @@ int
 main(int argc, char *argv[])
 {
 	struct jsonl_reader *r;
+	struct jsonl_error je;
 	struct tally t;
-	const char *line;
-	size_t len, maxline = JSONL_MAX_DEFAULT;
+	size_t maxline = JSONL_MAX_DEFAULT;
 	unsigned long long m;
 	char *end;
 	json_t *rec;
@@ -197,9 +175,21 @@ main(int argc, char *argv[])
 		err(EXIT_SYSTEM, "jsonl_reader_new");
 
 	memset(&t, 0, sizeof(t));
-	while ((rc = jsonl_next(r, &line, &len)) == 1) {
+	if ((t.status = calloc(verdict_count, sizeof(*t.status))) == NULL)
+		err(EXIT_SYSTEM, NULL);
+	/*
+	 * A line that is not a record becomes the reject record every stage
+	 * builds, so that it still comes out (and ends as a signed 400).  The
+	 * version is not checked here: a record of another version earns a
+	 * 400 verdict of its own and keeps its sections.
+	 */
+	while ((rc = jsonl_next_record(r, "triage", 0, &rec, &je)) == 1) {
 		t.records++;
-		rec = readrecord(line, len, maxline, t.records);
+		if (rec == NULL)
+			errx(EXIT_SYSTEM, "record %ju: out of memory", t.records);
+		if (je.code != JSONL_OK)
+			log_info("record %ju: %s: %s", t.records,
+			    jsonl_errname(je.code), je.text);
 		triage(rec, t.records, &t);
 		json_decref(rec);
 	}
@@ -207,5 +197,6 @@ main(int argc, char *argv[])
 		err(EXIT_SYSTEM, "read");
 	jsonl_reader_free(r);
 	summarize(&t);
+	free(t.status);
 	return eflag && t.findings > 0 ? EXIT_NEGATIVE : EXIT_OK;
 }

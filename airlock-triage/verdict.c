@@ -12,40 +12,8 @@
 
 #include "airlock.h"
 #include "jsonl.h"
+#include "record.h"
 #include "verdict.h"
-
-/* DESIGN.md section 2's verdict table, with the severity of each status. */
-static const struct {
-	int		 status;
-	const char	*token_type;
-	const char	*severity;
-} table[VERDICT_NSTATUS] = {
-	{ 200, "SAFE_EXECUTION",	"info" },
-	{ 400, "INTENT_REJECTED",	"low" },
-	{ 403, "INCIDENT_KILL",		"critical" },
-	{ 408, "LIMIT_KILL",		"medium" },
-	{ 413, "LIMIT_KILL",		"medium" },
-	{ 500, "SANDBOX_FAILURE",	"high" },
-	{ 503, "OVERLOADED",		"low" },
-};
-
-/*
- * The kill reasons snaft may give for a limit, the verdict each earns and
- * the route.limits key that holds the limit's value.
- */
-static const struct {
-	const char	*kill_reason;
-	int		 status;
-	const char	*what;
-	const char	*key;
-	const char	*unit;
-} limits[] = {
-	{ "wall_time",	408, "wall-clock",	"wall_ms",	"ms" },
-	{ "cpu_time",	408, "CPU-time",	"cpu_ms",	"ms" },
-	{ "memory",	413, "memory",		"memory_bytes",	"bytes" },
-	{ "output",	413, "output",		"output_bytes",	"bytes" },
-	{ "file_size",	413, "file-size",	"file_bytes",	"bytes" },
-};
 
 /*
  * Signals by their x86-64 Linux number, as the sandbox reports them.  Most
@@ -110,72 +78,6 @@ struct exec {
 	int		 self_signaled;	/* snaft saw the payload send it */
 };
 
-int
-verdict_index(int status)
-{
-	int i;
-
-	for (i = 0; i < VERDICT_NSTATUS; i++)
-		if (table[i].status == status)
-			return i;
-	return -1;
-}
-
-int
-verdict_status(int i)
-{
-	return table[i].status;
-}
-
-/*
- * Cut s, which held valid UTF-8 before vsnprintf(3) truncated it to len
- * bytes, back to the start of a character it may have split, so that the
- * reason stays a valid JSON string.
- */
-static void
-utf8_trim(char *s, size_t len)
-{
-	size_t lead = len, need;
-	unsigned char c;
-
-	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xc0) == 0x80)
-		lead--;
-	if (lead == 0)
-		return;
-	c = (unsigned char)s[--lead];
-	need = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-	if (len - lead < need)
-		s[lead] = '\0';
-}
-
-/* Set v to status (which must be in the table) with a formatted reason. */
-static void
-settle(struct verdict *v, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-settle(struct verdict *v, int status, const char *fmt, ...)
-{
-	static const char more[] = "...";
-	va_list ap;
-	size_t room = sizeof(v->reason) - (sizeof(more) - 1);
-	int i, n;
-
-	i = verdict_index(status);
-	v->status = status;
-	v->token_type = table[i].token_type;
-	v->severity = table[i].severity;
-	va_start(ap, fmt);
-	n = vsnprintf(v->reason, room, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		strcpy(v->reason, "(reason could not be formatted)");
-	else if ((size_t)n >= room) {
-		utf8_trim(v->reason, room - 1);
-		strcat(v->reason, more);
-	}
-}
-
 /*
  * Fetch an optional string or integer member.  Absent and null both give
  * 0 with *out untouched; the wrong type gives -1.
@@ -216,19 +118,19 @@ fromreject(json_t *reject, struct verdict *v)
 	long long status;
 
 	if (!json_is_object(reject)) {
-		settle(v, 500, "reject is not an object");
+		verdict_set(v, 500, "reject is not an object");
 		return;
 	}
 	if (jsonl_get_int(reject, "status", &status) == -1) {
-		settle(v, 500, "reject.status is missing or not an integer");
+		verdict_set(v, 500, "reject.status is missing or not an integer");
 		return;
 	}
 	if (optstring(reject, "reason", &reason) == -1) {
-		settle(v, 500, "reject.reason is not a string");
+		verdict_set(v, 500, "reject.reason is not a string");
 		return;
 	}
 	if (optstring(reject, "error", &error) == -1) {
-		settle(v, 500, "reject.error is not a string");
+		verdict_set(v, 500, "reject.error is not a string");
 		return;
 	}
 	why = reason != NULL ? reason : error != NULL ? error :
@@ -236,11 +138,11 @@ fromreject(json_t *reject, struct verdict *v)
 	/* A rejected frame never ran, so it can never be a safe execution. */
 	if (status == 200 || status < 0 || status > 999 ||
 	    verdict_index((int)status) == -1) {
-		settle(v, 500, "reject carries status %lld, which no rejection "
+		verdict_set(v, 500, "reject carries status %lld, which no rejection "
 		    "can have: %s", status, why);
 		return;
 	}
-	settle(v, (int)status, "%s", why);
+	verdict_set(v, (int)status, "%s", why);
 }
 
 /* Name signal sig (1 to SIG_MAX) into buf. */
@@ -254,7 +156,7 @@ signame(long long sig, char *buf, size_t len)
 }
 
 /* The first entry of exec.violations, each member NULL or 0 when absent. */
-struct violation {
+struct vread {
 	const char	*family;
 	const char	*syscall;
 	const char	*arch;
@@ -267,7 +169,7 @@ struct violation {
 
 /* Read one violation.  Returns NULL, or the member of the wrong type. */
 static const char *
-readviolation(json_t *obj, struct violation *vi)
+readviolation(json_t *obj, struct vread *vi)
 {
 	memset(vi, 0, sizeof(*vi));
 	if (optstring(obj, "family", &vi->family) == -1)
@@ -293,7 +195,7 @@ readviolation(json_t *obj, struct violation *vi)
 static void
 fromviolation(const struct exec *x, struct verdict *v)
 {
-	struct violation vi;
+	struct vread vi;
 	char nr[32], at[48] = "", more[48] = "";
 	const char *bad, *part[4];
 	size_t count, n = 0;
@@ -301,16 +203,16 @@ fromviolation(const struct exec *x, struct verdict *v)
 
 	count = x->violations != NULL ? json_array_size(x->violations) : 0;
 	if (count == 0) {
-		settle(v, 403, "SNAFT violation (snaft recorded no details)");
+		verdict_set(v, 403, "SNAFT violation (snaft recorded no details)");
 		return;
 	}
 	first = json_array_get(x->violations, 0);
 	if (!json_is_object(first)) {
-		settle(v, 500, "exec.violations[0] is not an object");
+		verdict_set(v, 500, "exec.violations[0] is not an object");
 		return;
 	}
 	if ((bad = readviolation(first, &vi)) != NULL) {
-		settle(v, 500, "exec.violations[0].%s has the wrong type", bad);
+		verdict_set(v, 500, "exec.violations[0].%s has the wrong type", bad);
 		return;
 	}
 	if (vi.syscall != NULL)
@@ -327,8 +229,8 @@ fromviolation(const struct exec *x, struct verdict *v)
 		snprintf(at, sizeof(at), " at %lld us", vi.at_us);
 	if (count > 1)
 		snprintf(more, sizeof(more), " (and %zu more)", count - 1);
-	/* One format, so that only settle() ever cuts record-supplied text. */
-	settle(v, 403, "SNAFT violation: %s%s%s%s%s%s%s%s%s%s%s%s",
+	/* One format, so that only verdict_set() ever cuts record-supplied text. */
+	verdict_set(v, 403, "SNAFT violation: %s%s%s%s%s%s%s%s%s%s%s%s",
 	    vi.family ? vi.family : vi.syscall ? vi.syscall : "unnamed",
 	    n > 0 ? " (" : "", n > 0 ? part[0] : "",
 	    n > 1 ? ", " : "", n > 1 ? part[1] : "",
@@ -339,20 +241,20 @@ fromviolation(const struct exec *x, struct verdict *v)
 
 /* The 408 or 413 of a limit kill, with the limit's value from the route. */
 static void
-fromlimit(int i, json_t *route, struct verdict *v)
+fromlimit(enum kill_reason k, json_t *route, struct verdict *v)
 {
+	const struct kill_row *kr = &kill_table[k];
 	json_t *lim = json_is_object(route) ?
 	    json_object_get(route, "limits") : NULL;
 	long long value;
 
 	/* The route is wake's to validate; a limit we cannot read is left out. */
 	if (json_is_object(lim) &&
-	    jsonl_get_int(lim, limits[i].key, &value) == 0)
-		settle(v, limits[i].status, "killed at the %s limit of %lld %s",
-		    limits[i].what, value, limits[i].unit);
+	    jsonl_get_int(lim, kr->limit_key, &value) == 0)
+		verdict_set(v, kr->status, "killed at the %s limit of %lld %s",
+		    kr->what, value, kr->unit);
 	else
-		settle(v, limits[i].status, "killed at the %s limit",
-		    limits[i].what);
+		verdict_set(v, kr->status, "killed at the %s limit", kr->what);
 }
 
 /*
@@ -366,28 +268,28 @@ readexec(json_t *exec, struct exec *x, struct verdict *v)
 
 	memset(x, 0, sizeof(*x));
 	if (!json_is_object(exec)) {
-		settle(v, 500, "exec is not an object");
+		verdict_set(v, 500, "exec is not an object");
 		return -1;
 	}
 	if ((x->outcome = jsonl_get_string(exec, "outcome")) == NULL) {
-		settle(v, 500, "exec.outcome is missing or not a string");
+		verdict_set(v, 500, "exec.outcome is missing or not a string");
 		return -1;
 	}
 	if (optstring(exec, "kill_reason", &x->kill_reason) == -1) {
-		settle(v, 500, "exec.kill_reason is not a string");
+		verdict_set(v, 500, "exec.kill_reason is not a string");
 		return -1;
 	}
 	if (optstring(exec, "error", &x->error) == -1) {
-		settle(v, 500, "exec.error is not a string");
+		verdict_set(v, 500, "exec.error is not a string");
 		return -1;
 	}
 	if (optint(exec, "exit_code", &x->exit_code, &x->has_exit_code)
 	    == -1) {
-		settle(v, 500, "exec.exit_code is not an integer");
+		verdict_set(v, 500, "exec.exit_code is not an integer");
 		return -1;
 	}
 	if (optint(exec, "signal", &x->signal, &x->has_signal) == -1) {
-		settle(v, 500, "exec.signal is not an integer");
+		verdict_set(v, 500, "exec.signal is not an integer");
 		return -1;
 	}
 	/*
@@ -396,14 +298,14 @@ readexec(json_t *exec, struct exec *x, struct verdict *v)
 	 */
 	viol = json_object_get(exec, "self_signaled");
 	if (viol != NULL && !json_is_boolean(viol)) {
-		settle(v, 500, "exec.self_signaled is not a boolean");
+		verdict_set(v, 500, "exec.self_signaled is not a boolean");
 		return -1;
 	}
 	x->self_signaled = json_is_true(viol);
 	viol = json_object_get(exec, "violations");
 	if (viol != NULL && !json_is_null(viol)) {
 		if (!json_is_array(viol)) {
-			settle(v, 500, "exec.violations is not an array");
+			verdict_set(v, 500, "exec.violations is not an array");
 			return -1;
 		}
 		x->violations = viol;
@@ -418,86 +320,78 @@ fromexec(json_t *exec, json_t *route, struct verdict *v)
 	struct exec x;
 	char buf[32];
 	const char *sig;
-	size_t i;
-	int limit = -1;
+	int outcome, kill = -1;
 
 	if (readexec(exec, &x, v) == -1)
 		return;
-	if (strcmp(x.outcome, "exited") != 0 &&
-	    strcmp(x.outcome, "signaled") != 0 &&
-	    strcmp(x.outcome, "killed") != 0 &&
-	    strcmp(x.outcome, "failed") != 0) {
-		settle(v, 500, "exec.outcome \"%s\" is unknown", x.outcome);
+	if ((outcome = outcome_parse(x.outcome)) == -1) {
+		verdict_set(v, 500, "exec.outcome \"%s\" is unknown", x.outcome);
 		return;
 	}
-	if (x.kill_reason != NULL && strcmp(x.kill_reason, "violation") != 0) {
-		for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
-			if (strcmp(x.kill_reason, limits[i].kill_reason) == 0)
-				limit = (int)i;
-		if (limit == -1) {
-			settle(v, 500, "exec.kill_reason \"%s\" is unknown",
-			    x.kill_reason);
-			return;
-		}
+	if (x.kill_reason != NULL &&
+	    (kill = kill_parse(x.kill_reason)) == -1) {
+		verdict_set(v, 500, "exec.kill_reason \"%s\" is unknown",
+		    x.kill_reason);
+		return;
 	}
 
 	/* A violation outranks everything else that happened to the run. */
-	if ((x.kill_reason != NULL && strcmp(x.kill_reason, "violation") == 0) ||
+	if (kill == KILL_VIOLATION ||
 	    (x.violations != NULL && json_array_size(x.violations) > 0)) {
 		fromviolation(&x, v);
 		return;
 	}
-	if (strcmp(x.outcome, "failed") == 0) {
-		settle(v, 500, "sandbox failure: %s",
+	if (outcome == OUTCOME_FAILED) {
+		verdict_set(v, 500, "sandbox failure: %s",
 		    x.error != NULL ? x.error : "snaft recorded no error");
 		return;
 	}
-	if (limit != -1) {
-		if (strcmp(x.outcome, "exited") == 0) {
-			settle(v, 500, "inconsistent exec: outcome exited with "
+	if (kill != -1) {
+		if (outcome == OUTCOME_EXITED) {
+			verdict_set(v, 500, "inconsistent exec: outcome exited with "
 			    "kill_reason %s", x.kill_reason);
 			return;
 		}
-		fromlimit(limit, route, v);
+		fromlimit((enum kill_reason)kill, route, v);
 		return;
 	}
-	if (strcmp(x.outcome, "killed") == 0) {
+	if (outcome == OUTCOME_KILLED) {
 		if (x.has_signal && x.signal >= 1 && x.signal <= SIG_MAX)
-			settle(v, 500, "killed by signal %lld (%s) with no "
+			verdict_set(v, 500, "killed by signal %lld (%s) with no "
 			    "kill_reason: a death the sandbox cannot explain",
 			    x.signal, signame(x.signal, buf, sizeof(buf)));
 		else
-			settle(v, 500, "killed with no kill_reason: a death "
+			verdict_set(v, 500, "killed with no kill_reason: a death "
 			    "the sandbox cannot explain");
 		return;
 	}
-	if (strcmp(x.outcome, "signaled") == 0) {
+	if (outcome == OUTCOME_SIGNALED) {
 		if (!x.has_signal) {
-			settle(v, 500, "inconsistent exec: outcome signaled "
+			verdict_set(v, 500, "inconsistent exec: outcome signaled "
 			    "with no signal");
 			return;
 		}
 		if (x.signal < 1 || x.signal > SIG_MAX) {
-			settle(v, 500, "exec.signal %lld is not a signal",
+			verdict_set(v, 500, "exec.signal %lld is not a signal",
 			    x.signal);
 			return;
 		}
 		if (x.has_exit_code) {
-			settle(v, 500, "inconsistent exec: outcome signaled "
+			verdict_set(v, 500, "inconsistent exec: outcome signaled "
 			    "with exit_code %lld", x.exit_code);
 			return;
 		}
 		sig = signame(x.signal, buf, sizeof(buf));
 		if (x.signal < SIG_RTMIN && signals[x.signal].kind != SIG_OWN &&
 		    !(x.self_signaled && signals[x.signal].kind == SIG_SANDBOX)) {
-			settle(v, 500, "terminated by signal %lld (%s) with no "
+			verdict_set(v, 500, "terminated by signal %lld (%s) with no "
 			    "kill_reason: %s", x.signal, sig,
 			    signals[x.signal].kind == SIG_SANDBOX ?
 			    "a death the sandbox cannot explain" :
 			    "that signal does not end a process");
 			return;
 		}
-		settle(v, 200, "terminated by signal %lld (%s)%s", x.signal, sig,
+		verdict_set(v, 200, "terminated by signal %lld (%s)%s", x.signal, sig,
 		    x.self_signaled ? ", sent by itself" : "");
 		v->severity = "low";
 		return;
@@ -505,21 +399,21 @@ fromexec(json_t *exec, json_t *route, struct verdict *v)
 
 	/* Outcome exited: the payload ran to its end, whatever its code. */
 	if (!x.has_exit_code) {
-		settle(v, 500, "inconsistent exec: outcome exited with no "
+		verdict_set(v, 500, "inconsistent exec: outcome exited with no "
 		    "exit_code");
 		return;
 	}
 	if (x.exit_code < 0 || x.exit_code > 255) {
-		settle(v, 500, "exec.exit_code %lld is not an exit status",
+		verdict_set(v, 500, "exec.exit_code %lld is not an exit status",
 		    x.exit_code);
 		return;
 	}
 	if (x.has_signal) {
-		settle(v, 500, "inconsistent exec: outcome exited with signal "
+		verdict_set(v, 500, "inconsistent exec: outcome exited with signal "
 		    "%lld", x.signal);
 		return;
 	}
-	settle(v, 200, "exited with code %lld", x.exit_code);
+	verdict_set(v, 200, "exited with code %lld", x.exit_code);
 	if (x.exit_code != 0)
 		v->severity = "low";
 }
@@ -532,7 +426,7 @@ verdict_decide(json_t *rec, struct verdict *v)
 
 	/* A record of another version may mean anything by its keys. */
 	if (jsonl_check_version(rec, &je) == -1) {
-		settle(v, 400, "%s", je.text);
+		verdict_set(v, 400, "%s", je.text);
 		return;
 	}
 	if ((reject = json_object_get(rec, "reject")) != NULL) {
@@ -540,21 +434,11 @@ verdict_decide(json_t *rec, struct verdict *v)
 		return;
 	}
 	if ((exec = json_object_get(rec, "exec")) == NULL) {
-		settle(v, 500, "record has no exec section: snaft did not run "
+		verdict_set(v, 500, "record has no exec section: snaft did not run "
 		    "it");
 		return;
 	}
 	fromexec(exec, json_object_get(rec, "route"), v);
-}
-
-json_t *
-verdict_pack(const struct verdict *v)
-{
-	return json_pack("{s:i, s:s, s:s, s:s}",
-	    "status", v->status,
-	    "token_type", v->token_type,
-	    "reason", v->reason,
-	    "severity", v->severity);
 }
 
 int

@@ -902,7 +902,7 @@ main(int argc, char *argv[])
 	 * happens between frames, never while a frame waits.
 	 */
 	while (!gotsig) {
-		n = jsonl_next(r, &line, &len);
+		n = jsonl_next_record(r, "wake", 0, &frame, &je);
 		if (n < 0 && errno == EAGAIN) {
 			maintain();
 			if (waitinput() < 0)
@@ -913,14 +913,9 @@ main(int argc, char *argv[])
 			continue;
 		if (n != 1)
 			break;
-		if (line == NULL) {
-			je.code = JSONL_TOO_LONG;
-			snprintf(je.text, sizeof(je.text), "frame of %zu bytes "
-			    "exceeds the line cap of %u bytes", len,
-			    JSONL_MAX_DEFAULT);
-			rec = jsonl_reject_line(NULL, len, &je, "wake");
-		} else if ((frame = jsonl_parse(line, len, &je)) == NULL)
-			rec = jsonl_reject_line(line, len, &je, "wake");
+		/* A line that is not a frame is its own rejection. */
+		if (frame == NULL || je.code != JSONL_OK)
+			rec = frame;
 		else {
 			rec = route(frame);
 			json_decref(frame);

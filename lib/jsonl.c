@@ -193,6 +193,32 @@ jsonl_next(struct jsonl_reader *r, const char **line, size_t *len)
 }
 
 int
+jsonl_next_record(struct jsonl_reader *r, const char *stage, int flags,
+    json_t **rec, struct jsonl_error *je)
+{
+	const char *line;
+	size_t len;
+	int n;
+
+	*rec = NULL;
+	memset(je, 0, sizeof(*je));
+	if ((n = jsonl_next(r, &line, &len)) != 1)
+		return n;
+	if (line == NULL) {
+		je->code = JSONL_TOO_LONG;
+		snprintf(je->text, sizeof(je->text), "line of %zu bytes is over "
+		    "the cap of %zu bytes", len, r->max);
+	} else if ((*rec = jsonl_parse(line, len, je)) != NULL) {
+		if (!(flags & JSONL_CHECK_VERSION) ||
+		    jsonl_check_version(*rec, je) == 0)
+			return 1;
+		json_decref(*rec);
+	}
+	*rec = jsonl_reject_line(line, len, je, stage);
+	return 1;
+}
+
+int
 jsonl_pending(const struct jsonl_reader *r)
 {
 	return r->end > r->start || r->discarding;

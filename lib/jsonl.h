@@ -56,6 +56,18 @@ void			 jsonl_reader_free(struct jsonl_reader *);
  */
 int	jsonl_next(struct jsonl_reader *, const char **line, size_t *len);
 
+/*
+ * The record on the next line, with jsonl_next()'s return values: 1 with
+ * *rec the parsed object, version-checked with JSONL_CHECK_VERSION; or,
+ * for a line that is not one (over the cap, not JSON, of another version),
+ * 1 with *rec the record jsonl_reject_line() builds for it and *je saying
+ * what was wrong, in the one wording every stage uses.  je->code is
+ * JSONL_OK for a good line.  *rec is NULL only when out of memory.
+ */
+#define JSONL_CHECK_VERSION	0x1
+int	jsonl_next_record(struct jsonl_reader *, const char *stage, int flags,
+	    json_t **rec, struct jsonl_error *je);
+
 /* 1 if the reader holds input not yet returned (so poll(2) may not wake). */
 int	jsonl_pending(const struct jsonl_reader *);
 

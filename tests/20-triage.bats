@@ -311,3 +311,39 @@ rejected_here() {
 	run_tool 0 airlock-triage -V
 	[[ "$output" == "airlock-triage "[0-9]* ]]
 }
+
+# The stage contract lives in lib/record.c; the man pages must say the
+# same, row for row.
+
+# mantable PAGE: the rows "status token_type severity" of the verdict
+# table(s) in a man page.
+mantable() {
+	sed -n 's/^\.It \([0-9][0-9][0-9]\) Ta Li \([A-Z_]*\) Ta \([a-z]*\) Ta .*/\1 \2 \3/p' \
+	    "$TOP/man/$1"
+}
+
+@test "contract: the verdict table of airlock-record(5) and airlock-token(5) is the code's" {
+	run_tool 0 "$TOP/build/tests/recordcheck" verdicts
+	local code=$output
+	[ "$(wc -l <<<"$code")" -eq 7 ]
+	assert_equal "$(mantable airlock-record.5)" "$code"
+	assert_equal "$(mantable airlock-token.5)" "$code"
+	# airlock-triage(1) spells out the 200 twice, by severity; every
+	# row it has is a row of the table but for that severity.
+	assert_equal "$(mantable airlock-triage.1 | sed 's/^200 SAFE_EXECUTION low$/200 SAFE_EXECUTION info/' | uniq)" "$code"
+}
+
+@test "contract: the kill reasons of airlock-record(5) are the code's, with their statuses and limits" {
+	run_tool 0 "$TOP/build/tests/recordcheck" kills
+	assert_equal "$(sed -n 's/^\.It Li \([a-z_]*\) Ta \([0-9]*\) Ta \(Li \)*\([a-z_]*\|\\(em\)$/\1 \2 \4/p' \
+	    "$TOP/man/airlock-record.5" | sed 's/\\(em$/-/')" "$output"
+}
+
+@test "contract: no tool spells out a verdict pair or a name of the contract" {
+	# Every status and token type comes from lib/record.c: no other C file
+	# names a token type.
+	run_tool 1 grep -rlE '"(SAFE_EXECUTION|INTENT_REJECTED|INCIDENT_KILL|LIMIT_KILL|SANDBOX_FAILURE|OVERLOADED)"' \
+	    "$TOP/airlock-wake" "$TOP/airlock-snaft" "$TOP/airlock-triage" \
+	    "$TOP/airlock-sign" "$TOP/airlock-muxd" "$TOP/lib" --include='*.c' \
+	    --exclude=record.c
+}

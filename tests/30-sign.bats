@@ -136,7 +136,7 @@ token() {
 	    <<<"$t" >/dev/null
 }
 
-@test "a real number, a wrong type or a huge integer is a signed 400 that names it" {
+@test "a real number, a wrong type or a huge integer is a signed 500 that names it" {
 	local n want
 	for n in 8 9 12 13; do
 		case $n in
@@ -147,7 +147,7 @@ token() {
 		esac
 		token "$n" "$S/golden.jsonl" | jq -e --arg want "$want" '
 		    .token_type == "SANDBOX_FAILURE" and
-		    .erachter.status == 400 and .erachter.severity == "high" and
+		    .erachter.status == 500 and .erachter.severity == "high" and
 		    .erachter.reason == $want and .intent == "code:execute" and
 		    .ains_identity == "agent.aint" and .erachter.channel_id > 0 and
 		    .erin.payload_sha256 == null and .violations == []' >/dev/null
