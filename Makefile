@@ -104,16 +104,20 @@ build/tests/vmm/%: tests/vmm/%.S
 	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -o $@ $<
 TEST_BINS_EXTRA = $(VMM_GUESTS)
 
-# The runner that runs inside the sandbox: links libpython and libc only,
-# never a sanitizer (it runs in the image's root, without the runtime).
+# The runners that run inside the sandbox: guest/runner.c (the sandbox and
+# its supervision) with one language part each, guest/LANG.c, built as
+# build/guest/LANG-runner (guest/lang.h).  They link libc and what their
+# language needs, never a sanitizer (they run in the image's root, without
+# its runtime).
 RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
-	-fstack-protector-strong -fPIE $(WARN) -Wno-missing-prototypes -Ilib \
-	$(shell pkg-config --cflags python3-embed 2>/dev/null)
-build/guest/python-runner: guest/python-runner.c lib/sbmsg.c lib/sandbox.h
+	-fstack-protector-strong -fPIE $(WARN) -Ilib
+RUNNER_FLAGS_python = $(shell pkg-config --cflags python3-embed 2>/dev/null)
+RUNNER_LIBS_python = $(shell pkg-config --libs python3-embed 2>/dev/null)
+build/guest/%-runner: guest/runner.c guest/%.c guest/lang.h lib/sbmsg.c \
+    lib/sandbox.h lib/airlock.h
 	@mkdir -p $(@D)
-	$(CC) $(RUNNER_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ \
-		guest/python-runner.c lib/sbmsg.c \
-		$(shell pkg-config --libs python3-embed)
+	$(CC) $(RUNNER_CFLAGS) $(RUNNER_FLAGS_$*) -pie -Wl,-z,relro,-z,now \
+		-o $@ guest/runner.c guest/$*.c lib/sbmsg.c $(RUNNER_LIBS_$*)
 
 # Image recipes: make images builds the OCI layouts and root filesystems.
 include images/images.mk

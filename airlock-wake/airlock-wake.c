@@ -39,17 +39,15 @@
 #define DEFAULT_RUNDIR	"/run/airlock"
 
 static struct intent_table	*table;
-static struct snapshot		*snapshots;
-static const char		*imagesdir;
-static char			 rundir[PATH_MAX];
 static const char		*sweepbase;	/* where dead wakes' dirs are */
-char				 instance[64];	/* wake-PID-RANDOM */
-static size_t			 poolsize = 2;
-static uint64_t			 lease_ms = 60000;
-static const char		*forcebackend;
-static volatile sig_atomic_t	 gotsig;
-/* Sandboxes handed out: the zygote must outlive them (it is their pid 1). */
-static struct pool_entry	*handedout;
+static int			 forcebackend = -1;	/* -b, or -1 */
+const char			*imagesdir;
+char				 rundir[PATH_MAX];
+char				 instance[64];
+size_t				 poolsize = 2;
+uint64_t			 lease_ms = 60000;
+volatile sig_atomic_t		 gotsig;
+int				 cgroup_version;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -58,292 +56,6 @@ usage(void)
 	    "[-l lease_ms] [-p pool]\n"
 	    "                    [-r rundir] [-t intents]\n");
 	exit(EXIT_USAGE);
-}
-
-static char *
-readsmall(const char *path, size_t max, size_t *lenp)
-{
-	char *buf;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
-	if ((buf = malloc(max + 1)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	n = read(fd, buf, max + 1);
-	close(fd);
-	if (n < 0 || (size_t)n > max) {
-		free(buf);
-		errno = n < 0 ? errno : EFBIG;
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (lenp != NULL)
-		*lenp = (size_t)n;
-	return buf;
-}
-
-/*
- * Load a snapshot description: images/IMAGE/snapshots/NAME, lines
- * "runner PATH" and "preload MODULE...".  Its digest covers the image
- * digest and the description, so a changed image or preload list is a
- * different snapshot.
- */
-static int
-snapshot_load(struct snapshot *s, const struct intent *row)
-{
-	char path[PATH_MAX], *text, *digest, *line, *save, *tok, *buf;
-	struct sha256 h;
-	uint8_t d[SHA256_LEN];
-	size_t len, dlen;
-	struct stat st;
-
-	s->lease_ms = lease_ms;
-	s->tmp_bytes = row->limits.tmp_bytes;
-	s->memory_bytes = row->limits.memory_bytes;
-	snprintf(path, sizeof(path), "%s/%s/digest", imagesdir, s->image);
-	if ((digest = readsmall(path, 200, &dlen)) == NULL) {
-		snprintf(s->error, sizeof(s->error), "image %s is not built "
-		    "(%s: %s)", s->image, path, strerror(errno));
-		return -1;
-	}
-	digest[strcspn(digest, "\n")] = '\0';
-	if (strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71) {
-		snprintf(s->error, sizeof(s->error), "%s: not a sha256 digest",
-		    path);
-		free(digest);
-		return -1;
-	}
-	snprintf(s->image_digest, sizeof(s->image_digest), "%s", digest);
-	free(digest);
-	snprintf(s->rootfs, sizeof(s->rootfs), "%s/%s/rootfs", imagesdir,
-	    s->image);
-	if (stat(s->rootfs, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(s->error, sizeof(s->error), "image %s has no root "
-		    "filesystem at %s", s->image, s->rootfs);
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/%s/snapshots/%s", imagesdir, s->image,
-	    s->name);
-	if ((text = readsmall(path, 65536, &len)) == NULL) {
-		snprintf(s->error, sizeof(s->error), "snapshot %s of %s: %s: %s",
-		    s->name, s->image, path, strerror(errno));
-		return -1;
-	}
-	sha256_init(&h);
-	sha256_update(&h, s->image_digest, strlen(s->image_digest));
-	sha256_update(&h, "\n", 1);
-	sha256_update(&h, text, len);
-	sha256_final(&h, d);
-	memcpy(s->digest, "sha256:", 7);
-	sha256_tohex(d, s->digest + 7);
-
-	if ((buf = strdup(text)) == NULL)
-		err(EXIT_SYSTEM, NULL);
-	free(text);
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		char *lsave;
-
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		tok = strtok_r(line, " \t", &lsave);
-		if (tok == NULL)
-			continue;
-		if (strcmp(tok, "runner") == 0) {
-			tok = strtok_r(NULL, " \t", &lsave);
-			if (tok == NULL || tok[0] != '/')
-				goto bad;
-			free(s->runner);
-			if ((s->runner = strdup(tok)) == NULL)
-				err(EXIT_SYSTEM, NULL);
-		} else if (strcmp(tok, "kvm") == 0) {
-			/* The kvm backend's program: images/snapshot-kvm's. */
-			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||
-			    tok[0] != '/')
-				goto bad;
-		} else if (strcmp(tok, "preload") == 0) {
-			while ((tok = strtok_r(NULL, " \t", &lsave)) != NULL) {
-				if (s->npreload == SNAPSHOT_MAXPRELOAD)
-					goto bad;
-				if ((s->preload[s->npreload++] = strdup(tok)) ==
-				    NULL)
-					err(EXIT_SYSTEM, NULL);
-			}
-		} else
-			goto bad;
-	}
-	free(buf);
-	if (s->runner == NULL) {
-		snprintf(s->error, sizeof(s->error), "%s: no runner line", path);
-		return -1;
-	}
-	return 0;
-bad:
-	free(buf);
-	snprintf(s->error, sizeof(s->error), "%s: malformed line", path);
-	return -1;
-}
-
-static struct snapshot *
-snapshot_for(const struct intent *row)
-{
-	struct snapshot *s;
-	char errbuf[512];
-
-	/*
-	 * One zygote per snapshot and /tmp size: a pool sandbox mounts its
-	 * /tmp before anyone knows which row's frame it will serve.
-	 */
-	for (s = snapshots; s != NULL; s = s->next)
-		if (strcmp(s->image, row->image) == 0 &&
-		    strcmp(s->name, row->snapshot) == 0 &&
-		    s->tmp_bytes == row->limits.tmp_bytes)
-			return s;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		err(EXIT_SYSTEM, NULL);
-	if ((s->image = strdup(row->image)) == NULL ||
-	    (s->name = strdup(row->snapshot)) == NULL)
-		err(EXIT_SYSTEM, NULL);
-	s->pid = -1;
-	s->ctl = -1;
-	s->target = poolsize;
-	s->next = snapshots;
-	snapshots = s;
-	if (snapshot_load(s, row) != 0) {
-		log_info("%s", s->error);
-		return s;
-	}
-	if (zygote_start(s, errbuf, sizeof(errbuf)) != 0) {
-		snprintf(s->error, sizeof(s->error), "%s", errbuf);
-		log_info("%s", s->error);
-		return s;
-	}
-	log_debug("zygote for %s/%s is ready", s->image, s->name);
-	return s;
-}
-
-/* Collect finished spawns without blocking; keep the pool at its size. */
-static void
-pool_tend(struct snapshot *s)
-{
-	struct pollfd pfd = { s->ctl, POLLIN, 0 };
-	struct pool_entry *e;
-	uint64_t now = now_us();
-
-	if (s->ctl < 0)
-		return;
-	while (s->npending > 0 && poll(&pfd, 1, 0) == 1) {
-		if (pool_collect(s) != 0) {
-			snprintf(s->error, sizeof(s->error), "zygote for %s/%s "
-			    "died", s->image, s->name);
-			log_info("%s", s->error);
-			zygote_stop(s);
-			return;
-		}
-	}
-	/* Sandboxes past half their lease are not handed out any more. */
-	while ((e = s->pool) != NULL && now - e->t_us > s->lease_ms * 500) {
-		s->pool = e->next;
-		s->npool--;
-		pool_discard(e);
-	}
-	while (s->npool + s->npending < s->target)
-		if (pool_request(s, rundir) != 0) {
-			log_info("requesting a sandbox: %s", strerror(errno));
-			break;
-		}
-}
-
-/* A sandbox for this frame: from the pool if one is ready, else cold. */
-static struct pool_entry *
-pool_take(struct snapshot *s, int *hit)
-{
-	struct pool_entry *e;
-
-	/*
-	 * Off the hot path: pool_tend runs after the record is written.  Only
-	 * the age check is done here, so that a sandbox near the end of its
-	 * lease is never handed out even when tending has not run.
-	 */
-	while ((e = s->pool) != NULL && now_us() - e->t_us > s->lease_ms * 500) {
-		s->pool = e->next;
-		s->npool--;
-		pool_discard(e);
-	}
-	*hit = s->pool != NULL;
-	if (!*hit)
-		pool_tend(s);
-	while (s->pool == NULL) {
-		if (s->ctl < 0)
-			return NULL;
-		if (s->npending == 0 && pool_request(s, rundir) != 0)
-			return NULL;
-		if (pool_collect(s) != 0) {
-			snprintf(s->error, sizeof(s->error), "zygote for %s/%s "
-			    "died", s->image, s->name);
-			zygote_stop(s);
-			return NULL;
-		}
-	}
-	e = s->pool;
-	s->pool = e->next;
-	s->npool--;
-	return e;
-}
-
-/*
- * Whether a handed-out sandbox's cgroup must stay a while after its
- * payload ended: when the kernel's OOM killer ended it, airlock-snaft reads
- * that count there for the verdict, and removes the cgroup itself once it
- * has.  If it has not after HANDEDOUT_OOM_US (it died), we do.  Any other
- * end needs nothing of the cgroup.
- */
-static int
-keep_cgroup(struct pool_entry *e, uint64_t now)
-{
-	return e->cg.version != 0 && !gotsig &&
-	    now - e->ended_us < HANDEDOUT_OOM_US &&
-	    cgroup_oom_kills(&e->cg) > 0;
-}
-
-/*
- * Forget handed-out sandboxes that have ended, and their cgroups; with
- * wait_ms, wait up to that long for all of them (at end of input, before
- * the zygotes go).
- */
-static void
-reap_handedout(int wait_ms)
-{
-	struct pool_entry *e, **ep;
-	struct pollfd pfd;
-	uint64_t until = now_us() + (uint64_t)wait_ms * 1000, t;
-
-	for (;;) {
-		t = now_us();
-		for (ep = &handedout; (e = *ep) != NULL;) {
-			pfd.fd = e->pidfd;
-			pfd.events = POLLIN;
-			if (e->ended_us == 0 && poll(&pfd, 1, 0) == 1)
-				e->ended_us = t;
-			if (e->ended_us == 0 || keep_cgroup(e, t)) {
-				ep = &e->next;
-				continue;
-			}
-			*ep = e->next;
-			if (e->cg.version != 0)
-				pool_uncgroup(e);
-			close(e->pidfd);
-			unlink(e->path);
-			free(e);
-		}
-		if (handedout == NULL || t >= until || gotsig)
-			return;
-		(void)poll(NULL, 0, 10);
-	}
 }
 
 static json_t *
@@ -449,18 +161,51 @@ limits_json(const struct limits *l)
 	    "tmp_bytes", (json_int_t)l->tmp_bytes);
 }
 
+/* The backend a row asks for, -1 for auto. */
+static int
+rowbackend(const struct intent *row)
+{
+	return backend_parse(row->backend);
+}
+
+/*
+ * This airlock-wake's backend of that kind (-1: auto), or NULL if it has
+ * none.  Auto is the process backend: the kvm backend is not in the
+ * pipeline yet.
+ */
+static const struct wake_backend *
+backend_for(int id)
+{
+	switch (id) {
+	case -1:
+	case BACKEND_PROCESS:
+		return &wake_process;
+	default:
+		return NULL;
+	}
+}
+
+/* The backend a row's frames get when they do not ask, or NULL. */
+static const struct wake_backend *
+choose(const struct intent *row)
+{
+	return backend_for(forcebackend >= 0 ? forcebackend :
+	    rowbackend(row));
+}
+
 static json_t *
 route(json_t *frame)
 {
 	char id[RECORD_ID_LEN + 1], why[256];
-	const char *intent, *payload, *backend, *fid, *bad;
+	const char *intent, *payload, *fid, *bad;
+	const struct wake_backend *b;
 	const struct intent *row;
 	struct pool_entry *e;
 	struct snapshot *s;
 	struct limits lim;
 	json_t *v, *rec;
 	uint64_t t0;
-	int hit;
+	int hit, want, asked = -1;
 
 	t0 = now_us();
 	fid = jsonl_get_string(frame, "id");
@@ -514,33 +259,35 @@ route(json_t *frame)
 		return reject(id, frame, 400, "bad_limits", "%s", bad);
 
 	/* No silent downgrade: kvm asked for is kvm or an error. */
-	backend = forcebackend ? forcebackend : row->backend;
+	want = forcebackend >= 0 ? forcebackend : rowbackend(row);
 	if ((v = json_object_get(frame, "backend")) != NULL) {
 		if (!json_is_string(v))
 			return reject(id, frame, 400, "wrong_type",
 			    "\"backend\" must be a string");
+		if ((asked = backend_parse(json_string_value(v))) == -1 &&
+		    strcmp(json_string_value(v), "auto") != 0)
+			return reject(id, frame, 400, "bad_backend",
+			    "unknown backend \"%.40s\"", json_string_value(v));
 		/* A frame may choose only where the table leaves a choice. */
-		if (strcmp(backend, "auto") != 0 &&
-		    strcmp(json_string_value(v), backend) != 0) {
-			if (forcebackend != NULL)
+		if (asked != -1 && want != -1 && asked != want) {
+			if (forcebackend >= 0)
 				return reject(id, frame, 400, "bad_backend",
 				    "this airlock-wake runs the %s backend only "
-				    "(-b)", backend);
+				    "(-b)", backend_name(want));
 			return reject(id, frame, 400, "bad_backend",
 			    "intent %s runs on the %s backend only",
-			    row->pattern, backend);
+			    row->pattern, backend_name(want));
 		}
-		backend = json_string_value(v);
+		if (asked != -1)
+			want = asked;
 	}
-	if (strcmp(backend, "kvm") == 0)
+	if ((b = backend_for(want)) == NULL)
 		return reject(id, frame, 500, "backend_unavailable",
-		    "the kvm backend is not available in this airlock-wake");
-	if (strcmp(backend, "process") != 0 && strcmp(backend, "auto") != 0)
-		return reject(id, frame, 400, "bad_backend",
-		    "unknown backend \"%.40s\"", backend);
+		    "the %s backend is not available in this airlock-wake",
+		    backend_name(want));
 
-	s = snapshot_for(row);
-	if (s->ctl < 0)
+	s = snapshot_for(row, b);
+	if (!s->up)
 		return reject(id, frame, 500, "sandbox_unavailable",
 		    "%s", s->error);
 	if ((e = pool_take(s, &hit)) == NULL)
@@ -558,7 +305,7 @@ route(json_t *frame)
 	    "policy", row->pattern, "policy_digest", row->policy_digest,
 	    "mode", row->mode == SNAFT_FAST ? "fast" : "observe",
 	    "limits", limits_json(&lim),
-	    "wake", "backend", "process", "handle", e->path,
+	    "wake", "backend", backend_name(b->id), "handle", e->path,
 	    "pool", hit ? "hit" : "cold", "wake_us",
 	    (json_int_t)(now_us() - t0));
 	if (rec != NULL)
@@ -566,9 +313,7 @@ route(json_t *frame)
 		    e->cg.version == 0 ? json_null() : json_pack("{s:i, s:s, "
 		    "s:s}", "version", e->cg.version, "memory", e->cg.memory,
 		    "pids", e->cg.pids));
-	/* The sandbox is snaft's now; it expires by itself if unclaimed. */
-	e->next = handedout;
-	handedout = e;
+	pool_handout(e);
 	return rec;
 }
 
@@ -579,61 +324,6 @@ rmentry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	(void)type;
 	(void)ftw;
 	return remove(path);
-}
-
-/*
- * Remove a cgroup directory and its sb-* children, trying tries times 10 ms
- * apart.  Returns 0 when it is gone.
- */
-static int
-rmcgroups(const char *dir, int tries)
-{
-	char path[PATH_MAX + 256];
-	struct dirent *d;
-	DIR *dp;
-	int i;
-
-	for (i = 0; i < tries; i++) {
-		if ((dp = opendir(dir)) == NULL)
-			return errno == ENOENT ? 0 : -1;
-		while ((d = readdir(dp)) != NULL)
-			if (strncmp(d->d_name, "sb-", 3) == 0) {
-				snprintf(path, sizeof(path), "%s/%s", dir,
-				    d->d_name);
-				rmdir(path);
-			}
-		closedir(dp);
-		if (rmdir(dir) == 0 || errno == ENOENT)
-			return 0;
-		if (i + 1 < tries)
-			usleep(10000);
-	}
-	return -1;
-}
-
-/*
- * This instance's cgroup directories, in whichever hierarchy is in use.
- * Returns 0 when none is left.
- */
-static int
-rminstance(const char *name, int tries)
-{
-	static const char *const roots[] = { "/sys/fs/cgroup/memory/airlock",
-	    "/sys/fs/cgroup/pids/airlock", "/sys/fs/cgroup/airlock" };
-	char path[PATH_MAX];
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", roots[i], name);
-		if (rmcgroups(path, tries) != 0) {
-			rc = -1;
-			if (tries > 1)
-				log_info("warning: cgroup %s is still busy; "
-				    "left behind", path);
-		}
-	}
-	return rc;
 }
 
 /*
@@ -667,7 +357,7 @@ sweep(const char *base)
 			 * are gone, keep the directory (and its lock file) so
 			 * that a later sweep finds it again.
 			 */
-			if (rminstance(d->d_name, 1) == 0) {
+			if (cgroup_remove_instance(d->d_name, 1) == 0) {
 				snprintf(path, sizeof(path), "%s/%s", base,
 				    d->d_name);
 				nftw(path, rmentry, 16, FTW_DEPTH | FTW_PHYS);
@@ -678,24 +368,51 @@ sweep(const char *base)
 	closedir(dp);
 }
 
+/*
+ * Our runtime directory, rundirbase/wake-PID-HEX: pid and random bits,
+ * since wakes in other pid namespaces share the tree (and the cgroup
+ * trees, which this name names too).  Only we may enter it (mode 0700),
+ * and we hold its lock for life; then what dead wakes left is swept.
+ */
+static void
+setup_rundir(const char *rundirbase)
+{
+	static char base[PATH_MAX - 128];
+	char rnd[RECORD_ID_LEN + 1], lock[PATH_MAX + 8];
+	int lfd;
+
+	/* "/run/airlock/" and "/run/airlock" are one directory. */
+	snprintf(base, sizeof(base), "%s", rundirbase);
+	trim_slashes(base);
+	/* Others' directories must be reachable by their sandboxes' clients. */
+	if (mkdir(base, 0755) != 0 && errno != EEXIST)
+		err(EXIT_SYSTEM, "mkdir %s", base);
+	if (record_newid(rnd) != 0)
+		err(EXIT_SYSTEM, "getrandom");
+	snprintf(instance, sizeof(instance), "wake-%d-%.8s", (int)getpid(),
+	    rnd);
+	snprintf(rundir, sizeof(rundir), "%s/%s", base, instance);
+	if (mkdir(rundir, 0700) != 0)
+		err(EXIT_SYSTEM, "mkdir %s", rundir);
+	snprintf(lock, sizeof(lock), "%s/lock", rundir);
+	if ((lfd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
+		err(EXIT_SYSTEM, "lock %s", lock);
+	sweepbase = base;
+	sweep(base);
+}
+
+/* Every sandbox and zygote gone, then our cgroups and directory. */
 static void
 cleanup(void)
 {
-	struct snapshot *s;
-
-	struct pool_entry *e;
-
-	while ((e = handedout) != NULL) {
-		handedout = e->next;
-		pool_discard(e);
-	}
-	for (s = snapshots; s != NULL; s = s->next)
-		zygote_stop(s);
+	pool_empty(1);
+	snapshot_stop_all();
 	/*
 	 * Every task is gone now (the zygotes were the sandboxes' pid 1), so
 	 * whatever cgroup was left busy a moment ago can go, then ours.
 	 */
-	rminstance(instance, 100);
+	cgroup_remove_instance(instance, 100);
 	/* And what dead wakes left that was still busy at our last sweep. */
 	if (sweepbase != NULL)
 		sweep(sweepbase);
@@ -712,7 +429,7 @@ maintain(void)
 
 	for (s = snapshots; s != NULL; s = s->next)
 		pool_tend(s);
-	reap_handedout(0);
+	pool_reap(0);
 	/* A dead wake's cgroups empty out a little after it died. */
 	if (now_us() - lastsweep > 2000000) {
 		lastsweep = now_us();
@@ -721,8 +438,8 @@ maintain(void)
 }
 
 /*
- * Sleep until a frame arrives, a zygote answers, or a second passes (for
- * expiry).  Returns -1 when stdin is gone for good.
+ * Sleep until a frame arrives, a backend has a sandbox ready, or a second
+ * passes (for expiry).  Returns -1 when stdin is gone for good.
  */
 static int
 waitinput(void)
@@ -734,13 +451,100 @@ waitinput(void)
 	pfd[0].fd = 0;
 	pfd[0].events = POLLIN;
 	for (s = snapshots; s != NULL && n < 65; s = s->next)
-		if (s->ctl >= 0 && s->npending > 0) {
-			pfd[n].fd = s->ctl;
+		if (s->up && s->npending > 0) {
+			pfd[n].fd = s->backend->readyfd(s);
 			pfd[n++].events = POLLIN;
 		}
 	if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR)
 		return -1;
 	return 0;
+}
+
+/* Write one record; -1 if the reader has gone. */
+static int
+writerecord(json_t *rec)
+{
+	int rc;
+
+	if (rec == NULL)
+		err(EXIT_SYSTEM, "building a record");
+	rc = jsonl_write(stdout, rec);
+	json_decref(rec);
+	if (rc != 0)
+		warn("write");
+	return rc;
+}
+
+/*
+ * Frames, one line each, until the end of input or SIGTERM.  Everything
+ * else (collecting new sandboxes, giving them cgroups, retiring old ones,
+ * removing what ended) happens between frames, never while one waits.
+ */
+static int
+serve(struct jsonl_reader *r)
+{
+	struct jsonl_error je;
+	json_t *frame, *rec;
+	int n;
+
+	while (!gotsig) {
+		n = jsonl_next_record(r, "wake", 0, &frame, &je);
+		if (n < 0 && errno == EAGAIN) {
+			maintain();
+			if (waitinput() < 0)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			warn("read");
+			return EXIT_SYSTEM;
+		}
+		if (n == 0)
+			break;
+		/* A line that is not a frame is its own rejection. */
+		if (frame == NULL || je.code != JSONL_OK)
+			rec = frame;
+		else {
+			rec = route(frame);
+			json_decref(frame);
+		}
+		if (writerecord(rec) != 0)
+			return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * SIGTERM: every frame already here still gets its line, a 503 that keeps
+ * the id it came with, so that its sender can match it.
+ */
+static int
+drain(struct jsonl_reader *r)
+{
+	struct jsonl_error je;
+	char id[RECORD_ID_LEN + 1];
+	const char *fid;
+	json_t *frame, *rec;
+
+	while (jsonl_next_record(r, "wake", 0, &frame, &je) == 1) {
+		if (frame == NULL || je.code != JSONL_OK)
+			rec = frame;
+		else {
+			fid = jsonl_get_string(frame, "id");
+			if (fid != NULL && ishexid(fid))
+				snprintf(id, sizeof(id), "%s", fid);
+			else if (record_newid(id) != 0)
+				err(EXIT_SYSTEM, "getrandom");
+			rec = reject(id, frame, 503, "shutting_down",
+			    "airlock-wake is shutting down");
+			json_decref(frame);
+		}
+		if (writerecord(rec) != 0)
+			return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
 }
 
 static void
@@ -754,13 +558,8 @@ main(int argc, char *argv[])
 {
 	const char *intents, *rundirbase;
 	struct jsonl_reader *r;
-	struct jsonl_error je;
 	struct sigaction sa;
 	char errbuf[1024];
-	const char *line;
-	json_t *frame, *rec;
-	size_t len;
-	long n = 0;
 	long long num;
 	int ch, rc;
 
@@ -777,12 +576,10 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "b:I:l:p:qr:t:Vv")) != -1) {
 		switch (ch) {
 		case 'b':
-			if (strcmp(optarg, "process") != 0 &&
-			    strcmp(optarg, "kvm") != 0 &&
+			if ((forcebackend = backend_parse(optarg)) == -1 &&
 			    strcmp(optarg, "auto") != 0)
 				errx(EXIT_USAGE, "-b: unknown backend %s",
 				    optarg);
-			forcebackend = optarg;
 			break;
 		case 'I':
 			imagesdir = optarg;
@@ -822,48 +619,11 @@ main(int argc, char *argv[])
 
 	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
 		errx(EXIT_USAGE, "%s", errbuf);
-	if (forcebackend != NULL && strcmp(forcebackend, "kvm") == 0)
-		errx(EXIT_SANDBOX, "-b kvm: the kvm backend is not available "
-		    "in this airlock-wake");
-
-	/* "/run/airlock/" and "/run/airlock" are one directory. */
-	{
-		static char base[PATH_MAX - 128];
-
-		snprintf(base, sizeof(base), "%s", rundirbase);
-		trim_slashes(base);
-		rundirbase = base;
-	}
-	/* Our runtime directory: only we may enter it (mode 0700). */
-	if (mkdir(rundirbase, 0755) != 0 && errno != EEXIST)
-		err(EXIT_SYSTEM, "mkdir %s", rundirbase);
-	/*
-	 * This wake's name for its runtime directory and cgroups: pid and
-	 * random bits, since wakes in other pid namespaces share both trees.
-	 */
-	{
-		char rnd[RECORD_ID_LEN + 1];
-
-		if (record_newid(rnd) != 0)
-			err(EXIT_SYSTEM, "getrandom");
-		snprintf(instance, sizeof(instance), "wake-%d-%.8s",
-		    (int)getpid(), rnd);
-	}
-	snprintf(rundir, sizeof(rundir), "%s/%s", rundirbase, instance);
-	if (mkdir(rundir, 0700) != 0)
-		err(EXIT_SYSTEM, "mkdir %s", rundir);
-	/* Held for life: how a sweep by another wake knows we are alive. */
-	{
-		char lock[PATH_MAX + 8];
-		int lfd;
-
-		snprintf(lock, sizeof(lock), "%s/lock", rundir);
-		if ((lfd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
-			err(EXIT_SYSTEM, "lock %s", lock);
-	}
-	sweepbase = rundirbase;
-	sweep(rundirbase);
+	if (forcebackend >= 0 && backend_for(forcebackend) == NULL)
+		errx(EXIT_SANDBOX, "-b %s: the %s backend is not available in "
+		    "this airlock-wake", backend_name(forcebackend),
+		    backend_name(forcebackend));
+	setup_rundir(rundirbase);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;
@@ -873,90 +633,15 @@ main(int argc, char *argv[])
 
 	if ((cgroup_version = cgroup_probe(errbuf, sizeof(errbuf))) == 0)
 		log_info("warning: %s; sandbox limits are rlimits only", errbuf);
-
-	/* Start every process-backend snapshot now, so the first frame is warm. */
-	{
-		size_t i;
-
-		struct snapshot *s;
-
-		for (i = 0; i < table->nrows; i++)
-			pool_tend(snapshot_for(&table->rows[i]));
-		/* The zygotes answer within milliseconds: be warm from frame 1. */
-		for (s = snapshots; s != NULL; s = s->next)
-			while (s->ctl >= 0 && s->npending > 0)
-				if (pool_collect(s) != 0) {
-					zygote_stop(s);
-					break;
-				}
-	}
+	pool_warm(table, choose);
 
 	if ((r = jsonl_reader_new(0, 0)) == NULL)
 		err(EXIT_SYSTEM, NULL);
 	if (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK) != 0)
 		err(EXIT_SYSTEM, "stdin");
-	rc = EXIT_OK;
-	/*
-	 * Frames first; everything else (collecting new sandboxes from the
-	 * zygotes, giving them cgroups, retiring old ones, removing what ended)
-	 * happens between frames, never while a frame waits.
-	 */
-	while (!gotsig) {
-		n = jsonl_next_record(r, "wake", 0, &frame, &je);
-		if (n < 0 && errno == EAGAIN) {
-			maintain();
-			if (waitinput() < 0)
-				break;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != 1)
-			break;
-		/* A line that is not a frame is its own rejection. */
-		if (frame == NULL || je.code != JSONL_OK)
-			rec = frame;
-		else {
-			rec = route(frame);
-			json_decref(frame);
-		}
-		if (rec == NULL)
-			err(EXIT_SYSTEM, "building a record");
-		if (jsonl_write(stdout, rec) != 0) {
-			json_decref(rec);
-			warn("write");
-			rc = EXIT_SYSTEM;
-			break;
-		}
-		json_decref(rec);
-	}
-	if (n < 0 && errno != EAGAIN && errno != EINTR && !gotsig) {
-		warn("read");
-		rc = EXIT_SYSTEM;
-	}
-	/* SIGTERM: every frame already here still gets its line, a 503. */
-	while (gotsig && rc == EXIT_OK && jsonl_next(r, &line, &len) == 1) {
-		char id[RECORD_ID_LEN + 1];
-
-		frame = line ? jsonl_parse(line, len, &je) : NULL;
-		if (frame == NULL) {
-			if (line == NULL) {
-				je.code = JSONL_TOO_LONG;
-				snprintf(je.text, sizeof(je.text), "frame of "
-				    "%zu bytes exceeds the line cap", len);
-			}
-			rec = jsonl_reject_line(line, len, &je, "wake");
-		} else {
-			if (record_newid(id) != 0)
-				err(EXIT_SYSTEM, "getrandom");
-			rec = reject(id, frame, 503, "shutting_down",
-			    "airlock-wake is shutting down");
-			json_decref(frame);
-		}
-		if (rec == NULL || jsonl_write(stdout, rec) != 0)
-			rc = EXIT_SYSTEM;
-		json_decref(rec);
-	}
+	rc = serve(r);
+	if (gotsig && rc == EXIT_OK)
+		rc = drain(r);
 	jsonl_reader_free(r);
 	/*
 	 * Our readers may still be claiming the sandboxes we woke: close our
@@ -964,18 +649,8 @@ main(int argc, char *argv[])
 	 * pid 1) alive until those runs are over or their lease is up.
 	 */
 	fclose(stdout);
-	{
-		struct snapshot *s;
-		struct pool_entry *e;
-
-		for (s = snapshots; s != NULL; s = s->next)
-			while ((e = s->pool) != NULL) {
-				s->pool = e->next;
-				s->npool--;
-				pool_discard(e);
-			}
-	}
-	reap_handedout((int)(lease_ms > INT32_MAX ? INT32_MAX : lease_ms));
+	pool_empty(0);
+	pool_reap((int)(lease_ms > INT32_MAX ? INT32_MAX : lease_ms));
 	cleanup();
 	intents_free(table);
 	return rc;

@@ -1,4 +1,11 @@
-/* airlock-wake: what its files share. */
+/*
+ * airlock-wake: what its files share.
+ *
+ *   airlock-wake.c  options, the run directory, the frame loop, routing
+ *   snapshot.c      snapshot descriptions, one struct snapshot each
+ *   pool.c          the warm pool and the sandboxes handed out
+ *   process.c       the process backend: zygotes (struct wake_backend)
+ */
 #ifndef WAKE_H
 #define WAKE_H
 
@@ -6,11 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <signal.h>
+
 #include "cgroup.h"
+#include "intents.h"
+#include "record.h"
 
 #define SNAPSHOT_MAXPRELOAD	64
 #define ZYGOTE_START_MS		30000
 
+/* How long an OOM-killed sandbox's cgroup waits for airlock-snaft. */
+#define HANDEDOUT_OOM_US	10000000
+
+/* One woken sandbox, in a pool or handed out. */
 struct pool_entry {
 	struct pool_entry	*next;
 	char			 path[108];	/* the handle: a socket path */
@@ -20,9 +35,7 @@ struct pool_entry {
 	struct cgroup		 cg;		/* version 0: rlimits only */
 };
 
-/* How long an OOM-killed sandbox's cgroup waits for airlock-snaft. */
-#define HANDEDOUT_OOM_US	10000000
-
+/* A sandbox requested from a zygote, not yet collected. */
 struct pending {
 	struct pending		*next;
 	int			 go;		/* write end: starts the sandbox */
@@ -30,9 +43,33 @@ struct pending {
 	uint64_t		 t_us;
 };
 
-/* One (image, snapshot) pair of the process backend, and its zygote. */
+struct snapshot;
+
+/*
+ * A kind of sandbox: how to bring a snapshot up and down and get woken
+ * sandboxes of it.  Everything else (routing, the pool, leases, what was
+ * handed out) is the same for every kind.  One file each: process.c.
+ */
+struct wake_backend {
+	enum backend	 id;
+	/* Bring s up (its zygote); 0, or -1 with s->error. */
+	int		(*start)(struct snapshot *s);
+	/* Bring s down, and whatever it started with it. */
+	void		(*stop)(struct snapshot *s);
+	/* Ask for one more sandbox of s; it comes in through collect(). */
+	int		(*request)(struct snapshot *s);
+	/* Take the oldest requested sandbox into s's pool, waiting for it. */
+	int		(*collect)(struct snapshot *s);
+	/* Readable when collect() will not wait; -1 when s is down. */
+	int		(*readyfd)(const struct snapshot *s);
+};
+
+extern const struct wake_backend	wake_process;
+
+/* One (backend, image, snapshot, /tmp size) and its pool. */
 struct snapshot {
 	struct snapshot		*next;
+	const struct wake_backend *backend;
 	char			*image;
 	char			*name;
 	char			 rootfs[PATH_MAX];
@@ -45,23 +82,41 @@ struct snapshot {
 	uint64_t		 tmp_bytes;
 	uint64_t		 memory_bytes;	/* the cgroup's first limit */
 	char			 error[PATH_MAX + 512];	/* why unavailable */
-	int			 pid;		/* zygote */
-	int			 ctl;		/* control socket to it */
+	int			 up;		/* started and not stopped */
 	struct pool_entry	*pool;
 	size_t			 npool;
+	size_t			 target;	/* pool size to keep */
+	/* The process backend's: its zygote. */
+	int			 pid;
+	int			 ctl;		/* control socket to it */
 	struct pending		*pending, *pending_tail;
 	size_t			 npending;
-	size_t			 target;	/* pool size to keep */
 };
 
-extern int	cgroup_version;
-extern char	instance[64];	/* wake-PID-RANDOM: names our rundir, cgroups */	/* 0: none usable, rlimits only */
+/* airlock-wake.c: the configuration and state every part reads. */
+extern const char			*imagesdir;
+extern char				 rundir[PATH_MAX];
+extern char				 instance[64];	/* wake-PID-HEX */
+extern size_t				 poolsize;
+extern uint64_t				 lease_ms;
+extern volatile sig_atomic_t		 gotsig;
+extern int				 cgroup_version; /* 0: rlimits only */
 
-int		zygote_start(struct snapshot *, char *, size_t);
-void		zygote_stop(struct snapshot *);
-int		pool_request(struct snapshot *, const char *);
-int		pool_collect(struct snapshot *);
-void		pool_discard(struct pool_entry *);
-void		pool_uncgroup(struct pool_entry *);
+/* snapshot.c */
+extern struct snapshot			*snapshots;
+struct snapshot	*snapshot_for(const struct intent *,
+		    const struct wake_backend *);
+void		 snapshot_stop_all(void);
+
+/* pool.c */
+void		 pool_tend(struct snapshot *);
+void		 pool_warm(const struct intent_table *,
+		    const struct wake_backend *(*choose)(const struct intent *));
+struct pool_entry *pool_take(struct snapshot *, int *hit);
+void		 pool_handout(struct pool_entry *);
+void		 pool_reap(int wait_ms);
+void		 pool_empty(int all);
+void		 pool_discard(struct pool_entry *);
+void		 pool_cgroup(struct snapshot *, struct pool_entry *);
 
 #endif

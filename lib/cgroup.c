@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
+#include <dirent.h>
+
 #include <linux/magic.h>
 
 #include <errno.h>
@@ -201,6 +203,54 @@ cgroup_remove(const struct cgroup *cg)
 		rmdir(cg->memory);
 	if (cg->version == 1 && cg->pids[0] != '\0')
 		rmdir(cg->pids);
+}
+
+/* Remove a directory and its sb-* children; 0 when it is gone. */
+static int
+rmsandboxes(const char *dir, int tries)
+{
+	char path[CGROUP_PATH_MAX + 256];
+	struct dirent *d;
+	DIR *dp;
+	int i;
+
+	for (i = 0; i < tries; i++) {
+		if ((dp = opendir(dir)) == NULL)
+			return errno == ENOENT ? 0 : -1;
+		while ((d = readdir(dp)) != NULL)
+			if (strncmp(d->d_name, "sb-", 3) == 0) {
+				snprintf(path, sizeof(path), "%s/%s", dir,
+				    d->d_name);
+				rmdir(path);
+			}
+		closedir(dp);
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (i + 1 < tries)
+			usleep(10000);
+	}
+	return -1;
+}
+
+int
+cgroup_remove_instance(const char *name, int tries)
+{
+	static const char *const roots[] = { V1_MEMORY "/airlock",
+	    V1_PIDS "/airlock", V2_ROOT "/airlock" };
+	char path[CGROUP_PATH_MAX];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", roots[i], name);
+		if (rmsandboxes(path, tries) != 0) {
+			rc = -1;
+			if (tries > 1)
+				log_info("warning: cgroup %s is still busy; "
+				    "left behind", path);
+		}
+	}
+	return rc;
 }
 
 pid_t

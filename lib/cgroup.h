@@ -31,6 +31,14 @@ long	cgroup_oom_kills(const struct cgroup *);
 /* Remove it; it must be empty. */
 void	cgroup_remove(const struct cgroup *);
 
+/*
+ * Remove the cgroups of one airlock-wake instance ("wake-PID-HEX": the
+ * airlock/NAME directory of every hierarchy and its sb-* children), trying
+ * tries times 10 ms apart while tasks still leave them.  Returns 0 when
+ * none is left, -1 if one is still busy.
+ */
+int	cgroup_remove_instance(const char *name, int tries);
+
 /* The pid of a pidfd's process, in our pid namespace, or -1. */
 pid_t	pidfd_hostpid(int pidfd);
 

@@ -1,7 +1,7 @@
 /*
  * The process backend's control protocol (DESIGN.md section 4): between
  * airlock-wake and a zygote, and between airlock-snaft and a woken sandbox.
- * Shared by guest/python-runner.c (inside the sandbox) and the host tools.
+ * Shared by guest/runner.c (inside the sandbox) and the host tools.
  * Every message is one SOCK_SEQPACKET datagram starting with struct sb_hdr;
  * descriptors travel as SCM_RIGHTS.  Both ends check type, version and
  * length before reading anything else: the sandbox side is hostile once a

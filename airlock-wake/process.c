@@ -1,5 +1,6 @@
 /*
- * Zygotes and the warm pool of the process backend (DESIGN.md section 4).
+ * The process backend (DESIGN.md section 4): zygotes, and sandboxes forked
+ * from them.
  *
  * A zygote is the image's runner started once inside fresh namespaces
  * (user, pid, mount, network, ipc, uts, cgroup) with the image's root
@@ -269,9 +270,17 @@ zygote_recv(struct snapshot *s, uint16_t want, int *fd)
 	return 0;
 }
 
-int
-zygote_start(struct snapshot *s, char *errbuf, size_t errlen)
+static void	zygote_stop(struct snapshot *);
+
+/*
+ * Start s's zygote: clone it into new namespaces, map its ids, and wait
+ * for it to say it is ready.  0, or -1 with s->error.
+ */
+static int
+zygote_start(struct snapshot *s)
 {
+	char *errbuf = s->error;
+	size_t errlen = sizeof(s->error);
 	char map[64], path[64], msg[256];
 	struct pollfd pfd;
 	int sv[2], sync[2], errp[2], fd;
@@ -368,7 +377,7 @@ closeall:
 	return -1;
 }
 
-void
+static void
 zygote_stop(struct snapshot *s)
 {
 	struct pool_entry *e;
@@ -409,85 +418,24 @@ zygote_stop(struct snapshot *s)
 	s->npending = 0;
 }
 
-int cgroup_version;
-
-void
-pool_discard(struct pool_entry *e)
-{
-	struct pollfd pfd;
-
-	if (e->pidfd >= 0) {
-		(void)syscall(SYS_pidfd_send_signal, e->pidfd, SIGKILL, NULL, 0);
-		/* A cgroup can only go once its last task has. */
-		pfd.fd = e->pidfd;
-		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, 1000);
-		close(e->pidfd);
-	}
-	if (e->cg.version != 0)
-		pool_uncgroup(e);
-	unlink(e->path);
-	free(e);
-}
-
-/*
- * Remove the sandbox's cgroup.  Its task has exited, but the zygote may not
- * have reaped it yet, so retry briefly while the kernel still counts it.
- */
-void
-pool_uncgroup(struct pool_entry *e)
-{
-	int i;
-
-	for (i = 0; i < 100; i++) {
-		cgroup_remove(&e->cg);
-		if (access(e->cg.memory, F_OK) != 0)
-			break;
-		usleep(1000);
-	}
-	e->cg.version = 0;
-}
-
-/* A cgroup of its own for a new pool sandbox, when the machine has them. */
-static void
-pool_cgroup(struct snapshot *s, struct pool_entry *e)
-{
-	static unsigned long n;
-	static int warned;
-	char rel[128];
-	pid_t pid;
-
-	if (cgroup_version == 0)
-		return;
-	snprintf(rel, sizeof(rel), "airlock/%s/sb-%lu", instance, ++n);
-	if ((pid = pidfd_hostpid(e->pidfd)) <= 0 ||
-	    cgroup_create(&e->cg, cgroup_version, rel, pid, s->memory_bytes,
-	    1) != 0) {
-		if (!warned++)
-			log_info("warning: cannot put sandboxes in cgroup %s "
-			    "(%s); their limits are rlimits only", rel,
-			    strerror(errno));
-		e->cg.version = 0;
-	}
-}
-
 /*
  * Ask the zygote for one more sandbox.  The listening socket is made here,
  * in the runtime directory only we can enter; the sandbox accepts on it.
  */
-int
-pool_request(struct snapshot *s, const char *rundir)
+static int
+zygote_request(struct snapshot *s)
 {
 	static unsigned long counter;
 	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pending *p;
-	int ls, go[2], fds[2];
+	int ls, go[2], fds[2], n;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
-	snprintf(p->path, sizeof(p->path), "%s/sb-%lu.sock", rundir, ++counter);
-	if (strlen(p->path) >= sizeof(sa.sun_path)) {
+	n = snprintf(p->path, sizeof(p->path), "%s/sb-%lu.sock", rundir,
+	    ++counter);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
 		free(p);
 		return -1;
@@ -531,8 +479,8 @@ fail:
 }
 
 /* Take one SB_SPAWNED answer and move its sandbox into the pool. */
-int
-pool_collect(struct snapshot *s)
+static int
+zygote_collect(struct snapshot *s)
 {
 	struct pool_entry *e;
 	struct pending *p;
@@ -576,3 +524,18 @@ pool_collect(struct snapshot *s)
 	s->npool++;
 	return 0;
 }
+
+static int
+zygote_readyfd(const struct snapshot *s)
+{
+	return s->ctl;
+}
+
+const struct wake_backend wake_process = {
+	.id = BACKEND_PROCESS,
+	.start = zygote_start,
+	.stop = zygote_stop,
+	.request = zygote_request,
+	.collect = zygote_collect,
+	.readyfd = zygote_readyfd,
+};

@@ -1,17 +1,21 @@
 /*
- * python-runner: the Python runner of the process backend (DESIGN.md
- * section 4).  It runs inside the sandbox, in the image's root filesystem,
- * started by airlock-wake with its control socket on descriptor 3.
+ * The runner of the process backend (DESIGN.md section 4): the program
+ * that runs inside the sandbox, in the image's root filesystem, started
+ * by airlock-wake with its control socket on descriptor 3.  This file is
+ * the sandbox and its supervision, the same for every language; what a
+ * language adds (starting its interpreter, warming up, running a payload)
+ * is a part of its own behind guest/lang.h: guest/python.c for
+ * python-runner.
  *
  * Two roles, one binary:
  *
- *  zygote   initialises CPython once and imports the common modules, then
- *           forks a pool sandbox for every SB_SPAWN from airlock-wake, and
- *           supervises them all from one event loop: it accepts snaft's
- *           claim on each sandbox's socket, forwards the run, hands snaft
- *           the seccomp listener, enforces the lease and the wall time, and
- *           reports how each payload ended (it is their parent, so wait4
- *           gives the status and CPU time);
+ *  zygote   initialises the language once (its common modules imported),
+ *           then forks a pool sandbox for every SB_SPAWN from
+ *           airlock-wake, and supervises them all from one event loop: it
+ *           accepts snaft's claim on each sandbox's socket, forwards the
+ *           run, hands snaft the seccomp listener, enforces the lease and
+ *           the wall time, and reports how each payload ended (it is their
+ *           parent, so wait4 gives the status and CPU time);
  *  payload  (a fork of the zygote, one per pool sandbox) gets its own mount
  *           namespace and private size-capped /tmp, drops every
  *           capability, waits for airlock-wake's go, warms up, then waits
@@ -26,9 +30,6 @@
  * Nothing here decides policy: snaft compiled the filter and holds the
  * listener.  This file only builds the box and reports what happened.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
 #include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -47,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,23 +57,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "airlock.h"
+#include "lang.h"
 #include "sandbox.h"
 
 #define PAYLOAD_MAX	(64u * 1024 * 1024)
 
-static const char *progname = "python-runner";
-
-static void
+void
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s[%d]: ", progname, (int)getpid());
+	fprintf(stderr, "%s[%d]: ", lang_name, (int)getpid());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	_exit(112);
+	_exit(EXIT_SANDBOX);
 }
 
 /* Send one message (lib/sbmsg.c) with optional descriptors. */
@@ -148,33 +150,6 @@ setlimit(int res, uint64_t soft, uint64_t hard, const char *what)
 		die("setrlimit %s: %s", what, strerror(errno));
 }
 
-static int
-exitcode(void)
-{
-	PyObject *type, *value, *tb, *code;
-	long c = 1;
-
-	PyErr_Fetch(&type, &value, &tb);
-	PyErr_NormalizeException(&type, &value, &tb);
-	code = value ? PyObject_GetAttrString(value, "code") : NULL;
-	if (code == NULL || code == Py_None)
-		c = 0;
-	else if (PyLong_Check(code))
-		c = PyLong_AsLong(code) & 0xff;
-	else {
-		/* sys.exit("message") prints the message and exits 1. */
-		PyObject_Print(code, stderr, Py_PRINT_RAW);
-		fputc('\n', stderr);
-		c = 1;
-	}
-	PyErr_Clear();
-	Py_XDECREF(code);
-	Py_XDECREF(type);
-	Py_XDECREF(value);
-	Py_XDECREF(tb);
-	return (int)c;
-}
-
 /*
  * The payload process, forked when the sandbox is made, so that a run pays
  * neither the fork nor the interpreter's after-fork work.  It waits for the
@@ -205,7 +180,6 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	} req;
 	const struct sb_run *run = &req.run;
 	struct sock_fprog prog;
-	PyObject *main, *globals, *res, *scratch;
 	struct sb_arming arming;
 	struct stat st;
 	char *src;
@@ -222,7 +196,7 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	 * ends everything in it anyway.)
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-		_exit(112);
+		_exit(EXIT_SANDBOX);
 	/* Nothing of the other sandboxes: only our run and our go. */
 	keepfds(ctl, go);
 
@@ -255,33 +229,8 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 		_exit(0);
 	close(go);
 
-	/*
-	 * Fresh randomness for this process, which serves exactly one run:
-	 * never the zygote's RNG state.  (random also reseeds itself in
-	 * PyOS_AfterFork_Child through os.register_at_fork; seeding again
-	 * costs little and does not depend on that.)  Then warm up: compile
-	 * and run a small program now, while output still goes to /dev/null,
-	 * so that the copy-on-write faults of the compiler and of printing
-	 * are taken here and not in the run.  CPython ignores SIGXFSZ; a
-	 * payload over the file limit must die of it (through the signal
-	 * module, so that what it reports is what is).  All in a scratch
-	 * namespace: the payload's __main__ stays as CPython made it.
-	 */
-	PyOS_AfterFork_Child();
-	if ((scratch = PyDict_New()) == NULL ||
-	    PyDict_SetItemString(scratch, "__builtins__",
-	    PyEval_GetBuiltins()) != 0)
-		die("out of memory for the warm-up");
-	res = PyRun_String("import random, signal\nrandom.seed()\n"
-	    "signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
-	    "print(compile('x = [str(i) for i in range(9)]\\n'"
-	    "'print(x, {1: 2})', '<warm>', 'exec') is not None)\n"
-	    "import sys\nsys.stdout.flush()\nsys.stderr.flush()\n",
-	    Py_file_input, scratch, scratch);
-	if (res == NULL)
-		die("reseeding random and warming up failed");
-	Py_DECREF(res);
-	Py_DECREF(scratch);
+	/* The language's own preparation: fresh randomness, a warm-up. */
+	lang_after_fork();
 
 	n = recvmsgfds(ctl, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
 	    &nfds);
@@ -290,7 +239,7 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	if (nfds != 3 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter))
-		_exit(112);
+		_exit(EXIT_SANDBOX);
 	memfd = fds[0];
 	out = fds[1];
 	errfd = fds[2];
@@ -366,34 +315,17 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	 */
 	if (sendmsgfds(CTL_FD, SB_ARMING, 0, &arming, sizeof(arming), NULL,
 	    0) != 0)
-		_exit(112);
+		_exit(EXIT_SANDBOX);
 	listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 	if (listener != SB_LISTENER_FD)
-		_exit(112);	/* the zygote reports it: no listener came */
+		_exit(EXIT_SANDBOX);	/* the zygote reports it: no listener came */
 	if (read(CTL_FD, &c, 1) != 1 || c != 'g')
-		_exit(112);
+		_exit(EXIT_SANDBOX);
 	close(CTL_FD);
 	close(SB_LISTENER_FD);
 
-	main = PyImport_AddModule("__main__");
-	globals = PyModule_GetDict(main);
-	res = PyRun_StringFlags(src, Py_file_input, globals, globals, NULL);
-	if (res == NULL) {
-		if (PyErr_ExceptionMatches(PyExc_SystemExit))
-			code = exitcode();
-		else {
-			PyErr_Print();
-			code = 1;
-		}
-	} else
-		Py_DECREF(res);
-	/* Flush what Python buffered; errors here are the payload's. */
-	res = PyRun_String("import sys\ntry:\n sys.stdout.flush()\nexcept "
-	    "BaseException:\n pass\ntry:\n sys.stderr.flush()\nexcept "
-	    "BaseException:\n pass\n", Py_file_input, globals, globals);
-	Py_XDECREF(res);
-	PyErr_Clear();
+	code = lang_run(src, got);
 	/*
 	 * Close the output first: the monitor then has every byte, and its
 	 * end, before this process spends a millisecond tearing down the
@@ -458,60 +390,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* ---- the zygote ----------------------------------------------------------- */
-
-static void
-initpython(int argc, char *argv[])
-{
-	PyConfig config;
-	PyStatus st;
-	PyObject *res, *scratch;
-	int i;
-
-	/*
-	 * Isolated: no environment variables, no user site, no current
-	 * directory on sys.path.  No site import: the image carries no site
-	 * packages, and skipping it keeps start-up small.
-	 */
-	PyConfig_InitIsolatedConfig(&config);
-	config.site_import = 0;
-	config.write_bytecode = 0;
-	config.install_signal_handlers = 1;
-	st = PyConfig_SetString(&config, &config.program_name, L"python3");
-	if (!PyStatus_Exception(st))
-		st = PyConfig_SetString(&config, &config.home, L"/usr");
-	if (!PyStatus_Exception(st))
-		st = Py_InitializeFromConfig(&config);
-	PyConfig_Clear(&config);
-	if (PyStatus_Exception(st))
-		die("initialising Python: %s", st.err_msg ? st.err_msg : "?");
-
-	/* The snapshot's modules, imported once so no run pays for them. */
-	for (i = 1; i < argc; i++) {
-		PyObject *m = PyImport_ImportModule(argv[i]);
-
-		if (m == NULL) {
-			PyErr_Print();
-			die("import %s failed", argv[i]);
-		}
-		Py_DECREF(m);
-	}
-	/*
-	 * Everything imported so far is shared with every fork: freeze it out
-	 * of the collector, so that no run's garbage collection walks (and so
-	 * copies) the zygote's heap.  In a scratch namespace: the payload's
-	 * __main__ stays as CPython made it.
-	 */
-	if ((scratch = PyDict_New()) == NULL)
-		die("out of memory");
-	res = PyRun_String("import sys, gc\nsys.argv = ['<payload>']\n"
-	    "gc.collect()\ngc.freeze()\n", Py_file_input, scratch, scratch);
-	if (res == NULL)
-		die("setting sys.argv failed");
-	Py_DECREF(res);
-	Py_DECREF(scratch);
 }
 
 /* ---- the zygote's supervision ----------------------------------------- */
@@ -917,8 +795,7 @@ main(int argc, char *argv[])
 	uint32_t seq = 0;
 	ssize_t r;
 
-	progname = "python-runner";
-	initpython(argc, argv);
+	lang_init(argc, argv);
 	zygote_init();
 	if (sendmsgfds(ctl, SB_READY, 0, NULL, 0, NULL, 0) != 0)
 		die("ready: %s", strerror(errno));
