@@ -43,8 +43,8 @@ BINS	= $(addprefix bin/,$(BUILT))
 MANS	= $(wildcard man/*.[1-8])
 
 # Each binary links only what it uses: only airlock-sign links libsodium,
-# only airlock-snaft links libseccomp.
-PKGS_airlock-sign  = jansson libsodium
+# airlock-snaft, airlock-sign (narrowing itself) and airlock-vmm link libseccomp.
+PKGS_airlock-sign  = jansson libsodium libseccomp
 PKGS_airlock-snaft = jansson libseccomp
 PKGS_airlock-wake  = jansson
 PKGS_airlock-triage = jansson

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -24,6 +25,7 @@
 #include "jsonl.h"
 #include "chain.h"
 #include "key.h"
+#include "narrow.h"
 #include "token.h"
 #include "verify.h"
 
@@ -229,6 +231,16 @@ sign(void)
 	if (fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) |
 	    O_NONBLOCK) == -1)
 		err(EXIT_SYSTEM, "stdin");
+	/*
+	 * Everything is open: the key (in memory), the chain state, our
+	 * pipes.  From here on we parse what others wrote while holding the
+	 * key, so we do no more than sign (narrow.c).
+	 */
+	/* What libraries would open on first use, opened now. */
+	json_object_seed(0);	/* jansson's hash seed, from /dev/urandom */
+	tzset();		/* glibc's gmtime_r reads /etc/localtime */
+	if (narrow() != 0)
+		err(EXIT_SYSTEM, "narrowing to the signing loop");
 	for (;;) {
 		rc = jsonl_next_record(r, "sign", JSONL_CHECK_VERSION, &rec,
 		    &je);
@@ -368,6 +380,7 @@ main(int argc, char *argv[])
 	testenv();
 	openkey(sec, pub, create, wait);
 	chain_open(&signer.chain, chainpath, signer.keyid, wait);
+	chain_ready(&signer.chain);
 	log_debug("key %s, chain %s at seq %llu", signer.keyid, chainpath,
 	    (unsigned long long)signer.chain.seq);
 	sign();

@@ -4,6 +4,7 @@
  *   {"v":1,"key_id":"<16 hex>","seq":<last seq issued>,
  *    "last_hash":"sha256:<hex of that token's content hash>"}
  *
+ * (seq 0 and the genesis hash for a chain that has issued nothing yet)
  * padded with spaces to STATE_LEN bytes and a newline.  It is written
  * before the token it describes leaves the signer, so a crash can lose a
  * sequence number (a gap that airlock-sign -V reports) but never issue one
@@ -106,13 +107,16 @@ load(struct chain *c)
 		errx(EXIT_SYSTEM, "%s: chain state belongs to key %s, not to "
 		    "key %s", c->path, s, c->keyid);
 	v = json_object_get(st, "seq");
-	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) >= JCS_INT_MAX)
 		corrupt(c->path, "no valid \"seq\"");
 	c->seq = (uint64_t)json_integer_value(v);
 	s = json_string_value(json_object_get(st, "last_hash"));
 	if (s == NULL || !chain_ishash(s))
 		corrupt(c->path, "no valid \"last_hash\"");
+	/* Seq 0: a chain made ready (chain_ready) with nothing signed yet. */
+	if (c->seq == 0 && strcmp(s, chain_genesis) != 0)
+		corrupt(c->path, "seq 0 after the genesis hash");
 	memcpy(c->last, s, sizeof(c->last));
 	json_decref(st);
 	return 1;
@@ -183,6 +187,13 @@ chain_open(struct chain *c, const char *path, const char *keyid, int wait)
 		memcpy(c->last, chain_genesis, sizeof(c->last));
 	} else
 		inplace(c);
+}
+
+void
+chain_ready(struct chain *c)
+{
+	if (c->fd == -1)
+		chain_commit(c);
 }
 
 void

@@ -37,6 +37,14 @@ void	chain_open(struct chain *, const char *path, const char *keyid,
 	    int wait);
 
 /*
+ * Make sure the state file exists and is open for writing in place, so
+ * that from now on chain_commit() needs nothing but pwrite(2) and
+ * fdatasync(2) on it (airlock-sign narrows itself to those).  A new chain
+ * gets a state of seq 0.  Exits 111 on failure.
+ */
+void	chain_ready(struct chain *);
+
+/*
  * Record in memory that seq with content hash hash was issued.  Nothing
  * signed under it may be written out before chain_commit() returns.
  */

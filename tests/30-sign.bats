@@ -409,3 +409,34 @@ a.sec"
 	    (.token.timestamp | test("^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z$"))' \
 	    <<<"${lines[0]}" >/dev/null
 }
+
+@test "the signing loop is narrowed: a seccomp filter, no new privileges, and it still signs" {
+	# Once its key and chain are open, airlock-sign runs under a filter
+	# that allows only what signing needs (airlock-sign(1), SECURITY
+	# CONSIDERATIONS); every other test of this file signs under it too.
+	local d=$BATS_TEST_TMPDIR pid i
+	mkfifo "$d/in"
+	airlock-sign -q -k "$K" <"$d/in" >"$d/out" 2>"$d/err" 3>&- &
+	pid=$!
+	exec 5>"$d/in"
+	head -n 1 "$S/records.jsonl" >&5
+	for i in $(seq 100); do
+		[ -s "$d/out" ] && break
+		sleep 0.05
+	done
+	run_tool 0 grep -E '^(Seccomp|NoNewPrivs):' "/proc/$pid/status"
+	assert_line --regexp '^Seccomp:[[:space:]]+2$'
+	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+	exec 5>&-
+	wait "$pid"
+	run_tool 0 airlock-sign -V -p "$P" "$d/out"
+}
+
+@test "a new chain is made ready before the loop: its state says seq 0 until a token is signed" {
+	local c=$BATS_TEST_TMPDIR/new.chain
+	run_tool 0 airlock-sign -q -k "$K" -s "$c" </dev/null
+	json_eq "$(jq -c . "$c")" "{\"v\":1,\"key_id\":\"$KEYID\",\"seq\":0,\"last_hash\":\"sha256:$(printf '0%.0s' $(seq 64))\"}"
+	run_tool 0 airlock-sign -q -k "$K" -s "$c" <"$S/records.jsonl"
+	assert_equal "$(jq -r .seq "$c")" 13
+	assert_equal "$(head -n 1 <<<"$output" | jq -r .token.seq)" 1
+}
