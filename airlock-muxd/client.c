@@ -394,6 +394,7 @@ lines(struct conn *c)
 			}
 			buf_consume(&c->in, (size_t)(nl - p) + 1);
 			c->discarding = 0;
+			c->frame_t0 = 0;
 			c->scan = 0;
 			continue;
 		}
@@ -402,8 +403,14 @@ lines(struct conn *c)
 			c->scan = c->in.len;
 			if (c->in.len > mx.frame_max) {
 				toolong(c, c->in.len);
+				/*
+				 * The rest of the line is skipped, but it is
+				 * held to the read timeout like a frame, or a
+				 * line that never ends would hold the
+				 * connection forever.
+				 */
 				c->discarding = 1;
-				c->frame_t0 = 0;
+				c->frame_t0 = now_us();
 				c->in.len = c->scan = 0;
 			} else if (c->frame_t0 == 0 && has_data(p, c->in.len))
 				c->frame_t0 = now_us();
@@ -501,13 +508,19 @@ conn_read(struct conn *c)
 		conn_gone(c);
 		return;
 	}
-	c->last_io = now_us();
 	if (n == 0) {
 		eof(c);
 		return;
 	}
 	if (c->closing || c->stopread)
 		return;		/* draining towards EOF, or ignoring */
+	/*
+	 * Only bytes of a frame are activity for the idle timeout: blanks
+	 * start no frame, so a client that sends one now and then would
+	 * otherwise hold its connection forever.
+	 */
+	if (has_data(rbuf, (size_t)n))
+		c->last_io = now_us();
 	buf_add(&c->in, rbuf, (size_t)n);
 	if (c->started && !c->first_done)
 		c->reads++;
@@ -589,7 +602,11 @@ conn_timers(struct conn *c, uint64_t now, uint64_t *next)
 			snprintf(reason, sizeof(reason), "incomplete frame: "
 			    "%zu bytes and no end within %llu s", c->in.len,
 			    (unsigned long long)(mx.read_us / 1000000));
-			if (!c->first_done && !c->isvalue)
+			if (c->discarding)
+				/* Its frame was refused as too long already. */
+				log_debug("%s: an over-long line did not end "
+				    "in time", c->peer);
+			else if (!c->first_done && !c->isvalue)
 				frame_dispatch(c, c->in.p, c->in.len);
 			else
 				refuse(c, c->in.p, c->in.len,
@@ -601,6 +618,9 @@ conn_timers(struct conn *c, uint64_t now, uint64_t *next)
 			c->stopread = 1;
 			c->in.len = c->scan = 0;
 			c->frame_t0 = 0;
+			maybe_close(c);
+			if (c->dead)
+				return;
 		} else if (t < *next)
 			*next = t;
 	}

@@ -238,6 +238,50 @@ frame_lines() {
 	assert_output '[400,true,"object"]'
 }
 
+@test "muxd: blanks are not activity: newlines after a frame, or spaces before one, do not hold a connection" {
+	start_muxd -c 2 -t 2
+	rs=$'\x1e'
+	# Both slots taken by clients that, after a frame or before any,
+	# send one blank every half second for longer than they wait (-T).
+	# They are closed at the idle timeout (EOF, or a reset if a blank
+	# crosses the close), not held while the blanks come (exit 1).
+	{ frame 1 echo:a; echo; for _ in $(seq 80); do printf '%s\n' "$rs"; done; } |
+	    "$LOADGEN" -S -a "127.0.0.1:$PORT" -w 500000 -T 20 \
+	    >"$BATS_TEST_TMPDIR/nl" 3>&- &
+	nl=$!
+	for _ in $(seq 80); do printf ' %s' "$rs"; done |
+	    "$LOADGEN" -S -a "127.0.0.1:$PORT" -w 500000 -T 20 \
+	    >"$BATS_TEST_TMPDIR/sp" 3>&- &
+	sp=$!
+	rc=0
+	wait "$nl" || rc=$?
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]
+	rc=0
+	wait "$sp" || rc=$?
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]
+	# The first one's frame was answered; the other sent none.
+	run jq -c '[.channel_id, .status]' "$BATS_TEST_TMPDIR/nl"
+	assert_output '[1,200]'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/sp")" ''
+	# And their slots serve others.
+	run_send 0 < <(frame 2 echo:next)
+	run jq -c '[.channel_id, .status]' <<<"$output"
+	assert_output '[2,200]'
+}
+
+@test "muxd: the rest of an over-long line must come within the read timeout too" {
+	start_muxd -m 4096 -r 1
+	rs=$'\x1e'
+	# After a frame, a refused line that never ends, one byte every half
+	# second for longer than the client waits: closed after its 400, not
+	# held.
+	run_send 0 -w 500000 -T 20 < <(frame 1 echo:a; echo;
+	    head -c 5000 /dev/zero | tr '\0' a;
+	    for _ in $(seq 80); do printf 'a%s' "$rs"; done)
+	run jq -sc 'map([.status, .reason]) | sort' <<<"$output"
+	assert_output '[[200,"exited with code 0"],[400,"frame longer than 4096 bytes"]]'
+}
+
 @test "muxd: half a frame then half-close gets 400 incomplete frame" {
 	start_muxd
 	run_send 0 -x < <(printf '{"channel_id": 1, "payload": "}{')
