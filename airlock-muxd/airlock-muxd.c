@@ -354,6 +354,7 @@ start_drain(const char *why)
 	for (i = 0; i < nlfds; i++)
 		close(lfds[i]);
 	nlfds = 0;
+	pipeline_drain();
 	LIST_FOREACH(c, &mx.conns, link)
 		conn_drain(c);
 }
@@ -399,33 +400,46 @@ inst_wants_write(const struct inst *in)
 	    !TAILQ_EMPTY(&in->stage->queue);
 }
 
+/*
+ * The signals that came, handled before anything else that poll(2)
+ * reported with them.  SIGTERM first: sent to muxd's whole process group
+ * (Ctrl-C, a service manager's stop), it reaches the stages too, and
+ * their end of output or death must be seen as part of the drain, not as
+ * a failure to recover from.
+ */
+static void
+signals(void)
+{
+	char sbuf[64];
+
+	while (read(sigpipe[0], sbuf, sizeof(sbuf)) > 0)
+		;
+	if (got_term) {
+		got_term = 0;
+		start_drain("signal");
+	}
+	if (got_chld) {
+		got_chld = 0;
+		pipeline_reap();
+	}
+	if (got_hup) {
+		got_hup = 0;
+		if (!mx.draining)
+			pipeline_reload();
+	}
+}
+
 static void
 serve(int inetd)
 {
 	struct conn *c, *nc;
 	struct inst *in;
 	uint64_t now, next, drain_close_at = 0;
-	char sbuf[64];
 	size_t i;
 	int timeout, n;
 
 	for (;;) {
-		while (read(sigpipe[0], sbuf, sizeof(sbuf)) > 0)
-			;
-		if (got_chld) {
-			got_chld = 0;
-			pipeline_reap();
-		}
-		if (got_term) {
-			got_term = 0;
-			start_drain("signal");
-		}
-		if (got_hup) {
-			got_hup = 0;
-			if (!mx.draining)
-				pipeline_reload();
-		}
-
+		signals();
 		now = now_us();
 		next = now + 1000000;
 		LIST_FOREACH(c, &mx.conns, link)
@@ -495,6 +509,7 @@ serve(int inetd)
 		 * and instances are only freed above, so every pointer in
 		 * prefs stays valid; one that died meanwhile is skipped.
 		 */
+		signals();
 		for (i = 0; i < npfd && n > 0; i++) {
 			if (pfds[i].revents == 0)
 				continue;

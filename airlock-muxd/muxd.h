@@ -211,6 +211,7 @@ void		 pipeline_write(struct inst *);
 void		 pipeline_reap(void);
 void		 pipeline_timers(uint64_t now, uint64_t *next);
 void		 pipeline_reload(void);
+void		 pipeline_drain(void);
 void		 pipeline_stop(void);
 int		 pipeline_idle(void);
 void		 inst_kill(struct inst *, const char *why);
