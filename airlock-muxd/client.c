@@ -11,6 +11,7 @@
  * half-closes, or sends anything else), it is an original airlock client
  * and gets one pretty-printed answer, then EOF.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -107,6 +108,21 @@ conn_free(struct conn *c)
 }
 
 /*
+ * Draining, a connection ends once it is quiet: no frame half read and
+ * nothing received that muxd has not read yet (whatever reached muxd
+ * before it ends the connection is a frame it answers).
+ */
+static int
+quiet(const struct conn *c)
+{
+	int n;
+
+	if (c->frame_t0 != 0 || c->discarding || has_data(c->in.p, c->in.len))
+		return 0;
+	return ioctl(c->rfd, FIONREAD, &n) != 0 || n == 0;
+}
+
+/*
  * Close once everything is answered.  The write side is shut first and the
  * read side drained until the client's EOF: closing a socket with unread
  * input makes the kernel send a reset, which can destroy the answer before
@@ -121,7 +137,8 @@ maybe_close(struct conn *c)
 	    c->nframes > 0 || c->held != NULL)
 		return;
 	done = c->rdeof || c->stopread ||
-	    (c->mode == MODE_SINGLE && c->first_done);
+	    (c->mode == MODE_SINGLE && c->first_done) ||
+	    (mx.draining && quiet(c));
 	if (!done)
 		return;
 	if (c->rdeof) {
@@ -432,8 +449,6 @@ static void
 parse(struct conn *c)
 {
 	for (;;) {
-		if (c->mode == MODE_LINES && mx.draining)
-			c->stopread = 1;
 		if (c->stopread) {
 			c->in.len = c->scan = 0;
 			c->frame_t0 = 0;
@@ -528,6 +543,8 @@ conn_read(struct conn *c)
 	/* Keep the buffer small once the frames in it are consumed. */
 	if (c->in.len == 0 && c->in.cap > 64 * 1024)
 		buf_free(&c->in);
+	if (mx.draining)
+		maybe_close(c);
 }
 
 /*
@@ -555,17 +572,14 @@ conn_wants_write(const struct conn *c)
 	return !c->dead && c->wfd >= 0 && c->outoff < c->out.len;
 }
 
-/* SIGTERM: no new frames; what is in flight is still answered. */
+/*
+ * SIGTERM: the connection is still read, and every frame read from now on
+ * gets a 503 (frame_dispatch); it ends once all is answered and it is
+ * quiet.
+ */
 void
 conn_drain(struct conn *c)
 {
-	if (c->dead)
-		return;
-	if (c->first_done && c->mode == MODE_UNKNOWN)
-		return;		/* its answer decides */
-	c->stopread = 1;
-	c->in.len = c->scan = 0;
-	c->frame_t0 = 0;
 	maybe_close(c);
 }
 

@@ -423,6 +423,29 @@ frame_lines() {
 	grep -q 'done: 3 frames in, 3 tokens out' "$MUXLOG"
 }
 
+@test "muxd: frames that arrive during a drain get signed 503s: frames in = tokens out" {
+	PIPE="sh $STUB -d 1.5|airlock-triage|$SIGNER"
+	start_muxd -v
+	# One JSON-lines connection: a frame, then SIGTERM while it runs,
+	# then two more frames on the same connection.
+	exec 4<>"/dev/tcp/127.0.0.1/$PORT"
+	{ frame 1 echo:x; echo; } >&4
+	wait_log 1 'JSON-lines client'
+	kill -TERM "$MUXPID"
+	wait_log 1 'draining'
+	{ frame 2 echo:x; echo; frame 3 echo:x; echo; } >&4
+	timeout 30 cat <&4 >"$BATS_TEST_TMPDIR/answers"
+	exec 4<&-
+	run jq -sc 'map([.channel_id, .status, .reason]) | sort' "$BATS_TEST_TMPDIR/answers"
+	assert_output '[[1,200,"exited with code 0"],[2,503,"airlock-muxd is shutting down"],[3,503,"airlock-muxd is shutting down"]]'
+	jq -c .tibet_provenance "$BATS_TEST_TMPDIR/answers" |
+	    jq -s -c 'sort_by(.seq) | .[]' >"$BATS_TEST_TMPDIR/tokens"
+	run_tool 0 airlock-sign -V -p "$PUB" "$BATS_TEST_TMPDIR/tokens"
+	stop_muxd
+	assert_equal "$MUXRC" 0
+	grep -q 'done: 3 frames in, 3 tokens out, 0 unsigned' "$MUXLOG"
+}
+
 @test "muxd: SIGHUP replaces the stages before the signer without losing a frame" {
 	PIPE="sh $STUB -d 0.3|airlock-triage|$SIGNER"
 	start_muxd
