@@ -236,6 +236,8 @@ child_fail:
 	in->wfd = ip[1];
 	in->rfd = op[0];
 	in->started = now_us();
+	/* A line, and the read that went past it. */
+	in->rbuf.max = mx.record_max + READ_CHUNK + 1;
 	setnonblock(in->wfd);
 	setnonblock(in->rfd);
 	/* Fewer wakeups for big records; the default size is fine too. */
@@ -487,7 +489,7 @@ pipeline_read(struct inst *in)
 	buf_consume(&in->rbuf, start);
 	if (in->rbuf.len == 0 && in->rbuf.cap > 4 * READ_CHUNK)
 		buf_free(&in->rbuf);
-	if (in->rbuf.len > MUXD_RECORD_MAX) {
+	if (in->rbuf.len > mx.record_max) {
 		inst_kill(in, "output line over the cap");
 		in->rbuf.len = 0;
 	}

@@ -141,6 +141,49 @@ frame_lines() {
 	assert_output '["hi�\n","aGn/Cg==",false]'
 }
 
+@test "muxd: a large output is written out a piece at a time, exact in both kinds of answer" {
+	# A small output cap (-o): the answers are made a piece at a time.
+	start_muxd -o 4096
+	# UTF-8 sequences across every decoding window's edge, the quote, the
+	# backslash, a control byte, and bytes that are not UTF-8.
+	perl -e 'print "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e\x01\"\\x\xff\xc3" x 7000' \
+	    >"$BATS_TEST_TMPDIR/out"
+	perl -e 'print "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e\x01\"\\x\xef\xbf\xbd\xef\xbf\xbd" x 7000' \
+	    >"$BATS_TEST_TMPDIR/text"
+	b=$(base64 -w0 <"$BATS_TEST_TMPDIR/out")
+	send < <(frame 1 "b64:$b") >"$BATS_TEST_TMPDIR/single"
+	send -x < <(frame 2 "b64:$b"; echo) >"$BATS_TEST_TMPDIR/lines"
+	for a in single lines; do
+		jq -j .result.stdout "$BATS_TEST_TMPDIR/$a" | cmp - "$BATS_TEST_TMPDIR/text"
+		assert_equal "$(jq -r .result.stdout_b64 "$BATS_TEST_TMPDIR/$a")" "$b"
+	done
+	run head -2 "$BATS_TEST_TMPDIR/single"
+	assert_output $'{\n  "channel_id": 1,'
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/lines")" 1
+}
+
+@test "muxd: clients that read none of their answers are closed at the write timeout; their frames are signed and logged" {
+	start_muxd -c 2 -m 8388608 -w 2
+	# Both connections taken by clients that send two frames each, whose
+	# answers are 16 MB each (a control byte is six bytes of JSON text),
+	# more than the sockets hold, and never read.
+	big=$(head -c 2700000 /dev/zero | tr '\0' '\1' | base64 -w0)
+	exec 4<>"/dev/tcp/127.0.0.1/$PORT" 5<>"/dev/tcp/127.0.0.1/$PORT"
+	{ frame 1 "b64:$big"; echo; frame 2 "b64:$big"; echo; } >&4
+	{ frame 3 "b64:$big"; echo; frame 4 "b64:$big"; echo; } >&5
+	# Each is closed once nothing has been written to it for 2 s: its
+	# tokens are in the chain and the log already.
+	wait_log 2 'write timeout'
+	exec 4>&- 5>&-
+	run frame_lines
+	assert_equal "${#lines[@]}" 4
+	assert_line --index 3 --regexp ' 200 code:execute [0-9]+ sent 4/4$'
+	# Their connections serve others.
+	run_send 0 < <(frame 5 echo:next)
+	run jq -c '[.channel_id, .status]' <<<"$output"
+	assert_output '[5,200]'
+}
+
 @test "muxd: an original client that half-closes is answered the same way" {
 	start_muxd
 	run_send 0 -x < <(frame 9 echo:hi)
