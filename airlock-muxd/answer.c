@@ -280,6 +280,9 @@ answer_free(struct answer *a)
 static size_t
 escape(struct buf *out, const unsigned char *p, size_t n, size_t room)
 {
+	/* json_dumps(3)'s two-character escapes; other controls are \u00XX. */
+	static const char *const esc[0x20] = { ['\b'] = "\\b",
+	    ['\f'] = "\\f", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t" };
 	size_t i = 0, j, start = out->len;
 	char e[8];
 
@@ -292,29 +295,13 @@ escape(struct buf *out, const unsigned char *p, size_t n, size_t room)
 			i = j;
 			continue;
 		}
-		switch (p[i]) {
-		case '"':
-			buf_add(out, "\\\"", 2);
-			break;
-		case '\\':
-			buf_add(out, "\\\\", 2);
-			break;
-		case '\b':
-			buf_add(out, "\\b", 2);
-			break;
-		case '\f':
-			buf_add(out, "\\f", 2);
-			break;
-		case '\n':
-			buf_add(out, "\\n", 2);
-			break;
-		case '\r':
-			buf_add(out, "\\r", 2);
-			break;
-		case '\t':
-			buf_add(out, "\\t", 2);
-			break;
-		default:
+		if (p[i] == '"' || p[i] == '\\') {
+			e[0] = '\\';
+			e[1] = (char)p[i];
+			buf_add(out, e, 2);
+		} else if (esc[p[i]] != NULL)
+			buf_add(out, esc[p[i]], 2);
+		else {
 			snprintf(e, sizeof(e), "\\u%04X", p[i]);
 			buf_add(out, e, 6);
 		}

@@ -35,38 +35,15 @@ teardown() {
 # Start airlock-muxd on a free port with the stub pipeline (or $PIPE) and
 # any extra flags; sets PORT and MUXPID.
 start_muxd() {
-	local i
-	for _ in 1 2 3 4 5 6 7 8; do
-		PORT=$((20000 + RANDOM % 40000))
-		airlock-muxd -l "127.0.0.1:$PORT" -P "$PIPE" "$@" \
-		    2>"$MUXLOG" 3>&- &
-		MUXPID=$!
-		MUXSEEN=$MUXPID
-		for i in $(seq 100); do
-			grep -q 'ready:' "$MUXLOG" && return 0
-			kill -0 "$MUXPID" 2>/dev/null || break
-			sleep 0.05
-		done
-		wait "$MUXPID" 2>/dev/null || true
-		MUXPID=
-		grep -q 'Address already in use' "$MUXLOG" || break
-	done
-	cat "$MUXLOG" >&2
-	return 1
+	serve_muxd "$MUXLOG" airlock-muxd -P "$PIPE" "$@" || return 1
+	MUXSEEN=$MUXPID
 }
 
 # SIGTERM, and wait for the exit status (in $MUXRC).
 stop_muxd() {
-	local i
 	[ -n "$MUXPID" ] || return 0
-	kill -TERM "$MUXPID" 2>/dev/null || true
-	for i in $(seq 200); do
-		kill -0 "$MUXPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$MUXPID" 2>/dev/null || true
-	MUXRC=0
-	wait "$MUXPID" || MUXRC=$?
+	end_process "$MUXPID"
+	MUXRC=$ENDRC
 	MUXPID=
 }
 

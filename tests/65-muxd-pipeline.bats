@@ -11,39 +11,19 @@ LOADGEN=$TOP/build/tests/loadgen
 
 setup_file() {
 	needs_image
-	local i
 	cp "$DATA/test.sec" "$DATA/test.pub" "$BATS_FILE_TMPDIR/"
 	export AIRLOCK_SIGN_KEY=$BATS_FILE_TMPDIR/test.sec
 	export AIRLOCK_CHAIN=$BATS_FILE_TMPDIR/chain
 	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
 	export AIRLOCK_RUNDIR=$BATS_FILE_TMPDIR/run
-	for _ in 1 2 3 4 5 6 7 8; do
-		PORT=$((20000 + RANDOM % 40000))
-		airlock-muxd -l "127.0.0.1:$PORT" 2>"$BATS_FILE_TMPDIR/muxd.log" 3>&- &
-		MUXPID=$!
-		for i in $(seq 200); do
-			grep -q 'ready:' "$BATS_FILE_TMPDIR/muxd.log" && break 2
-			kill -0 "$MUXPID" 2>/dev/null || break
-			sleep 0.05
-		done
-		wait "$MUXPID" 2>/dev/null || true
-	done
+	serve_muxd "$BATS_FILE_TMPDIR/muxd.log" airlock-muxd
 	export PORT MUXPID
-	grep -q 'ready:' "$BATS_FILE_TMPDIR/muxd.log"
 }
 
 teardown() {
 	# A muxd a test started for itself, and the clients it held open.
 	exec 5>&- 6>&- 7>&- 8>&-
-	if [ -n "${TESTPID:-}" ]; then
-		kill -TERM "$TESTPID" 2>/dev/null || true
-		for _ in $(seq 200); do
-			kill -0 "$TESTPID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$TESTPID" 2>/dev/null || true
-		wait "$TESTPID" 2>/dev/null || true
-	fi
+	[ -z "${TESTPID:-}" ] || end_process "$TESTPID"
 }
 
 teardown_file() {
@@ -140,20 +120,11 @@ bound_kib() {
 	local c=10 m=4096 o=262144 F=40 f=8 R=3145728
 	# A key of its own: the file's muxd holds the other copy's lock.
 	cp "$DATA/test.sec" "$d/"
-	for _ in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 40000))
-		AIRLOCK_SIGN_KEY=$d/test.sec AIRLOCK_CHAIN=$d/chain \
-		    airlock-muxd -l "127.0.0.1:$port" -c $c -m $m \
-		    -o $o -F $F -f $f -R $R -w 600 -t 600 2>"$log" 3>&- &
-		TESTPID=$!
-		for _ in $(seq 200); do
-			grep -q 'ready:' "$log" && break 2
-			kill -0 "$TESTPID" 2>/dev/null || break
-			sleep 0.05
-		done
-		wait "$TESTPID" || true
-	done
-	grep -q 'ready:' "$log"
+	serve_muxd "$log" env AIRLOCK_SIGN_KEY="$d/test.sec" \
+	    AIRLOCK_CHAIN="$d/chain" airlock-muxd -c $c -m $m -o $o -F $F \
+	    -f $f -R $R -w 600 -t 600
+	TESTPID=$MUXPID
+	port=$PORT
 	# Four clients send eight frames each whose answers are 11 MB of
 	# JSON text (1.8 MB of control bytes, six bytes each as text) and
 	# never read.

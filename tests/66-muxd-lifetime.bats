@@ -26,14 +26,9 @@ teardown() {
 	# A first stage that never reads its input, so that the end of its
 	# input cannot end it: only the parent-death signal can.
 	mark=$((100000 + RANDOM))
-	airlock-muxd -l 127.0.0.1:0 -P "sleep $mark|airlock-triage|airlock-sign -k $d/test.sec -s $d/chain" \
-	    2>"$d/muxd.log" 3>&- &
-	pid=$!
-	for _ in $(seq 200); do
-		grep -q 'ready:' "$d/muxd.log" && break
-		sleep 0.05
-	done
-	grep -q 'ready:' "$d/muxd.log"
+	serve_muxd "$d/muxd.log" airlock-muxd \
+	    -P "sleep $mark|airlock-triage|airlock-sign -k $d/test.sec -s $d/chain"
+	pid=$MUXPID
 	pgrep -x -f "sleep $mark" >/dev/null
 	kill -KILL "$pid"
 	wait "$pid" || true
@@ -50,30 +45,17 @@ teardown() {
 # it, kills the whole group with SIGTERM or SIGKILL at a random moment and
 # looks at what is left.  Prints what went wrong, nothing if nothing did.
 group_rounds() {
-	local d=$1 lg=$2 r sig m port log rc left c w
+	local d=$1 lg=$2 r sig m port log rc left c
 	for r in 1 2 3 4 5 6 7 8; do
 		sig=TERM
 		[ $((r % 2)) -eq 0 ] && sig=KILL
 		log=$d/muxd.$r.log
-		m=
-		for _ in 1 2 3 4 5 6 7 8; do
-			port=$((20000 + RANDOM % 40000))
-			setsid airlock-muxd -l "127.0.0.1:$port" 2>"$log" &
-			m=$!
-			for _ in $(seq 200); do
-				grep -q 'ready:' "$log" && break 2
-				kill -0 "$m" 2>/dev/null || break
-				sleep 0.05
-			done
-			wait "$m"
-			m=
-			grep -q 'Address already in use' "$log" || break
-		done
-		if [ -z "$m" ]; then
-			echo "round $r: airlock-muxd did not start:"
-			cat "$log"
+		if ! serve_muxd "$log" setsid airlock-muxd; then
+			echo "round $r: airlock-muxd did not start"
 			return
 		fi
+		m=$MUXPID
+		port=$PORT
 		[ "$(ps -o pgid= -p "$m" | tr -d ' ')" = "$m" ] ||
 		    echo "round $r: airlock-muxd does not lead its group"
 		ls "$AIRLOCK_RUNDIR" >>"$d/wakes"
@@ -142,6 +124,6 @@ leftovers() {
 	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
 	export AIRLOCK_RUNDIR=$d/run
 	AIRLOCK_TEST_TIMEOUT=240 run_tool 0 unshare --pid --fork --mount-proc \
-	    bash -c "$(declare -f group_rounds leftovers); group_rounds '$d' '$LOADGEN'"
+	    bash -c "$(declare -f group_rounds leftovers serve_muxd); group_rounds '$d' '$LOADGEN'"
 	assert_output ''
 }
