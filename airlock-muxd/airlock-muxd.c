@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,9 +49,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: airlock-muxd [-iqVv] [-c conns] [-D seconds] "
 	    "[-F frames] [-f frames]\n"
-	    "                    [-l address:port] [-m bytes] [-P pipeline] "
-	    "[-r seconds]\n"
-	    "                    [-s stage] [-t seconds]\n");
+	    "                    [-l address:port] [-m bytes] [-o bytes] "
+	    "[-P pipeline]\n"
+	    "                    [-R bytes] [-r seconds] [-s stage] "
+	    "[-t seconds] [-w seconds]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -66,6 +68,9 @@ buf_reserve(struct buf *b, size_t n)
 	cap = b->cap ? b->cap : 4096;
 	while (cap - b->len < n + 1)
 		cap *= 2;
+	/* Never more than a buffer with a bound can hold (the memory bound). */
+	if (b->max != 0 && cap > b->max && b->len + n + 1 <= b->max)
+		cap = b->max;
 	/* Out of memory in a daemon serving others: stop loudly. */
 	if ((p = realloc(b->p, cap)) == NULL)
 		err(EXIT_SYSTEM, "realloc");
@@ -354,6 +359,7 @@ start_drain(const char *why)
 	for (i = 0; i < nlfds; i++)
 		close(lfds[i]);
 	nlfds = 0;
+	pipeline_drain();
 	LIST_FOREACH(c, &mx.conns, link)
 		conn_drain(c);
 }
@@ -399,37 +405,52 @@ inst_wants_write(const struct inst *in)
 	    !TAILQ_EMPTY(&in->stage->queue);
 }
 
+/*
+ * The signals that came, handled before anything else that poll(2)
+ * reported with them.  SIGTERM first: sent to muxd's whole process group
+ * (Ctrl-C, a service manager's stop), it reaches the stages too, and
+ * their end of output or death must be seen as part of the drain, not as
+ * a failure to recover from.
+ */
+static void
+signals(void)
+{
+	char sbuf[64];
+
+	while (read(sigpipe[0], sbuf, sizeof(sbuf)) > 0)
+		;
+	if (got_term) {
+		got_term = 0;
+		start_drain("signal");
+	}
+	if (got_chld) {
+		got_chld = 0;
+		pipeline_reap();
+	}
+	if (got_hup) {
+		got_hup = 0;
+		if (!mx.draining)
+			pipeline_reload();
+	}
+}
+
 static void
 serve(int inetd)
 {
 	struct conn *c, *nc;
 	struct inst *in;
 	uint64_t now, next, drain_close_at = 0;
-	char sbuf[64];
 	size_t i;
 	int timeout, n;
 
 	for (;;) {
-		while (read(sigpipe[0], sbuf, sizeof(sbuf)) > 0)
-			;
-		if (got_chld) {
-			got_chld = 0;
-			pipeline_reap();
-		}
-		if (got_term) {
-			got_term = 0;
-			start_drain("signal");
-		}
-		if (got_hup) {
-			got_hup = 0;
-			if (!mx.draining)
-				pipeline_reload();
-		}
-
+		signals();
 		now = now_us();
 		next = now + 1000000;
-		LIST_FOREACH(c, &mx.conns, link)
+		LIST_FOREACH(c, &mx.conns, link) {
+			conn_resume(c);
 			conn_timers(c, now, &next);
+		}
 		frame_timers(now, &next);
 		pipeline_timers(now, &next);
 		for (c = LIST_FIRST(&mx.conns); c != NULL; c = nc) {
@@ -495,6 +516,7 @@ serve(int inetd)
 		 * and instances are only freed above, so every pointer in
 		 * prefs stays valid; one that died meanwhile is skipped.
 		 */
+		signals();
 		for (i = 0; i < npfd && n > 0; i++) {
 			if (pfds[i].revents == 0)
 				continue;
@@ -549,12 +571,22 @@ main(int argc, char *argv[])
 		printf("airlock-muxd %s\n", AIRLOCK_VERSION);
 		return EXIT_OK;
 	}
+	/*
+	 * Large buffers (frames, records, answers) are mapped and unmapped
+	 * whole: glibc would otherwise raise this threshold as they are
+	 * freed and keep what it freed, and muxd's memory would not come
+	 * back down to what it holds (airlock-muxd(8), MEMORY).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mx.frame_max = MUXD_FRAME_MAX;
 	mx.conn_max = MUXD_CONN_MAX;
 	mx.flight_max = MUXD_FLIGHT_MAX;
 	mx.conn_flight_max = MUXD_CONN_FLIGHT_MAX;
+	mx.out_max = MUXD_OUT_MAX;
+	mx.record_max = MUXD_RECORD_MAX;
 	mx.read_us = (uint64_t)MUXD_READ_TIMEOUT * 1000000;
 	mx.idle_us = (uint64_t)MUXD_IDLE_TIMEOUT * 1000000;
+	mx.write_us = (uint64_t)MUXD_WRITE_TIMEOUT * 1000000;
 	mx.deadline_us = (uint64_t)MUXD_DEADLINE * 1000000;
 	LIST_INIT(&mx.insts);
 	LIST_INIT(&mx.conns);
@@ -562,7 +594,8 @@ main(int argc, char *argv[])
 	if ((listen = calloc((size_t)argc, sizeof(*listen))) == NULL)
 		err(EXIT_SYSTEM, "calloc");
 
-	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:P:qr:s:t:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:o:P:qR:r:s:t:Vvw:")) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			mx.conn_max = (int)number(optarg, 1, 100000, "-c");
@@ -588,6 +621,10 @@ main(int argc, char *argv[])
 			mx.frame_max = (size_t)number(optarg, 64,
 			    MUXD_FRAME_CAP, "-m");
 			break;
+		case 'o':
+			mx.out_max = (size_t)number(optarg, 4096,
+			    1024 * 1024 * 1024, "-o");
+			break;
 		case 'P':
 			mx.nstages = 0;
 			staged = 1;
@@ -596,6 +633,10 @@ main(int argc, char *argv[])
 			break;
 		case 'q':
 			log_level = 0;
+			break;
+		case 'R':
+			mx.record_max = (size_t)number(optarg, 65536,
+			    1024 * 1024 * 1024, "-R");
 			break;
 		case 'r':
 			mx.read_us = (uint64_t)number(optarg, 1, 86400, "-r") *
@@ -617,6 +658,10 @@ main(int argc, char *argv[])
 			return EXIT_OK;
 		case 'v':
 			log_level = 2;
+			break;
+		case 'w':
+			mx.write_us = (uint64_t)number(optarg, 1, 86400, "-w") *
+			    1000000;
 			break;
 		default:
 			usage();

@@ -11,6 +11,7 @@
  * half-closes, or sends anything else), it is an original airlock client
  * and gets one pretty-printed answer, then EOF.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -25,6 +26,8 @@
 #include "muxd.h"
 
 #define READ_CHUNK	(256 * 1024)
+/* The most one step of writing an answer puts past the cap (-o). */
+#define OUT_PIECE_MAX	256
 
 static int
 isblank_json(char ch)
@@ -55,6 +58,10 @@ conn_new(int rfd, int wfd, int issock, const char *peer)
 	c->issock = issock;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->last_io = now_us();
+	TAILQ_INIT(&c->answers);
+	/* A frame and one read; the cap and one piece of an answer. */
+	c->in.max = mx.frame_max + READ_CHUNK + 1;
+	c->out.max = mx.out_max + OUT_PIECE_MAX;
 	LIST_INSERT_HEAD(&mx.conns, c, link);
 	mx.nconns++;
 	log_debug("%s: connected (%d open)", c->peer, mx.nconns);
@@ -63,9 +70,10 @@ conn_new(int rfd, int wfd, int issock, const char *peer)
 
 /*
  * The client is gone, or we are done with it.  Its frames still run and
- * still get their tokens; only their answers have nowhere to go.  The
- * struct itself is freed by conn_free() at the end of the loop iteration,
- * so no caller is left holding a dangling pointer.
+ * still get their tokens; only their answers have nowhere to go, and the
+ * answers not yet written are dropped.  The struct itself is freed by
+ * conn_free() at the end of the loop iteration, so no caller is left
+ * holding a dangling pointer.
  */
 static void
 conn_gone(struct conn *c)
@@ -78,6 +86,10 @@ conn_gone(struct conn *c)
 	LIST_FOREACH(f, &mx.frames, link)
 		if (f->conn == c)
 			f->conn = NULL;
+	while ((f = TAILQ_FIRST(&c->answers)) != NULL) {
+		TAILQ_REMOVE(&c->answers, f, aq);
+		frame_free(f);
+	}
 	if (c->wfd >= 0 && c->wfd != c->rfd)
 		close(c->wfd);
 	if (c->rfd >= 0)
@@ -100,10 +112,24 @@ conn_free(struct conn *c)
 	conn_gone(c);
 	LIST_REMOVE(c, link);
 	mx.nconns--;
-	json_decref(c->held);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c);
+}
+
+/*
+ * Draining, a connection ends once it is quiet: no frame half read and
+ * nothing received that muxd has not read yet (whatever reached muxd
+ * before it ends the connection is a frame it answers).
+ */
+static int
+quiet(const struct conn *c)
+{
+	int n;
+
+	if (c->frame_t0 != 0 || c->discarding || has_data(c->in.p, c->in.len))
+		return 0;
+	return ioctl(c->rfd, FIONREAD, &n) != 0 || n == 0;
 }
 
 /*
@@ -118,10 +144,11 @@ maybe_close(struct conn *c)
 	int done;
 
 	if (c->dead || c->closing || c->outoff < c->out.len ||
-	    c->nframes > 0 || c->held != NULL)
+	    c->nframes > 0 || !TAILQ_EMPTY(&c->answers))
 		return;
 	done = c->rdeof || c->stopread ||
-	    (c->mode == MODE_SINGLE && c->first_done);
+	    (c->mode == MODE_SINGLE && c->first_done) ||
+	    (mx.draining && quiet(c));
 	if (!done)
 		return;
 	if (c->rdeof) {
@@ -139,18 +166,57 @@ maybe_close(struct conn *c)
 	c->linger_until = now_us() + MUXD_LINGER_US;
 }
 
+static size_t
+unsent(const struct conn *c)
+{
+	return c->out.len - c->outoff;
+}
+
+/*
+ * Answer text into the output buffer while it holds less than the cap
+ * (-o): the rest of an answer waits as the answer (its record's parts),
+ * which is smaller than its text.  A frame is done, and freed, once all of
+ * its answer is in the buffer.
+ */
+static void
+fill(struct conn *c)
+{
+	struct frame *f;
+	int done;
+
+	if (c->mode == MODE_UNKNOWN)
+		return;		/* the format is not known yet */
+	while (!c->dead && (f = TAILQ_FIRST(&c->answers)) != NULL &&
+	    unsent(c) < mx.out_max) {
+		if (c->outoff > 0) {
+			buf_consume(&c->out, c->outoff);
+			c->outoff = 0;
+		}
+		if (c->out.len == 0)
+			c->last_write = now_us();	/* the clock starts */
+		done = answer_write(f->ans, c->mode == MODE_SINGLE, &c->out,
+		    mx.out_max - unsent(c));
+		if (done) {
+			TAILQ_REMOVE(&c->answers, f, aq);
+			frame_free(f);
+		}
+	}
+}
+
 void
 conn_write(struct conn *c)
 {
 	ssize_t n;
 
-	while (!c->dead && c->outoff < c->out.len) {
+	for (;;) {
+		fill(c);
+		if (c->dead || unsent(c) == 0)
+			break;
 		if (c->issock)
-			n = send(c->wfd, c->out.p + c->outoff,
-			    c->out.len - c->outoff, MSG_NOSIGNAL);
+			n = send(c->wfd, c->out.p + c->outoff, unsent(c),
+			    MSG_NOSIGNAL);
 		else
-			n = write(c->wfd, c->out.p + c->outoff,
-			    c->out.len - c->outoff);
+			n = write(c->wfd, c->out.p + c->outoff, unsent(c));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -161,7 +227,7 @@ conn_write(struct conn *c)
 			return;
 		}
 		c->outoff += (size_t)n;
-		c->last_io = now_us();
+		c->last_io = c->last_write = now_us();
 	}
 	if (c->dead)
 		return;
@@ -169,36 +235,6 @@ conn_write(struct conn *c)
 	if (c->out.cap > 64 * 1024)
 		buf_free(&c->out);
 	maybe_close(c);
-}
-
-/* Queue an answer in the connection's format and write what we can. */
-static void
-emit(struct conn *c, json_t *a)
-{
-	char *s;
-
-	s = json_dumps(a, c->mode == MODE_SINGLE ? JSON_INDENT(2) :
-	    JSON_COMPACT);
-	json_decref(a);
-	if (s == NULL) {
-		conn_gone(c);
-		return;
-	}
-	buf_add(&c->out, s, strlen(s));
-	buf_add(&c->out, "\n", 1);
-	free(s);
-	conn_write(c);
-}
-
-static void
-release(struct conn *c)
-{
-	json_t *a = c->held;
-
-	if (a != NULL) {
-		c->held = NULL;
-		emit(c, a);
-	}
 }
 
 static void
@@ -209,32 +245,28 @@ setmode(struct conn *c, enum conn_mode m)
 		c->stopread = 1;
 	log_debug("%s: %s client", c->peer, m == MODE_SINGLE ?
 	    "single-frame" : "JSON-lines");
-	release(c);
+	conn_write(c);		/* an answer held for the mode */
 }
 
 /*
- * The answer to one of c's frames.  While the mode is undecided this can
- * only be the first frame's: if nothing followed that frame, the client is
- * an original one, unless its frame dribbled in over several reads, in
- * which case its newline gets a short grace to arrive.
+ * The answer to one of c's frames (f->ans): it waits to be written, and f
+ * is freed once it is.  While the mode is undecided this can only be the
+ * first frame's: if nothing followed that frame, the client is an original
+ * one, unless its frame dribbled in over several reads, in which case its
+ * newline gets a short grace to arrive.
  */
 void
-conn_answer(struct conn *c, json_t *a)
+conn_answer(struct conn *c, struct frame *f)
 {
-	if (c->dead) {
-		json_decref(a);
-		return;
-	}
+	TAILQ_INSERT_TAIL(&c->answers, f, aq);
 	if (c->mode == MODE_UNKNOWN) {
 		if (c->dribbled && !c->rdeof &&
-		    now_us() < c->first_at + MUXD_MODE_GRACE_US) {
-			json_decref(c->held);
-			c->held = a;
+		    now_us() < c->first_at + MUXD_MODE_GRACE_US)
 			return;
-		}
 		setmode(c, MODE_SINGLE);
+		return;
 	}
-	emit(c, a);
+	conn_write(c);
 }
 
 void
@@ -270,6 +302,22 @@ toolong(struct conn *c, size_t len)
 }
 
 /*
+ * Whether muxd takes another frame from c now: not while the client has
+ * the cap (-o) of answer text unread, four times -f frames unanswered, or
+ * all clients four times -F.  Frames over the in-flight caps are answered
+ * 503 at once; this bounds what clients can make muxd hold meanwhile
+ * (airlock-muxd(8), MEMORY).  A frame that stays unread waits in the
+ * client's buffer, and muxd reads no more from it until it is taken.
+ */
+static int
+can_take(const struct conn *c)
+{
+	return unsent(c) < mx.out_max &&
+	    c->nframes < 4 * mx.conn_flight_max &&
+	    mx.nframes < 4 * mx.flight_max;
+}
+
+/*
  * The first frame.  One that opens with { or [ ends where its brackets
  * balance, whatever follows, so an original client that sends no newline
  * is served at once.  Anything else cannot be a frame; it runs to the end
@@ -282,6 +330,8 @@ first_frame(struct conn *c)
 	char *p = c->in.p, *nl;
 	size_t i, end = 0, len;
 
+	if (!can_take(c))
+		return 0;
 	if (!c->started) {
 		for (i = 0; i < c->in.len && isblank_json(p[i]); i++)
 			;
@@ -352,7 +402,11 @@ partial:
 	return 0;
 }
 
-/* After the first frame: a newline means JSON lines; anything else not. */
+/*
+ * After the first frame: a newline means JSON lines; anything else not.
+ * The blanks before it carry nothing and are not kept, or a client could
+ * fill muxd with them while its first frame runs.
+ */
 static int
 classify(struct conn *c)
 {
@@ -369,12 +423,14 @@ classify(struct conn *c)
 			setmode(c, MODE_LINES);
 			return 1;
 		default:
+			buf_consume(&c->in, i);
 			log_debug("%s: bytes after the first frame, no newline",
 			    c->peer);
 			setmode(c, MODE_SINGLE);
 			return 1;
 		}
 	}
+	c->in.len = 0;
 	return 0;
 }
 
@@ -385,7 +441,7 @@ lines(struct conn *c)
 	char *p, *nl;
 	size_t len, l;
 
-	for (;;) {
+	while (!c->dead) {
 		p = c->in.p;
 		if (c->discarding) {
 			if ((nl = memchr(p, '\n', c->in.len)) == NULL) {
@@ -394,6 +450,7 @@ lines(struct conn *c)
 			}
 			buf_consume(&c->in, (size_t)(nl - p) + 1);
 			c->discarding = 0;
+			c->frame_t0 = 0;
 			c->scan = 0;
 			continue;
 		}
@@ -401,9 +458,17 @@ lines(struct conn *c)
 		    NULL) {
 			c->scan = c->in.len;
 			if (c->in.len > mx.frame_max) {
+				if (!can_take(c))
+					return;
 				toolong(c, c->in.len);
+				/*
+				 * The rest of the line is skipped, but it is
+				 * held to the read timeout like a frame, or a
+				 * line that never ends would hold the
+				 * connection forever.
+				 */
 				c->discarding = 1;
-				c->frame_t0 = 0;
+				c->frame_t0 = now_us();
 				c->in.len = c->scan = 0;
 			} else if (c->frame_t0 == 0 && has_data(p, c->in.len))
 				c->frame_t0 = now_us();
@@ -411,6 +476,10 @@ lines(struct conn *c)
 		}
 		len = (size_t)(nl - p);
 		l = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+		if ((l > mx.frame_max || has_data(p, l)) && !can_take(c)) {
+			c->scan = len;		/* it waits, found */
+			return;
+		}
 		if (l > mx.frame_max)
 			toolong(c, l);
 		else if (has_data(p, l))
@@ -424,9 +493,7 @@ lines(struct conn *c)
 static void
 parse(struct conn *c)
 {
-	for (;;) {
-		if (c->mode == MODE_LINES && mx.draining)
-			c->stopread = 1;
+	while (!c->dead) {
 		if (c->stopread) {
 			c->in.len = c->scan = 0;
 			c->frame_t0 = 0;
@@ -501,13 +568,19 @@ conn_read(struct conn *c)
 		conn_gone(c);
 		return;
 	}
-	c->last_io = now_us();
 	if (n == 0) {
 		eof(c);
 		return;
 	}
 	if (c->closing || c->stopread)
 		return;		/* draining towards EOF, or ignoring */
+	/*
+	 * Only bytes of a frame are activity for the idle timeout: blanks
+	 * start no frame, so a client that sends one now and then would
+	 * otherwise hold its connection forever.
+	 */
+	if (has_data(rbuf, (size_t)n))
+		c->last_io = now_us();
 	buf_add(&c->in, rbuf, (size_t)n);
 	if (c->started && !c->first_done)
 		c->reads++;
@@ -515,15 +588,11 @@ conn_read(struct conn *c)
 	/* Keep the buffer small once the frames in it are consumed. */
 	if (c->in.len == 0 && c->in.cap > 64 * 1024)
 		buf_free(&c->in);
+	if (mx.draining)
+		maybe_close(c);
 }
 
-/*
- * Backpressure: muxd stops reading from a client that does not read its
- * answers or has too many frames waiting, and from every client when the
- * frames held in all reach four times the in-flight cap.  Frames over the
- * caps are answered 503 at once; this only bounds what a client can make
- * muxd hold while those answers wait for the signer.
- */
+/* Backpressure: see can_take(). */
 int
 conn_wants_read(const struct conn *c)
 {
@@ -531,28 +600,35 @@ conn_wants_read(const struct conn *c)
 		return 0;
 	if (c->closing || c->stopread)
 		return 1;	/* to see EOF */
-	return c->out.len - c->outoff < MUXD_OUT_HIGH &&
-	    c->nframes < 4 * mx.conn_flight_max &&
-	    mx.nframes < 4 * mx.flight_max;
+	return can_take(c);
+}
+
+/* Frames left in c's buffer over the caps, once muxd can take them. */
+void
+conn_resume(struct conn *c)
+{
+	if (c->dead || c->closing || c->stopread || c->in.len == 0 ||
+	    !can_take(c))
+		return;
+	parse(c);
+	if (mx.draining)
+		maybe_close(c);
 }
 
 int
 conn_wants_write(const struct conn *c)
 {
-	return !c->dead && c->wfd >= 0 && c->outoff < c->out.len;
+	return !c->dead && c->wfd >= 0 && unsent(c) > 0;
 }
 
-/* SIGTERM: no new frames; what is in flight is still answered. */
+/*
+ * SIGTERM: the connection is still read, and every frame read from now on
+ * gets a 503 (frame_dispatch); it ends once all is answered and it is
+ * quiet.
+ */
 void
 conn_drain(struct conn *c)
 {
-	if (c->dead)
-		return;
-	if (c->first_done && c->mode == MODE_UNKNOWN)
-		return;		/* its answer decides */
-	c->stopread = 1;
-	c->in.len = c->scan = 0;
-	c->frame_t0 = 0;
 	maybe_close(c);
 }
 
@@ -571,7 +647,7 @@ conn_timers(struct conn *c, uint64_t now, uint64_t *next)
 			*next = c->linger_until;
 		return;
 	}
-	if (c->held != NULL) {
+	if (c->mode == MODE_UNKNOWN && !TAILQ_EMPTY(&c->answers)) {
 		t = c->first_at + MUXD_MODE_GRACE_US;
 		if (now >= t)
 			setmode(c, MODE_SINGLE);
@@ -579,6 +655,24 @@ conn_timers(struct conn *c, uint64_t now, uint64_t *next)
 			*next = t;
 		if (c->dead)
 			return;
+	}
+	if (unsent(c) > 0) {
+		/*
+		 * A client that takes none of its answer for this long is
+		 * closed: nothing is lost from the audit, its frames' tokens
+		 * are in the chain and logged already.
+		 */
+		t = c->last_write + mx.write_us;
+		if (now >= t) {
+			log_info("%s: write timeout: nothing written for "
+			    "%llu s; closed with %zu bytes unsent", c->peer,
+			    (unsigned long long)(mx.write_us / 1000000),
+			    unsent(c));
+			conn_gone(c);
+			return;
+		}
+		if (t < *next)
+			*next = t;
 	}
 	if (c->frame_t0 != 0 && !c->stopread) {
 		/* The read clock stops while muxd itself is not reading. */
@@ -589,7 +683,11 @@ conn_timers(struct conn *c, uint64_t now, uint64_t *next)
 			snprintf(reason, sizeof(reason), "incomplete frame: "
 			    "%zu bytes and no end within %llu s", c->in.len,
 			    (unsigned long long)(mx.read_us / 1000000));
-			if (!c->first_done && !c->isvalue)
+			if (c->discarding)
+				/* Its frame was refused as too long already. */
+				log_debug("%s: an over-long line did not end "
+				    "in time", c->peer);
+			else if (!c->first_done && !c->isvalue)
 				frame_dispatch(c, c->in.p, c->in.len);
 			else
 				refuse(c, c->in.p, c->in.len,
@@ -601,11 +699,13 @@ conn_timers(struct conn *c, uint64_t now, uint64_t *next)
 			c->stopread = 1;
 			c->in.len = c->scan = 0;
 			c->frame_t0 = 0;
+			maybe_close(c);
+			if (c->dead)
+				return;
 		} else if (t < *next)
 			*next = t;
 	}
-	if (c->nframes == 0 && c->held == NULL && c->outoff == c->out.len &&
-	    c->frame_t0 == 0) {
+	if (c->nframes == 0 && unsent(c) == 0 && c->frame_t0 == 0) {
 		t = c->last_io + mx.idle_us;
 		if (now >= t) {
 			log_debug("%s: idle", c->peer);

@@ -12,12 +12,10 @@
 #include <jansson.h>
 
 #include "airlock.h"
-#include "b64.h"
 #include "jsonl.h"
 #include "muxd.h"
 #include "record_json.h"
 #include "sha256.h"
-#include "utf8.h"
 
 #define NBUCKETS	4096
 
@@ -61,8 +59,13 @@ frame_new(struct conn *c)
 			return NULL;
 		}
 	} while (frame_find(f->id) != NULL);
+	/* A connection that went while its last frame was read gets none. */
+	if (c != NULL && c->dead)
+		c = NULL;
 	f->conn = c;
 	f->stage = -1;
+	snprintf(f->chan_log, sizeof(f->chan_log), "-");
+	snprintf(f->intent_log, sizeof(f->intent_log), "-");
 	f->t0 = now_us();
 	f->deadline = f->t0 + mx.deadline_us;
 	h = idhash(f->id);
@@ -99,8 +102,9 @@ frame_free(struct frame *f)
 		mx.nflight--;
 	if (f->conn != NULL)
 		conn_frame_done(f->conn, f->inflight);
-	json_decref(f->channel);
-	json_decref(f->intent);
+	answer_free(f->ans);
+	free(f->chan_json);
+	free(f->intent_json);
 	free(f->rec);
 	free(f);
 }
@@ -230,118 +234,6 @@ frame_fail(struct frame *f, const char *error, const char *reason)
 	json_decref(obj);
 }
 
-/*
- * The length of the strict UTF-8 sequence at s, or 0 if there is none; NUL
- * is excluded since it ends C strings in too many clients.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	if (len == 0 || s[0] == 0 || utf8_decode(s, len, &i) < 0)
-		return 0;
-	return i;
-}
-
-/*
- * A run's output for the answer.  Clients read "stdout" as text, so it is
- * always a string; bytes that are not UTF-8 (or are NUL) become U+FFFD and
- * then "stdout_b64" carries the exact bytes.
- */
-static void
-put_output(json_t *result, json_t *exec, const char *name)
-{
-	json_t *sec, *b64v;
-	const char *b64;
-	unsigned char *raw = NULL;
-	char *text = NULL, key[32];
-	size_t blen, i, o, n;
-	long rlen;
-	int lossy = 0;
-
-	sec = json_object_get(exec, name);
-	b64v = json_object_get(sec, "b64");
-	snprintf(key, sizeof(key), "%s_truncated", name);
-	json_object_set_new(result, key,
-	    json_boolean(json_is_true(json_object_get(sec, "truncated"))));
-	if (!json_is_string(b64v)) {
-		json_object_set_new(result, name, json_null());
-		return;
-	}
-	b64 = json_string_value(b64v);
-	blen = json_string_length(b64v);
-	if ((raw = malloc(blen / 4 * 3 + 1)) == NULL ||
-	    (rlen = b64_decode(b64, blen, raw)) < 0 ||
-	    (text = malloc((size_t)rlen * 3 + 1)) == NULL) {
-		json_object_set_new(result, name, json_null());
-		goto done;
-	}
-	for (i = o = 0; i < (size_t)rlen; i += n) {
-		if ((n = utf8_seq(raw + i, (size_t)rlen - i)) == 0) {
-			/* U+FFFD REPLACEMENT CHARACTER */
-			memcpy(text + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			n = 1;
-			lossy = 1;
-			continue;
-		}
-		memcpy(text + o, raw + i, n);
-		o += n;
-	}
-	json_object_set_new(result, name, json_stringn(text, o));
-	if (lossy) {
-		snprintf(key, sizeof(key), "%s_b64", name);
-		json_object_set(result, key, b64v);
-	}
-done:
-	free(text);
-	free(raw);
-}
-
-static json_t *
-intcopy(json_t *v)
-{
-	return json_is_integer(v) ? json_integer(json_integer_value(v)) :
-	    json_null();
-}
-
-/* The answer a client gets, built from the signed record. */
-static json_t *
-answer(struct frame *f, json_t *rec, int *statusp)
-{
-	json_t *a, *verd, *exec, *result, *token, *reason;
-	int status = 500;
-
-	verd = json_object_get(rec, "verdict");
-	if (json_is_integer(json_object_get(verd, "status")))
-		status = (int)json_integer_value(json_object_get(verd,
-		    "status"));
-	reason = json_object_get(verd, "reason");
-	token = rec != NULL ? json_object_get(rec, "token") : NULL;
-	exec = json_object_get(rec, "exec");
-	if (json_is_object(exec)) {
-		result = json_object();
-		json_object_set_new(result, "exit_code",
-		    intcopy(json_object_get(exec, "exit_code")));
-		json_object_set_new(result, "signal",
-		    intcopy(json_object_get(exec, "signal")));
-		put_output(result, exec, "stdout");
-		put_output(result, exec, "stderr");
-	} else
-		result = json_null();
-	a = json_pack("{s:O?, s:i, s:O?, s:s, s:O?, s:o, s:O?}",
-	    "channel_id", f->channel,
-	    "status", status,
-	    "intent", f->intent,
-	    "id", f->id,
-	    "reason", json_is_string(reason) ? reason : NULL,
-	    "result", result,
-	    "tibet_provenance", token);
-	*statusp = status;
-	return a;
-}
-
 /* Log text from a client: printable ASCII only, and not too much of it. */
 static void
 sanitise(json_t *v, char *out, size_t outlen)
@@ -380,66 +272,65 @@ sanitise(json_t *v, char *out, size_t outlen)
 static void
 logframe(struct frame *f, int status, const char *how)
 {
-	char chan[32], intent[80];
-
-	sanitise(f->channel, chan, sizeof(chan));
-	sanitise(f->intent, intent, sizeof(intent));
-	log_info("%s %s %d %s %llu %s %llu/%llu", f->id, chan, status, intent,
-	    (unsigned long long)(now_us() - f->t0), how,
+	log_info("%s %s %d %s %llu %s %llu/%llu", f->id, f->chan_log, status,
+	    f->intent_log, (unsigned long long)(now_us() - f->t0), how,
 	    (unsigned long long)mx.tokens_out,
 	    (unsigned long long)mx.frames_in);
 }
 
 /*
- * Hand the answer to f's client and log the frame.  "sent" means the
- * answer was written or queued on a live connection; "dropped" that the
- * client was gone (a client that closed without a half-close is only seen
- * gone when a write fails, so its first answer can still read "sent").
+ * f is done: its answer, from its record rec, goes to its client, and the
+ * frame is logged.  "sent" means the answer was queued on a live
+ * connection; "dropped" that the client was gone (a client that closed
+ * without a half-close is only seen gone when a write fails, so its first
+ * answer can still read "sent").  The frame lives on until its answer is
+ * written, and counts against the caps until then: what a client that
+ * does not read can make muxd hold is bounded by them.  Takes f.
  */
 static void
-deliver(struct frame *f, json_t *a, int status)
+deliver(struct frame *f, json_t *rec)
 {
-	if (f->conn != NULL && a != NULL) {
-		conn_answer(f->conn, a);
-		logframe(f, status, f->conn->dead ? "dropped" : "sent");
-	} else {
-		json_decref(a);
+	struct conn *c = f->conn;
+	int status;
+
+	f->ans = answer_new(f, rec, &status);
+	free(f->rec);
+	f->rec = NULL;
+	f->reclen = 0;
+	f->stage = -1;
+	if (c == NULL || c->dead || f->ans == NULL) {
 		logframe(f, status, "dropped");
+		frame_free(f);
+		return;
 	}
+	logframe(f, status, "sent");
+	conn_answer(c, f);
 }
 
-/* The signer answered: f is done.  Frees f. */
+/* The signer answered: f is done.  Takes f. */
 void
 frame_signed(struct frame *f, json_t *rec)
 {
-	json_t *a;
-	int status;
-
 	mx.tokens_out++;
-	a = answer(f, rec, &status);
-	deliver(f, a, status);
-	frame_free(f);
+	deliver(f, rec);
 }
 
 /*
  * The signer could not sign f (it died with f's record MUXD_SIGN_TRIES
  * times, or never came back).  The client still gets an answer, a 500
- * without a token, and the log says so loudly.  Frees f.
+ * without a token, and the log says so loudly.  Takes f.
  */
 void
 frame_unsigned(struct frame *f, const char *reason)
 {
-	json_t *a, *rec;
-	int status;
+	json_t *rec;
 
 	mx.unsigned_out++;
 	rec = json_pack("{s:{s:i, s:s}}", "verdict", "status", 500,
 	    "reason", reason);
-	a = answer(f, rec, &status);
-	json_decref(rec);
 	log_info("%s: no token: %s", f->id, reason);
-	deliver(f, a, status);
-	frame_free(f);
+	deliver(f, rec);
+	json_decref(rec);
 }
 
 /*
@@ -465,6 +356,18 @@ wakeline(struct frame *f, json_t *obj, size_t *lenp)
 	return s;
 }
 
+/* The member name of obj as compact JSON for the answer, and for the log. */
+static char *
+echo(json_t *obj, const char *name, char *log, size_t loglen)
+{
+	json_t *v;
+
+	if ((v = json_object_get(obj, name)) == NULL)
+		return NULL;
+	sanitise(v, log, loglen);
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 /*
  * One complete frame from a client (text is not NUL-terminated).  It is
  * parsed here fail-closed; what fails, or what arrives over the caps, is
@@ -488,12 +391,31 @@ frame_dispatch(struct conn *c, const char *text, size_t len)
 		    je.text);
 		return;
 	}
-	f->channel = json_incref(json_object_get(obj, "channel_id"));
-	f->intent = json_incref(json_object_get(obj, "intent"));
-	if (mx.draining)
+	/*
+	 * What muxd keeps of a frame is no larger than -m allows (plus
+	 * room for the run id), however jansson writes it again: a short
+	 * real number such as 1e-7 comes back as 23 characters.
+	 */
+	if ((line = wakeline(f, obj, &linelen)) != NULL &&
+	    linelen > mx.frame_max + MUXD_LINE_SLACK) {
+		free(line);
+		snprintf(reason, sizeof(reason), "frame longer than %zu bytes "
+		    "as airlock-muxd writes it", mx.frame_max);
+		frame_reject(f, text, len, NULL, 400, "too_long", reason);
+		json_decref(obj);
+		return;
+	}
+	f->chan_json = echo(obj, "channel_id", f->chan_log,
+	    sizeof(f->chan_log));
+	f->intent_json = echo(obj, "intent", f->intent_log,
+	    sizeof(f->intent_log));
+	if (line == NULL)
+		frame_reject(f, text, len, obj, 503, "overloaded",
+		    "airlock-muxd: out of memory");
+	else if (mx.draining)
 		frame_reject(f, text, len, obj, 503, "shutting_down",
 		    "airlock-muxd is shutting down");
-	else if (c != NULL && c->nflight >= mx.conn_flight_max) {
+	else if (f->conn != NULL && c->nflight >= mx.conn_flight_max) {
 		snprintf(reason, sizeof(reason), "connection has %d frames in "
 		    "flight (cap %d)", c->nflight, mx.conn_flight_max);
 		frame_reject(f, text, len, obj, 503, "overloaded", reason);
@@ -501,17 +423,16 @@ frame_dispatch(struct conn *c, const char *text, size_t len)
 		snprintf(reason, sizeof(reason), "%d frames in flight (cap %d)",
 		    mx.nflight, mx.flight_max);
 		frame_reject(f, text, len, obj, 503, "overloaded", reason);
-	} else if ((line = wakeline(f, obj, &linelen)) == NULL)
-		frame_reject(f, text, len, obj, 503, "overloaded",
-		    "airlock-muxd: out of memory");
-	else {
+	} else {
 		frame_set_rec(f, line, linelen);
+		line = NULL;
 		f->inflight = 1;
 		mx.nflight++;
-		if (c != NULL)
+		if (f->conn != NULL)
 			c->nflight++;
 		pipeline_enqueue(f, 0, 0);
 	}
+	free(line);
 	json_decref(obj);
 }
 
@@ -539,7 +460,8 @@ frame_timers(uint64_t now, uint64_t *next)
 		*next = next_scan;
 	for (f = LIST_FIRST(&mx.frames); f != NULL; f = nf) {
 		nf = LIST_NEXT(f, link);
-		if (now < f->deadline)
+		/* An answered frame waits for its client (-w), not a stage. */
+		if (f->ans != NULL || now < f->deadline)
 			continue;
 		f->deadline = now + mx.deadline_us;
 		if (f->stage == last) {

@@ -26,25 +26,28 @@
 #define MUXD_CONN_FLIGHT_MAX	32
 #define MUXD_READ_TIMEOUT	10		/* seconds */
 #define MUXD_IDLE_TIMEOUT	60		/* seconds */
+#define MUXD_WRITE_TIMEOUT	30		/* seconds */
 #define MUXD_DEADLINE		300		/* seconds */
 #define MUXD_MAX_STAGES		16
 #define MUXD_FRAME_CAP		(64 * 1024 * 1024)	/* most -m allows */
-
+/* Unsent answer bytes after which muxd takes no frame from a client. */
+#define MUXD_OUT_MAX		(1024 * 1024)
 /* A stage's output line may carry a whole run's output; refuse beyond. */
-#define MUXD_RECORD_MAX		(32u * 1024 * 1024)
+#define MUXD_RECORD_MAX		(32 * 1024 * 1024)
+/* What a line muxd writes a stage may add to the frame (-m) in it. */
+#define MUXD_LINE_SLACK		1024
 /* How long the first frame of a dribbling client waits for its newline. */
 #define MUXD_MODE_GRACE_US	20000
 /* How long a finished connection waits for the client's EOF. */
 #define MUXD_LINGER_US		2000000
 /* Tries to have a record signed before giving up on the signer. */
 #define MUXD_SIGN_TRIES		3
-/* Unsent answer bytes after which muxd stops reading from a client. */
-#define MUXD_OUT_HIGH		(4u * 1024 * 1024)
 
 struct buf {
 	char	*p;
 	size_t	 len;
 	size_t	 cap;
+	size_t	 max;		/* most it ever holds, if known, for its size */
 };
 
 enum conn_mode {
@@ -70,11 +73,12 @@ struct conn {
 	int		 discarding;	/* skipping an over-long line */
 	uint64_t	 frame_t0;	/* first byte of the frame being read */
 	uint64_t	 first_at;	/* when the first frame completed */
-	uint64_t	 last_io;
-	int		 nframes;	/* frames awaiting their answer */
-	int		 nflight;	/* of those, the ones in the pipeline */
-	json_t		*held;		/* first answer, waiting for the mode */
-	struct buf	 out;		/* answers not yet written */
+	uint64_t	 last_io;	/* last frame byte, or answer written */
+	uint64_t	 last_write;	/* last write progress */
+	int		 nframes;	/* frames whose answer is not written */
+	int		 nflight;	/* of those, the ones in flight */
+	TAILQ_HEAD(, frame) answers;	/* answered, text not yet all in out */
+	struct buf	 out;		/* answer text not yet written */
 	size_t		 outoff;
 	int		 rdeof;		/* the client sent EOF */
 	int		 dead;		/* gone; freed at the end of the loop */
@@ -86,12 +90,18 @@ struct conn {
 
 struct stage;
 struct inst;
+struct answer;
 
 struct frame {
 	char		 id[RECORD_ID_LEN + 1];
 	struct conn	*conn;		/* NULL once its client is gone */
-	json_t		*channel;	/* channel_id as sent, or NULL */
-	json_t		*intent;	/* intent as sent, or NULL */
+	/*
+	 * channel_id and intent as sent, as compact JSON (or NULL): text,
+	 * since jansson holds a value such as [{},{},...] in 78 times its
+	 * size; and printable for the log.
+	 */
+	char		*chan_json, *intent_json;
+	char		 chan_log[32], intent_log[80];
 	int		 stage;		/* stage it is queued for or held by */
 	struct inst	*inst;		/* instance holding it, or NULL */
 	char		*rec;		/* line (with newline) for that stage */
@@ -99,10 +109,12 @@ struct frame {
 	int		 queued;	/* in its stage's queue */
 	int		 tries;		/* times sent to the signer */
 	int		 inflight;	/* counts against the in-flight caps */
+	struct answer	*ans;		/* its answer, once it has one */
 	uint64_t	 t0;		/* when the frame was complete */
 	uint64_t	 deadline;
 	struct frame	*hnext;		/* id hash chain */
 	TAILQ_ENTRY(frame) q;		/* in its stage's queue */
+	TAILQ_ENTRY(frame) aq;		/* in its connection's answers */
 	LIST_ENTRY(frame) link;		/* every live frame */
 };
 
@@ -145,8 +157,11 @@ struct muxd {
 	int		 conn_max;
 	int		 flight_max;
 	int		 conn_flight_max;
+	size_t		 out_max;
+	size_t		 record_max;
 	uint64_t	 read_us;
 	uint64_t	 idle_us;
+	uint64_t	 write_us;
 	uint64_t	 deadline_us;
 	const char	*selfdir;
 
@@ -174,14 +189,21 @@ void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_consume(struct buf *, size_t);
 void		 buf_free(struct buf *);
 
+/* answer.c */
+struct answer	*answer_new(const struct frame *, json_t *rec, int *status);
+int		 answer_write(struct answer *, int pretty, struct buf *,
+		    size_t room);
+void		 answer_free(struct answer *);
+
 /* client.c */
 struct conn	*conn_new(int rfd, int wfd, int issock, const char *peer);
 void		 conn_free(struct conn *);
 void		 conn_read(struct conn *);
+void		 conn_resume(struct conn *);
 void		 conn_hangup(struct conn *);
 void		 conn_write(struct conn *);
 void		 conn_timers(struct conn *, uint64_t now, uint64_t *next);
-void		 conn_answer(struct conn *, json_t *answer);
+void		 conn_answer(struct conn *, struct frame *);
 void		 conn_frame_done(struct conn *, int inflight);
 void		 conn_drain(struct conn *);
 int		 conn_wants_read(const struct conn *);
@@ -211,6 +233,7 @@ void		 pipeline_write(struct inst *);
 void		 pipeline_reap(void);
 void		 pipeline_timers(uint64_t now, uint64_t *next);
 void		 pipeline_reload(void);
+void		 pipeline_drain(void);
 void		 pipeline_stop(void);
 int		 pipeline_idle(void);
 void		 inst_kill(struct inst *, const char *why);

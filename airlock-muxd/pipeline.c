@@ -7,6 +7,7 @@
  * until the token comes back, and gives it again to a restarted signer, so
  * one signer and one chain sign everything, muxd's own refusals included.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -162,7 +163,7 @@ inst_spawn(struct stage *s)
 	const char *exe;
 	int ip[2], op[2], ep[2], e, i;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (pipe2(ip, O_CLOEXEC) == -1)
 		return NULL;
@@ -176,6 +177,21 @@ inst_spawn(struct stage *s)
 	if (pid == 0) {
 		/* muxd ignores SIGPIPE; a stage gets the default back. */
 		signal(SIGPIPE, SIG_DFL);
+		/*
+		 * A stage ends when muxd ends, however muxd ends: a muxd
+		 * that is killed cannot close the stage's input, so the
+		 * kernel sends the stage SIGTERM.  Not SIGKILL: every airlock
+		 * stage ends in order on SIGTERM, and airlock-wake then
+		 * removes its sandboxes' sockets and cgroups.  SIGTERM gets
+		 * its default action back first, or muxd's handler, still
+		 * installed until exec, would catch it.  If muxd died before
+		 * the signal was set, it is our parent no more.
+		 */
+		signal(SIGTERM, SIG_DFL);
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+			goto child_fail;
+		if (getppid() != parent)
+			_exit(EXIT_SYSTEM);
 		if (dup2(ip[0], 0) == -1 || dup2(op[1], 1) == -1)
 			goto child_fail;
 		/* No client socket or other stage's pipe leaks into a stage. */
@@ -220,6 +236,8 @@ child_fail:
 	in->wfd = ip[1];
 	in->rfd = op[0];
 	in->started = now_us();
+	/* A line, and the read that went past it. */
+	in->rbuf.max = mx.record_max + READ_CHUNK + 1;
 	setnonblock(in->wfd);
 	setnonblock(in->rfd);
 	/* Fewer wakeups for big records; the default size is fine too. */
@@ -311,11 +329,48 @@ pipeline_write(struct inst *in)
 	}
 }
 
+/*
+ * f waits for a stage that will never run again: muxd is draining, and
+ * restarts nothing.  It is answered now, not at the deadline: a 500 from
+ * the signer, or, if the signer is the stage that is gone, without a
+ * token, logged "unsigned".
+ */
+static void
+nostage(struct frame *f, struct stage *s)
+{
+	char reason[256];
+
+	snprintf(reason, sizeof(reason), "%s (stage %d) is gone and "
+	    "airlock-muxd is shutting down", s->name, s->index);
+	if (s->index == mx.nstages - 1)
+		frame_unsigned(f, reason);
+	else
+		frame_fail(f, "stage_died", reason);
+}
+
+/* Everything queued for s, whose instance is gone for good. */
+static void
+stage_gone(struct stage *s)
+{
+	struct frame *f;
+
+	while ((f = TAILQ_FIRST(&s->queue)) != NULL) {
+		TAILQ_REMOVE(&s->queue, f, q);
+		f->queued = 0;
+		nostage(f, s);
+	}
+}
+
 void
 pipeline_enqueue(struct frame *f, int stage, int front)
 {
 	struct stage *s = &mx.stages[stage];
 
+	if (s->cur == NULL && mx.draining) {
+		f->stage = stage;
+		nostage(f, s);
+		return;
+	}
 	f->stage = stage;
 	f->queued = 1;
 	if (front)
@@ -399,7 +454,24 @@ pipeline_read(struct inst *in)
 		close(in->rfd);
 		in->rfd = -1;
 		buf_free(&in->rbuf);
-		if (!in->exited && in->stage->cur == in)
+		if (in->exited || in->stage->cur != in)
+			return;
+		/*
+		 * Serving, a stage that closes its output is broken.
+		 * Draining, it is ending in order (airlock-wake closes its
+		 * output on SIGTERM, then stops its sandboxes and removes
+		 * their sockets and cgroups): it gets no more records and is
+		 * left to exit, or made to.
+		 */
+		if (mx.draining) {
+			in->stage->cur = NULL;
+			in->draining = 1;
+			if (in->wfd >= 0) {
+				close(in->wfd);
+				in->wfd = -1;
+			}
+			stage_gone(in->stage);
+		} else
 			inst_kill(in, "closed its output");
 		return;
 	}
@@ -417,7 +489,7 @@ pipeline_read(struct inst *in)
 	buf_consume(&in->rbuf, start);
 	if (in->rbuf.len == 0 && in->rbuf.cap > 4 * READ_CHUNK)
 		buf_free(&in->rbuf);
-	if (in->rbuf.len > MUXD_RECORD_MAX) {
+	if (in->rbuf.len > mx.record_max) {
 		inst_kill(in, "output line over the cap");
 		in->rbuf.len = 0;
 	}
@@ -483,7 +555,15 @@ pipeline_reap(void)
 		}
 		if (in->stage->cur == in) {
 			in->stage->cur = NULL;
-			if (!stopping)
+			/*
+			 * Not while draining: the stage most likely got the
+			 * same SIGTERM as muxd (its whole process group was
+			 * told to stop), and a new one would outlive the
+			 * drain.
+			 */
+			if (mx.draining)
+				stage_gone(in->stage);
+			else
 				schedule_restart(in->stage,
 				    in->exited_at - in->started);
 		}
@@ -544,9 +624,12 @@ pipeline_timers(uint64_t now, uint64_t *next)
 		}
 		/*
 		 * A replaced or stopping instance has its input closed and
-		 * should end by itself; one that does not is made to.
+		 * should end by itself once it has given back what it holds
+		 * (or cannot, its output closed); one that does not is made
+		 * to.
 		 */
-		if ((in->draining || stopping) && in->wfd < 0 && in->nheld == 0) {
+		if ((in->draining || stopping) && in->wfd < 0 &&
+		    (in->nheld == 0 || in->rfd < 0)) {
 			if (in->term_at == 0)
 				in->term_at = now + TERM_WAIT_US;
 			else if (now >= in->term_at) {
@@ -558,7 +641,7 @@ pipeline_timers(uint64_t now, uint64_t *next)
 				*next = in->term_at;
 		}
 	}
-	if (stopping)
+	if (mx.draining)
 		return;
 	for (i = 0; i < mx.nstages; i++) {
 		s = &mx.stages[i];
@@ -613,6 +696,22 @@ pipeline_reload(void)
 		}
 		pipeline_write(s->cur);
 	}
+}
+
+/*
+ * SIGTERM: from now on no stage is restarted.  One that is down already
+ * will not come back, so what waits for it is answered now.
+ */
+void
+pipeline_drain(void)
+{
+	int i;
+
+	for (i = 0; i < mx.nstages; i++)
+		if (mx.stages[i].cur == NULL) {
+			mx.stages[i].restart_at = 0;
+			stage_gone(&mx.stages[i]);
+		}
 }
 
 /* Shutdown: close every stage's input; each ends at its EOF. */

@@ -35,38 +35,15 @@ teardown() {
 # Start airlock-muxd on a free port with the stub pipeline (or $PIPE) and
 # any extra flags; sets PORT and MUXPID.
 start_muxd() {
-	local i
-	for _ in 1 2 3 4 5 6 7 8; do
-		PORT=$((20000 + RANDOM % 40000))
-		airlock-muxd -l "127.0.0.1:$PORT" -P "$PIPE" "$@" \
-		    2>"$MUXLOG" 3>&- &
-		MUXPID=$!
-		MUXSEEN=$MUXPID
-		for i in $(seq 100); do
-			grep -q 'ready:' "$MUXLOG" && return 0
-			kill -0 "$MUXPID" 2>/dev/null || break
-			sleep 0.05
-		done
-		wait "$MUXPID" 2>/dev/null || true
-		MUXPID=
-		grep -q 'Address already in use' "$MUXLOG" || break
-	done
-	cat "$MUXLOG" >&2
-	return 1
+	serve_muxd "$MUXLOG" airlock-muxd -P "$PIPE" "$@" || return 1
+	MUXSEEN=$MUXPID
 }
 
 # SIGTERM, and wait for the exit status (in $MUXRC).
 stop_muxd() {
-	local i
 	[ -n "$MUXPID" ] || return 0
-	kill -TERM "$MUXPID" 2>/dev/null || true
-	for i in $(seq 200); do
-		kill -0 "$MUXPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$MUXPID" 2>/dev/null || true
-	MUXRC=0
-	wait "$MUXPID" || MUXRC=$?
+	end_process "$MUXPID"
+	MUXRC=$ENDRC
 	MUXPID=
 }
 
@@ -139,6 +116,49 @@ frame_lines() {
 	run_send 0 < <(frame 1 'b64:aGn/Cg==')
 	run jq -c '.result | [.stdout, .stdout_b64, has("stderr_b64")]' <<<"$output"
 	assert_output '["hi�\n","aGn/Cg==",false]'
+}
+
+@test "muxd: a large output is written out a piece at a time, exact in both kinds of answer" {
+	# A small output cap (-o): the answers are made a piece at a time.
+	start_muxd -o 4096
+	# UTF-8 sequences across every decoding window's edge, the quote, the
+	# backslash, a control byte, and bytes that are not UTF-8.
+	perl -e 'print "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e\x01\"\\x\xff\xc3" x 7000' \
+	    >"$BATS_TEST_TMPDIR/out"
+	perl -e 'print "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e\x01\"\\x\xef\xbf\xbd\xef\xbf\xbd" x 7000' \
+	    >"$BATS_TEST_TMPDIR/text"
+	b=$(base64 -w0 <"$BATS_TEST_TMPDIR/out")
+	send < <(frame 1 "b64:$b") >"$BATS_TEST_TMPDIR/single"
+	send -x < <(frame 2 "b64:$b"; echo) >"$BATS_TEST_TMPDIR/lines"
+	for a in single lines; do
+		jq -j .result.stdout "$BATS_TEST_TMPDIR/$a" | cmp - "$BATS_TEST_TMPDIR/text"
+		assert_equal "$(jq -r .result.stdout_b64 "$BATS_TEST_TMPDIR/$a")" "$b"
+	done
+	run head -2 "$BATS_TEST_TMPDIR/single"
+	assert_output $'{\n  "channel_id": 1,'
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/lines")" 1
+}
+
+@test "muxd: clients that read none of their answers are closed at the write timeout; their frames are signed and logged" {
+	start_muxd -c 2 -m 8388608 -w 2
+	# Both connections taken by clients that send two frames each, whose
+	# answers are 16 MB each (a control byte is six bytes of JSON text),
+	# more than the sockets hold, and never read.
+	big=$(head -c 2700000 /dev/zero | tr '\0' '\1' | base64 -w0)
+	exec 4<>"/dev/tcp/127.0.0.1/$PORT" 5<>"/dev/tcp/127.0.0.1/$PORT"
+	{ frame 1 "b64:$big"; echo; frame 2 "b64:$big"; echo; } >&4
+	{ frame 3 "b64:$big"; echo; frame 4 "b64:$big"; echo; } >&5
+	# Each is closed once nothing has been written to it for 2 s: its
+	# tokens are in the chain and the log already.
+	wait_log 2 'write timeout'
+	exec 4>&- 5>&-
+	run frame_lines
+	assert_equal "${#lines[@]}" 4
+	assert_line --index 3 --regexp ' 200 code:execute [0-9]+ sent 4/4$'
+	# Their connections serve others.
+	run_send 0 < <(frame 5 echo:next)
+	run jq -c '[.channel_id, .status]' <<<"$output"
+	assert_output '[5,200]'
 }
 
 @test "muxd: an original client that half-closes is answered the same way" {
@@ -236,6 +256,50 @@ frame_lines() {
 	run_send 0 -T 10 < <(printf '{"channel_id": 1, "intent": "code:exe')
 	run jq -c '[.status, (.reason | startswith("incomplete frame")), (.tibet_provenance | type)]' <<<"$output"
 	assert_output '[400,true,"object"]'
+}
+
+@test "muxd: blanks are not activity: newlines after a frame, or spaces before one, do not hold a connection" {
+	start_muxd -c 2 -t 2
+	rs=$'\x1e'
+	# Both slots taken by clients that, after a frame or before any,
+	# send one blank every half second for longer than they wait (-T).
+	# They are closed at the idle timeout (EOF, or a reset if a blank
+	# crosses the close), not held while the blanks come (exit 1).
+	{ frame 1 echo:a; echo; for _ in $(seq 80); do printf '%s\n' "$rs"; done; } |
+	    "$LOADGEN" -S -a "127.0.0.1:$PORT" -w 500000 -T 20 \
+	    >"$BATS_TEST_TMPDIR/nl" 3>&- &
+	nl=$!
+	for _ in $(seq 80); do printf ' %s' "$rs"; done |
+	    "$LOADGEN" -S -a "127.0.0.1:$PORT" -w 500000 -T 20 \
+	    >"$BATS_TEST_TMPDIR/sp" 3>&- &
+	sp=$!
+	rc=0
+	wait "$nl" || rc=$?
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]
+	rc=0
+	wait "$sp" || rc=$?
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]
+	# The first one's frame was answered; the other sent none.
+	run jq -c '[.channel_id, .status]' "$BATS_TEST_TMPDIR/nl"
+	assert_output '[1,200]'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/sp")" ''
+	# And their slots serve others.
+	run_send 0 < <(frame 2 echo:next)
+	run jq -c '[.channel_id, .status]' <<<"$output"
+	assert_output '[2,200]'
+}
+
+@test "muxd: the rest of an over-long line must come within the read timeout too" {
+	start_muxd -m 4096 -r 1
+	rs=$'\x1e'
+	# After a frame, a refused line that never ends, one byte every half
+	# second for longer than the client waits: closed after its 400, not
+	# held.
+	run_send 0 -w 500000 -T 20 < <(frame 1 echo:a; echo;
+	    head -c 5000 /dev/zero | tr '\0' a;
+	    for _ in $(seq 80); do printf 'a%s' "$rs"; done)
+	run jq -sc 'map([.status, .reason]) | sort' <<<"$output"
+	assert_output '[[200,"exited with code 0"],[400,"frame longer than 4096 bytes"]]'
 }
 
 @test "muxd: half a frame then half-close gets 400 incomplete frame" {
@@ -377,6 +441,29 @@ frame_lines() {
 	stop_muxd
 	assert_equal "$MUXRC" 0
 	grep -q 'done: 3 frames in, 3 tokens out' "$MUXLOG"
+}
+
+@test "muxd: frames that arrive during a drain get signed 503s: frames in = tokens out" {
+	PIPE="sh $STUB -d 1.5|airlock-triage|$SIGNER"
+	start_muxd -v
+	# One JSON-lines connection: a frame, then SIGTERM while it runs,
+	# then two more frames on the same connection.
+	exec 4<>"/dev/tcp/127.0.0.1/$PORT"
+	{ frame 1 echo:x; echo; } >&4
+	wait_log 1 'JSON-lines client'
+	kill -TERM "$MUXPID"
+	wait_log 1 'draining'
+	{ frame 2 echo:x; echo; frame 3 echo:x; echo; } >&4
+	timeout 30 cat <&4 >"$BATS_TEST_TMPDIR/answers"
+	exec 4<&-
+	run jq -sc 'map([.channel_id, .status, .reason]) | sort' "$BATS_TEST_TMPDIR/answers"
+	assert_output '[[1,200,"exited with code 0"],[2,503,"airlock-muxd is shutting down"],[3,503,"airlock-muxd is shutting down"]]'
+	jq -c .tibet_provenance "$BATS_TEST_TMPDIR/answers" |
+	    jq -s -c 'sort_by(.seq) | .[]' >"$BATS_TEST_TMPDIR/tokens"
+	run_tool 0 airlock-sign -V -p "$PUB" "$BATS_TEST_TMPDIR/tokens"
+	stop_muxd
+	assert_equal "$MUXRC" 0
+	grep -q 'done: 3 frames in, 3 tokens out, 0 unsigned' "$MUXLOG"
 }
 
 @test "muxd: SIGHUP replaces the stages before the signer without losing a frame" {

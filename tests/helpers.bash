@@ -7,6 +7,13 @@
 #   json_eq A B              compare two JSON texts after jq -cS.
 #   have_kvm                 true if /dev/kvm can be opened.
 #   have_ia32                true if the kernel runs i386 calls (int 0x80).
+#   serve_muxd LOG CMD...    run CMD -l 127.0.0.1:PORT (airlock-muxd, with
+#                            its options, under env or setsid if need be)
+#                            on a random port until it is ready, another
+#                            port if that one is taken; sets PORT and
+#                            MUXPID, or fails showing LOG.
+#   end_process PID          SIGTERM, SIGKILL 10 s later; its exit status
+#                            in $ENDRC.
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BIN=$TOP/bin
@@ -53,4 +60,35 @@ have_kvm() {
 # this is.
 have_ia32() {
 	"$TOP/build/tests/ia32" 2>/dev/null
+}
+
+serve_muxd() {
+	local log=$1
+	shift
+	for _ in 1 2 3 4 5 6 7 8; do
+		PORT=$((20000 + RANDOM % 40000))
+		"$@" -l "127.0.0.1:$PORT" 2>"$log" 3>&- &
+		MUXPID=$!
+		for _ in $(seq 200); do
+			grep -q 'ready:' "$log" && return 0
+			kill -0 "$MUXPID" 2>/dev/null || break
+			sleep 0.05
+		done
+		wait "$MUXPID" 2>/dev/null || true
+		MUXPID=
+		grep -q 'Address already in use' "$log" || break
+	done
+	cat "$log" >&2
+	return 1
+}
+
+end_process() {
+	kill -TERM "$1" 2>/dev/null || true
+	for _ in $(seq 200); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	ENDRC=0
+	wait "$1" || ENDRC=$?
 }
