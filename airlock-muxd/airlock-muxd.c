@@ -127,11 +127,8 @@ static long long
 number(const char *s, long long min, long long max, const char *what)
 {
 	long long v;
-	char *end;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+	if (parse_number(s, min, max, &v) != 0) {
 		warnx("%s must be a number from %lld to %lld: %s", what, min,
 		    max, s);
 		usage();

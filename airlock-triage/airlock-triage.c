@@ -126,8 +126,7 @@ main(int argc, char *argv[])
 	struct jsonl_error je;
 	struct tally t;
 	size_t maxline = JSONL_MAX_DEFAULT;
-	unsigned long long m;
-	char *end;
+	long long m;
 	json_t *rec;
 	int ch, eflag = 0, rc;
 
@@ -141,10 +140,7 @@ main(int argc, char *argv[])
 			eflag = 1;
 			break;
 		case 'm':
-			errno = 0;
-			m = strtoull(optarg, &end, 10);
-			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' ||
-			    errno != 0 || m == 0 || m > MAXLINE_MAX)
+			if (parse_number(optarg, 1, MAXLINE_MAX, &m) != 0)
 				errx(EXIT_USAGE, "-m %s: not a line cap from 1 "
 				    "to %lu bytes", optarg, MAXLINE_MAX);
 			maxline = (size_t)m;
