@@ -96,7 +96,7 @@ kvm_report(struct run *r, const char *text, size_t len)
 	case OUTCOME_EXITED:
 		if (jsonl_get_int(j, "exit_code", &code) != 0 || code < 0 ||
 		    code > 255)
-			goto out;
+			goto decref_report;
 		r->exit_how = SB_EXITED;
 		r->exit_code = (int)code;
 		/* A refused mapping and a failure exit: the memory limit. */
@@ -107,7 +107,7 @@ kvm_report(struct run *r, const char *text, size_t len)
 	case OUTCOME_SIGNALED:
 	case OUTCOME_KILLED:
 		if (jsonl_get_int(j, "signal", &sig) != 0 || sig < 1 || sig > 64)
-			goto out;
+			goto decref_report;
 		r->exit_how = SB_SIGNALED;
 		r->exit_code = (int)sig;
 		/* A kill reason we do not know is taken as the worst. */
@@ -120,29 +120,29 @@ kvm_report(struct run *r, const char *text, size_t len)
 		    json_string_value(v) : "the VMM failed");
 		break;
 	default:
-		goto out;
+		goto decref_report;
 	}
 
 	a = json_object_get(j, "violations");
 	if (!json_is_array(a) ||
 	    (json_array_size(a) > 0 &&
 	    kvm_violation(r, json_array_get(a, 0)) != 0))
-		goto out;
+		goto decref_report;
 
 	/* The calls the VMM allowed, by name (observe mode only). */
 	v = json_object_get(j, "observed_syscalls");
 	if (!json_is_object(v))
-		goto out;
+		goto decref_report;
 	if (r->counts != NULL)
 		json_object_foreach(v, key, a) {
 			x = json_is_integer(a) ? json_integer_value(a) : -1;
 			nr = syscall_number(key);
 			if (x < 0 || nr < 0 || nr >= SYSCALL_MAX)
-				goto out;
+				goto decref_report;
 			r->counts[nr] = (uint32_t)(x > UINT32_MAX ? UINT32_MAX : x);
 		}
 	rc = 0;
-out:
+decref_report:
 	json_decref(j);
 	return rc;
 }

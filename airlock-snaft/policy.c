@@ -57,7 +57,7 @@ compile(const struct intent *row, struct policy *p, char *errbuf,
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (rc != 0) {
 		snprintf(errbuf, errlen, "seccomp_attr_set: %s", strerror(-rc));
-		goto fail;
+		goto release_ctx;
 	}
 	mmapnr = syscall_number("mmap");
 	mprotnr = syscall_number("mprotect");
@@ -86,7 +86,7 @@ compile(const struct intent *row, struct policy *p, char *errbuf,
 			if (rc != 0) {
 				snprintf(errbuf, errlen, "seccomp_rule_add %s: %s",
 				    syscall_name(nr), strerror(-rc));
-				goto fail;
+				goto release_ctx;
 			}
 		}
 	}
@@ -94,24 +94,24 @@ compile(const struct intent *row, struct policy *p, char *errbuf,
 	    (rc = seccomp_export_bpf(ctx, fd)) != 0) {
 		snprintf(errbuf, errlen, "exporting the filter: %s",
 		    strerror(fd < 0 ? errno : -rc));
-		goto fail;
+		goto release_ctx;
 	}
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
 	    size / (off_t)sizeof(struct sock_filter) > 4096) {
 		snprintf(errbuf, errlen, "exported filter has a bad size");
-		goto fail;
+		goto release_ctx;
 	}
 	p->len = (size_t)size / sizeof(struct sock_filter);
 	if ((p->bpf = malloc((size_t)size)) == NULL ||
 	    (n = pread(fd, p->bpf, (size_t)size, 0)) != size) {
 		snprintf(errbuf, errlen, "reading the filter back failed");
-		goto fail;
+		goto release_ctx;
 	}
 	close(fd);
 	seccomp_release(ctx);
 	return 0;
-fail:
+release_ctx:
 	if (fd >= 0)
 		close(fd);
 	seccomp_release(ctx);

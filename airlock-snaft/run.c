@@ -271,13 +271,13 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	payload = jsonl_get_string(frame, "payload");
 	if (handle == NULL || payload == NULL) {
 		run_fail(r, "record has no wake.handle or frame.payload");
-		goto fail;
+		goto close_all;
 	}
 	plen = json_string_length(json_object_get(frame, "payload"));
 	if (strlen(handle) >= sizeof(sa.sun_path) || !handle_ok(handle)) {
 		run_fail(r, "wake.handle %.100s is not a sandbox of %s", handle,
 		    rundir);
-		goto fail;
+		goto close_all;
 	}
 	strcpy(sa.sun_path, handle);
 
@@ -286,7 +286,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	    connect(r->conn, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		run_fail(r, "cannot reach sandbox %s: %s", handle,
 		    strerror(errno));
-		goto fail;
+		goto close_all;
 	}
 	unlink(handle);
 	if (r->ops->cgroup)
@@ -302,11 +302,11 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK |
 	    F_SEAL_GROW | F_SEAL_WRITE) != 0) {
 		run_fail(r, "payload memfd: %s", strerror(errno));
-		goto fail;
+		goto close_all;
 	}
 	if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 		run_fail(r, "pipe: %s", strerror(errno));
-		goto fail;
+		goto close_all;
 	}
 	fds[0] = memfd;
 	fds[1] = outp[1];
@@ -314,7 +314,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	if (sendrun(r, plen, fds) != 0) {
 		run_fail(r, "sending the run to the sandbox: %s",
 		    strerror(errno));
-		goto fail;
+		goto close_all;
 	}
 	close(memfd);
 	close(outp[1]);
@@ -326,7 +326,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	r->state = RUN_CONNECTED;
 	return r;
 
-fail:
+close_all:
 	if (memfd >= 0)
 		close(memfd);
 	closefd(&outp[0]);

@@ -81,8 +81,8 @@ childfail(int fd, const char *what)
 
 	snprintf(buf, sizeof(buf), "%s: %s", what, strerror(e));
 	if (write(fd, buf, strlen(buf)) < 0)
-		_exit(111);
-	_exit(112);
+		_exit(EXIT_SYSTEM);
+	_exit(EXIT_SANDBOX);
 }
 
 /*
@@ -128,7 +128,7 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 
 	/* Wait until wake has written our uid and gid maps. */
 	if (read(syncfd, &c, 1) != 1)
-		_exit(112);
+		_exit(EXIT_SANDBOX);
 	close(syncfd);
 	/*
 	 * The image root, opened while we still have wake's host uid: the
@@ -155,7 +155,7 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	pfd.fd = ctl;
 	pfd.events = 0;
 	if (poll(&pfd, 1, 0) != 0)
-		_exit(112);
+		_exit(EXIT_SANDBOX);
 
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
@@ -300,7 +300,7 @@ zygote_start(struct snapshot *s)
 	 */
 	if (geteuid() == 0 && setgroups(0, NULL) != 0) {
 		snprintf(errbuf, errlen, "setgroups: %s", strerror(errno));
-		goto closeall;
+		goto close_all;
 	}
 	/*
 	 * Every namespace at once: the child is root only inside a user
@@ -313,7 +313,7 @@ zygote_start(struct snapshot *s)
 	if (pid < 0) {
 		snprintf(errbuf, errlen, "clone with new namespaces: %s",
 		    strerror(errno));
-		goto closeall;
+		goto close_all;
 	}
 	if (pid == 0) {
 		close(sv[0]);
@@ -328,17 +328,17 @@ zygote_start(struct snapshot *s)
 	/* Map root inside to nobody outside; forbid setgroups first. */
 	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
 	if (write_file(path, "deny") != 0)
-		goto mapfail;
+		goto kill_zygote;
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 %d 1\n", SANDBOX_HOST_UID);
 	if (write_file(path, map) != 0)
-		goto mapfail;
+		goto kill_zygote;
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 %d 1\n", SANDBOX_HOST_GID);
 	if (write_file(path, map) != 0)
-		goto mapfail;
+		goto kill_zygote;
 	if (write(sync[1], "g", 1) != 1)
-		goto mapfail;
+		goto kill_zygote;
 	close(sync[1]);
 
 	s->pid = pid;
@@ -359,7 +359,7 @@ zygote_start(struct snapshot *s)
 	close(errp[0]);
 	return 0;
 
-mapfail:
+kill_zygote:
 	snprintf(errbuf, errlen, "writing %s: %s", path, strerror(errno));
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -367,7 +367,7 @@ mapfail:
 	close(sync[1]);
 	close(errp[0]);
 	return -1;
-closeall:
+close_all:
 	close(sv[0]);
 	close(sv[1]);
 	close(sync[0]);
@@ -443,16 +443,16 @@ zygote_request(struct snapshot *s)
 	strcpy(sa.sun_path, p->path);
 	unlink(p->path);
 	if (pipe2(go, O_CLOEXEC) != 0)
-		goto fail;
+		goto free_pending;
 	if ((ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		goto failpipe;
+		goto close_go;
 	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(p->path, 0600) != 0 || listen(ls, 1) != 0)
-		goto failsock;
+		goto close_socket;
 	fds[0] = ls;
 	fds[1] = go[0];
 	if (sb_send(s->ctl, SB_SPAWN, 0, &sp, sizeof(sp), NULL, 0, fds, 2) != 0)
-		goto failsock;
+		goto close_socket;
 	close(ls);
 	close(go[0]);
 	p->go = go[1];
@@ -467,13 +467,13 @@ zygote_request(struct snapshot *s)
 	s->npending++;
 	return 0;
 
-failsock:
+close_socket:
 	close(ls);
 	unlink(p->path);
-failpipe:
+close_go:
 	close(go[0]);
 	close(go[1]);
-fail:
+free_pending:
 	free(p);
 	return -1;
 }

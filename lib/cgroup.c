@@ -138,12 +138,12 @@ cgroup_create(struct cgroup *cg, int version, const char *rel, pid_t pid,
 		snprintf(cg->pids, sizeof(cg->pids), "%s/%s", V1_PIDS, rel);
 		/* Swap counts too where the kernel accounts it. */
 		if (writeu64(cg->memory, "memory.limit_in_bytes", memory) != 0)
-			goto fail;
+			goto remove_cgroup;
 		(void)writeu64(cg->memory, "memory.memsw.limit_in_bytes", memory);
 		if (writeu64(cg->pids, "pids.max", pids) != 0 ||
 		    writestr(cg->memory, "cgroup.procs", buf) != 0 ||
 		    writestr(cg->pids, "cgroup.procs", buf) != 0)
-			goto fail;
+			goto remove_cgroup;
 		return 0;
 	}
 	if (version == 2) {
@@ -154,13 +154,13 @@ cgroup_create(struct cgroup *cg, int version, const char *rel, pid_t pid,
 		if (writeu64(cg->memory, "memory.max", memory) != 0 ||
 		    writeu64(cg->memory, "pids.max", pids) != 0 ||
 		    writestr(cg->memory, "cgroup.procs", buf) != 0)
-			goto fail;
+			goto remove_cgroup;
 		(void)writestr(cg->memory, "memory.swap.max", "0");
 		return 0;
 	}
 	errno = EINVAL;
 	return -1;
-fail:
+remove_cgroup:
 	cgroup_remove(cg);
 	return -1;
 }

@@ -193,13 +193,13 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
 		errorf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
+		goto free_all;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(h) ||
 	    (uint64_t)st.st_size > SNAP_MEM_MAX + SNAP_STATE_MAX + (64 << 20)) {
 		errorf(err, errlen, "%s: not a snapshot (size %lld)", path,
 		    (long long)st.st_size);
-		goto out;
+		goto free_all;
 	}
 	/*
 	 * Read, not map: what is checked must be what is unpacked, even if
@@ -209,7 +209,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	    preadall(fd, buf, (size_t)st.st_size, 0) != 0) {
 		errorf(err, errlen, "%s: %s", path, buf == NULL ? "out of memory" :
 		    "short read");
-		goto out;
+		goto free_all;
 	}
 	file = buf;
 	/* The digest first: nothing of an altered file is interpreted. */
@@ -221,14 +221,14 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	if (strcmp(got, want) != 0) {
 		errorf(err, errlen, "%s: digest mismatch: the file is %s, "
 		    "expected %.80s", path, got, want);
-		goto out;
+		goto free_all;
 	}
 	memcpy(&h, file, sizeof(h));
 	if (memcmp(h.magic, PACK_MAGIC, 8) != 0 || h.memsize == 0 ||
 	    h.memsize % SNAP_PAGE != 0 || h.memsize > SNAP_MEM_MAX ||
 	    h.state_len > SNAP_STATE_MAX || h.npages > h.memsize / SNAP_PAGE) {
 		errorf(err, errlen, "%s: bad snapshot header", path);
-		goto out;
+		goto free_all;
 	}
 	need = sizeof(h) + pad8(h.state_len) + h.npages * 8 +
 	    h.npages * SNAP_PAGE;
@@ -236,7 +236,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 		errorf(err, errlen, "%s: size %lld does not match its header "
 		    "(%llu)", path, (long long)st.st_size,
 		    (unsigned long long)need);
-		goto out;
+		goto free_all;
 	}
 	gpa = (const uint64_t *)(file + sizeof(h) + pad8(h.state_len));
 	pages = (const uint8_t *)(gpa + h.npages);
@@ -244,7 +244,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 		if (gpa[i] % SNAP_PAGE != 0 || gpa[i] >= h.memsize ||
 		    (i > 0 && gpa[i] <= gpa[i - 1])) {
 			errorf(err, errlen, "%s: bad page address", path);
-			goto out;
+			goto free_all;
 		}
 
 	memset(hdr, 0, sizeof(*hdr));
@@ -260,7 +260,7 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 	    pwriteall(mfd, hdr, sizeof(*hdr), 0) != 0 ||
 	    pwriteall(mfd, file + sizeof(h), h.state_len, SNAP_PAGE) != 0) {
 		errorf(err, errlen, "unpacking %s: %s", path, strerror(errno));
-		goto out;
+		goto free_all;
 	}
 	/* Pages at their guest addresses, a run of adjacent ones at once. */
 	for (i = 0; i < h.npages; i += run) {
@@ -272,17 +272,17 @@ snap_load(const char *path, const char *want, struct snapmem *hdr,
 		    off) != 0) {
 			errorf(err, errlen, "unpacking %s: %s", path,
 			    strerror(errno));
-			goto out;
+			goto free_all;
 		}
 	}
 	if (fcntl(mfd, F_ADD_SEALS, SEALS) != 0) {
 		errorf(err, errlen, "sealing %s: %s", path, strerror(errno));
-		goto out;
+		goto free_all;
 	}
 	free(buf);
 	close(fd);
 	return mfd;
-out:
+free_all:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
