@@ -36,19 +36,22 @@ ALL_CFLAGS  = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	      $(shell pkg-config --cflags jansson 2>/dev/null)
 ALL_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
-TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd
+TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd \
+	  airlock-vmm
 # Tools with code so far; a directory without .c files builds nothing.
 BUILT	= $(foreach t,$(TOOLS),$(if $(wildcard $(t)/*.c),$(t)))
 BINS	= $(addprefix bin/,$(BUILT))
 MANS	= $(wildcard man/*.[1-8])
 
 # Each binary links only what it uses: only airlock-sign links libsodium,
-# only airlock-snaft links libseccomp.
+# only airlock-snaft and airlock-vmm link libseccomp, and airlock-vmm no
+# jansson (it writes its one JSON line itself).
 PKGS_airlock-sign  = jansson libsodium
 PKGS_airlock-snaft = jansson libseccomp
 PKGS_airlock-wake  = jansson
 PKGS_airlock-triage = jansson
 PKGS_airlock-muxd  = jansson
+PKGS_airlock-vmm   = libseccomp
 
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
@@ -88,15 +91,6 @@ $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 # Dependency files of our own objects; never anything inside an image.
 -include $(shell find build -path build/images -prune -o -name '*.d' -type f -print 2>/dev/null)
 
-# The kvm backend's VMM (airlock-wake/vmm/): a process of its own per
-# microVM, built as bin/airlock-vmm.  Links libc and libseccomp only.
-VMM_SRCS = $(wildcard airlock-wake/vmm/*.c)
-ifneq ($(VMM_SRCS),)
-all: bin/airlock-vmm
-bin/airlock-vmm: $(patsubst %.c,build/%.o,$(VMM_SRCS)) build/libairlock.a
-	@mkdir -p bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libseccomp)
-endif
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
 build/tests/vmm/%: tests/vmm/%.S

@@ -1,5 +1,5 @@
 /*
- * fuzz_vmm: the kvm backend VMM's system call layer (airlock-wake/vmm/),
+ * fuzz_vmm: the kvm backend VMM's system call layer (airlock-vmm/),
  * entered through sys_dispatch() exactly as a guest `syscall` exit enters
  * it, with hostile registers and hostile guest memory.
  *
