@@ -1,7 +1,10 @@
 # airlock: one plain, non-recursive Makefile (STYLE.md).
 #
 #   make            build the tools into bin/
-#   make check      install missing Debian packages (as root), build, test
+#   make check      install missing Debian packages (as root), build, test;
+#                   where /dev/kvm cannot be used, the kvm share of the
+#                   suite runs in a test VM under QEMU (make check-kvm)
+#   make check-kvm  the kvm share of the suite only (tests/kvm/kvm.mk)
 #   make check-long make check, then a long soak, fuzzing and the suite
 #                   under ASan/UBSan (mk/check-long; about 40 minutes)
 #   make run        install, build, serve the pipeline on 127.0.0.1:4430
@@ -89,7 +92,7 @@ endef
 $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
 # Dependency files of our own objects; never anything inside an image.
--include $(shell find build -path build/images -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find build \( -path build/images -o -path build/kvm \) -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
@@ -113,6 +116,8 @@ build/guest/python-runner: guest/python-runner.c lib/sbmsg.c lib/sandbox.h
 include images/images.mk
 # Fuzzing: make fuzz (FUZZ_SECONDS per harness), make fuzz-regress.
 include tests/fuzz/fuzz.mk
+# The kvm test bed: make check-kvm.
+include tests/kvm/kvm.mk
 
 # Test-only programs (unit tests of lib/, fixtures generators).
 TEST_SRCS = $(wildcard tests/prog/*.c)
@@ -129,6 +134,8 @@ deps-run:
 check: deps-check
 	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	bats tests/
+	@[ "$(HAVE_KVM)" = 1 ] || $(MAKE) --no-print-directory check-kvm \
+	    KVM_TESTS="$(KVM_TESTS_CHECK)"
 
 check-long: check
 	@sh mk/check-long
@@ -144,7 +151,8 @@ bench: deps-check
 lint:
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
-	    images/snapshot-kvm
+	    images/snapshot-kvm tests/kvm/testbed tests/kvm/init \
+	    tests/kvm/guest-init
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 
