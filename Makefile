@@ -2,8 +2,8 @@
 #
 #   make            build the tools into bin/
 #   make check      install missing Debian packages (as root), build, test;
-#                   where /dev/kvm cannot be used, the kvm share of the
-#                   suite runs in a test VM under QEMU (make check-kvm)
+#                   where /dev/kvm is missing or PVM's, the kvm share of
+#                   the suite runs in a test VM under QEMU (make check-kvm)
 #   make check-kvm  the kvm share of the suite only (tests/kvm/kvm.mk)
 #   make check-long make check, then a long soak, fuzzing and the suite
 #                   under ASan/UBSan (mk/check-long; about 40 minutes)
@@ -96,7 +96,7 @@ $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
-build/tests/vmm/%: tests/vmm/%.S
+build/tests/vmm/%: tests/vmm/%.S tests/vmm/check.inc
 	@mkdir -p $(@D)
 	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -o $@ $<
 TEST_BINS_EXTRA = $(VMM_GUESTS)
@@ -134,11 +134,12 @@ deps-run:
 check: deps-check
 	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	bats tests/
-	@[ "$(HAVE_KVM)" = 1 ] || $(MAKE) --no-print-directory check-kvm \
+	@[ "$(KVM_TESTBED)" = 0 ] || $(MAKE) --no-print-directory check-kvm \
 	    KVM_TESTS="$(KVM_TESTS_CHECK)"
 
 check-long: check
-	@sh mk/check-long
+	@KVM_CHECK_WAS_ALL=$(if $(filter-out $(KVM_TESTS_CHECK),$(KVM_TESTS)),0,1) \
+	    sh mk/check-long
 
 run: deps-run
 	@$(MAKE) --no-print-directory all images

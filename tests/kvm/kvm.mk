@@ -1,9 +1,9 @@
 # The kvm test bed (tests/kvm/testbed), included from the top Makefile.
 #
-#   make check-kvm       run the kvm share of the suite: directly where
-#                        /dev/kvm works, else inside a Linux guest under
-#                        QEMU's software emulation, whose kvm_amd gives it
-#                        a /dev/kvm
+#   make check-kvm       run the kvm share of the suite inside a Linux
+#                        guest under QEMU's software emulation, whose
+#                        kvm_amd gives it a /dev/kvm; where the host's own
+#                        /dev/kvm is hardware KVM, directly on the host
 #   make kvm-testbed     only build the test VM
 #
 # Each part of the test VM is a file under $(KVM_OUT) that make rebuilds
@@ -15,11 +15,22 @@
 
 KVM_OUT	?= build/kvm
 # The kvm share of the suite: the test files that need /dev/kvm.
-KVM_TESTS ?= 70-vmm.bats
-# What make check runs in the test VM where the host has no /dev/kvm.
+KVM_TESTS ?= 70-vmm.bats 71-vmm-snapshot.bats 72-vmm-hostile.bats \
+	     73-vmm-jail.bats
+# What make check runs in the test VM: a bounded part of the kvm share.
+# All of it is about 5 minutes of the test VM's time here (README), so
+# that is the part; name fewer files to bound it more.
 KVM_TESTS_CHECK ?= $(KVM_TESTS)
+KVM_TIMEOUT ?= 1800
 HAVE_KVM := $(shell [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && echo 1)
-
+# Where /dev/kvm is PVM's (kvm_pvm), `syscall` stays at CPL3 and the VMM
+# returns to RCX itself; on hardware KVM the stub enters CPL0 and returns
+# with sysretq, and a restored VM resumes past the stub's `out` in ring 0.
+# The host's bats runs test the first path; the test VM, nested SVM, the
+# second: so it runs wherever /dev/kvm is missing or is PVM's.
+KVM_PVM := $(shell [ -d /sys/module/kvm_pvm ] && echo 1)
+KVM_TESTBED ?= $(if $(HAVE_KVM),$(if $(KVM_PVM),1,0),1)
+export KVM_TIMEOUT
 .PHONY: check-kvm kvm-testbed deps-kvm
 
 deps-kvm:
@@ -37,7 +48,7 @@ $(KVM_OUT)/initrd.gz: $(KVM_OUT)/kernel/vmlinuz tests/kvm/init
 kvm-testbed: $(KVM_OUT)/kernel/vmlinuz $(KVM_OUT)/root.ext4 \
     $(KVM_OUT)/initrd.gz
 
-ifeq ($(HAVE_KVM),1)
+ifeq ($(KVM_TESTBED),0)
 check-kvm:
 	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	bats $(addprefix tests/,$(KVM_TESTS))
