@@ -201,7 +201,7 @@ path_resolve(struct vm *vm, const char *base, const char *path, int follow,
 		}
 		if ((fd = path_lookup(vm, out, &st)) < 0) {
 			/* An image without /dev still has our devices. */
-			if (fd == -ENOENT && strcmp(out, "/dev") == 0 && !last)
+			if (fd == -ENOENT && strcmp(out, "/dev") == 0)
 				continue;
 			if (fd == -ENOENT) {
 				*exists = 0;

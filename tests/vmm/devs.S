@@ -16,13 +16,16 @@ _start:
 	check	3, 0, $3, %r14, $16, $0
 	check	4, 1, $3, %r14, $16, $16
 	check	5, 0, $4, %r14, $16, $16
-	/* stat("/dev/null", buf) */
+	/* stat("/dev/null", buf), and of /dev, a directory of ours. */
 	check	6, 4, %r12, %r14, $0, $0
+	lea	dev(%rip), %r15
+	check	7, 4, %r15, %r14, $0, $0
 	xor	%edi, %edi
 out:
 	mov	$231, %eax
 	syscall
 	.section .rodata
+dev:	.asciz	"/dev"
 null:	.asciz	"/dev/null"
 urandom: .asciz	"/dev/urandom"
 	.lcomm	buf, 256
