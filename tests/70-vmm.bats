@@ -385,8 +385,10 @@ import time
 t = time.time(); prev = time.monotonic(); back = 0
 for i in range(100000):
     m = time.monotonic(); back += m < prev; prev = m
+# A sleep lasts at least what was asked; no upper bound, which a loaded
+# host or the kvm test bed's emulation can pass.
 s = time.monotonic(); time.sleep(0.2); d = time.monotonic() - s
-print(int(t), back, 0.19 < d < 1.0)"
+print(int(t), back, d > 0.19)"
 	after=$(date +%s)
 	json=$(cat "$JSONF")
 	read -r t back slept <<<"$output"
