@@ -1,7 +1,10 @@
 # airlock: one plain, non-recursive Makefile (STYLE.md).
 #
 #   make            build the tools into bin/
-#   make check      install missing Debian packages (as root), build, test
+#   make check      install missing Debian packages (as root), build, test;
+#                   where /dev/kvm is missing or PVM's, the kvm share of
+#                   the suite runs in a test VM under QEMU (make check-kvm)
+#   make check-kvm  the kvm share of the suite only (tests/kvm/kvm.mk)
 #   make check-long make check, then a long soak, fuzzing and the suite
 #                   under ASan/UBSan (mk/check-long; about 40 minutes)
 #   make run        install, build, serve the pipeline on 127.0.0.1:4430
@@ -36,19 +39,22 @@ ALL_CFLAGS  = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	      $(shell pkg-config --cflags jansson 2>/dev/null)
 ALL_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
-TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd
+TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd \
+	  airlock-vmm
 # Tools with code so far; a directory without .c files builds nothing.
 BUILT	= $(foreach t,$(TOOLS),$(if $(wildcard $(t)/*.c),$(t)))
 BINS	= $(addprefix bin/,$(BUILT))
 MANS	= $(wildcard man/*.[1-8])
 
 # Each binary links only what it uses: only airlock-sign links libsodium,
-# airlock-snaft, airlock-sign (narrowing itself) and airlock-vmm link libseccomp.
+# airlock-snaft, airlock-sign (narrowing itself) and airlock-vmm link
+# libseccomp, and airlock-vmm no jansson (it writes its one JSON line itself).
 PKGS_airlock-sign  = jansson libsodium libseccomp
 PKGS_airlock-snaft = jansson libseccomp
 PKGS_airlock-wake  = jansson
 PKGS_airlock-triage = jansson
 PKGS_airlock-muxd  = jansson
+PKGS_airlock-vmm   = libseccomp
 
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
@@ -86,20 +92,11 @@ endef
 $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
 # Dependency files of our own objects; never anything inside an image.
--include $(shell find build -path build/images -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find build \( -path build/images -o -path build/kvm \) -prune -o -name '*.d' -type f -print 2>/dev/null)
 
-# The kvm backend's VMM (airlock-wake/vmm/): a process of its own per
-# microVM, built as bin/airlock-vmm.  Links libc and libseccomp only.
-VMM_SRCS = $(wildcard airlock-wake/vmm/*.c)
-ifneq ($(VMM_SRCS),)
-all: bin/airlock-vmm
-bin/airlock-vmm: $(patsubst %.c,build/%.o,$(VMM_SRCS)) build/libairlock.a
-	@mkdir -p bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libseccomp)
-endif
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
-build/tests/vmm/%: tests/vmm/%.S
+build/tests/vmm/%: tests/vmm/%.S tests/vmm/check.inc
 	@mkdir -p $(@D)
 	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -o $@ $<
 TEST_BINS_EXTRA = $(VMM_GUESTS)
@@ -123,6 +120,8 @@ build/guest/%-runner: guest/runner.c guest/%.c guest/lang.h lib/sbmsg.c lib/inte
 include images/images.mk
 # Fuzzing: make fuzz (FUZZ_SECONDS per harness), make fuzz-regress.
 include tests/fuzz/fuzz.mk
+# The kvm test bed: make check-kvm.
+include tests/kvm/kvm.mk
 
 # Test-only programs (unit tests of lib/, fixtures generators).
 TEST_SRCS = $(wildcard tests/prog/*.c)
@@ -139,9 +138,12 @@ deps-run:
 check: deps-check
 	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
 	bats tests/
+	@[ "$(KVM_TESTBED)" = 0 ] || $(MAKE) --no-print-directory check-kvm \
+	    KVM_TESTS="$(KVM_TESTS_CHECK)"
 
 check-long: check
-	@sh mk/check-long
+	@KVM_CHECK_WAS_ALL=$(if $(filter-out $(KVM_TESTS_CHECK),$(KVM_TESTS)),0,1) \
+	    sh mk/check-long
 
 run: deps-run
 	@$(MAKE) --no-print-directory all images
@@ -154,7 +156,8 @@ bench: deps-check
 lint:
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
-	    images/snapshot-kvm
+	    images/snapshot-kvm tests/kvm/testbed tests/kvm/init \
+	    tests/kvm/guest-init
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 

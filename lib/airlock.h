@@ -49,6 +49,7 @@ int	pwriteall(int fd, const void *buf, size_t len, uint64_t off);
 
 /* Write text to an existing file (procfs, cgroupfs).  Returns 0 or -1. */
 int	write_file(const char *path, const char *text);
+int	caps_drop_all(void);
 
 /* Drop trailing slashes ("/run/airlock/" is "/run/airlock"); keeps "/". */
 void	trim_slashes(char *path);

@@ -1,7 +1,11 @@
 /*
  * Small things every tool needs: run ids and levelled logging.
  */
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +48,31 @@ hexencode(const void *bytes, size_t len, char *hex)
 		hex[2 * i + 1] = digits[b[i] & 15];
 	}
 	hex[2 * len] = '\0';
+}
+
+/*
+ * Empty every capability set, the bounding set first (that needs
+ * CAP_SETPCAP), then the ambient, effective, permitted and inheritable
+ * ones, and set PR_SET_NO_NEW_PRIVS, so that nothing the caller runs can
+ * regain a capability, not even inside its own user namespace.  Returns 0
+ * or -1 with errno set.
+ */
+int
+caps_drop_all(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int c;
+
+	for (c = 0; c <= 63; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
+			return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
+		return -1;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) != 0)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
 int

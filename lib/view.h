@@ -10,6 +10,7 @@
 #ifndef VIEW_H
 #define VIEW_H
 
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -19,7 +20,24 @@
 #define VIEW_CPUMASK		1ULL
 #define VIEW_CPUMASK_BYTES	8
 
+/*
+ * Files as a payload sees them: stat(2) tells nothing of the host's disks,
+ * owners, clocks or inode numbers.  The image is one device, its files
+ * owned by root, all with one time stamp (the images' own are already
+ * SOURCE_DATE_EPOCH, airlock-image(5)); an inode number is a stable hash
+ * of the file's path inside the image.  The sandbox's /tmp is a device
+ * of its own.
+ */
+#define VIEW_DEV_IMAGE		0x0801		/* 8:1 */
+#define VIEW_DEV_TMP		0x002a		/* 0:42, as tmpfs's */
+#define VIEW_MTIME		1704067200	/* 2024-01-01T00:00:00Z */
+#define VIEW_INO_TMP		2
+#define VIEW_INO_DEVICE		3
+#define VIEW_INO_PIPE		4
+
 void	view_uname(struct utsname *);
+uint64_t view_ino(const char *path);
+void	view_stat_image(struct stat *, const char *path);
 void	view_sysinfo(struct sysinfo *, uint64_t memory_bytes,
 	    uint64_t uptime_s);
 

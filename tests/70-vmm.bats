@@ -4,17 +4,10 @@
 # busybox and Debian's python3.11 compared with native runs.
 
 load helpers
-
-GUESTS=$TOP/build/tests/vmm
-PYROOT=${AIRLOCK_TEST_IMAGES:-$TOP/build/images}/airlock-python/rootfs
+load vmm
 
 setup_file() {
-	# The tiny guests live in a root of their own, like an image.
-	export GROOT="$BATS_FILE_TMPDIR/root"
-	mkdir -p "$GROOT"
-	if [ -d "$GUESTS" ]; then
-		cp "$GUESTS"/* "$GROOT"/
-	fi
+	guest_root
 }
 
 setup() {
@@ -32,11 +25,6 @@ vmm() {
 	run_tool "$want" sh -c '"$@" 3>"$JSONF" </dev/null' sh \
 	    airlock-vmm -j -t 5000 -r "$GROOT" -- "$@"
 	json=$(cat "$JSONF")
-}
-
-needs_python() {
-	[ -x "$PYROOT/usr/bin/python3.11" ] ||
-	    skip "the airlock-python image is not built (make images)"
 }
 
 setup_json() {
@@ -328,10 +316,8 @@ EOF' sh "$secret" "$PYROOT"
 	ns_mnt=$(readlink "/proc/$pid/ns/mnt")
 	kill "$pid"
 	wait "$pid" || true
-	# A sanitizer build leaves the filter out (jail.c says why).
-	if ! grep -q __asan_init "$BIN/airlock-vmm"; then
-		grep -q '^Seccomp:[[:space:]]*2' <<<"$st"
-	fi
+	# A sanitizer build is filtered too (jail.c).
+	grep -q '^Seccomp:[[:space:]]*2' <<<"$st"
 	grep -q '^NoNewPrivs:[[:space:]]*1' <<<"$st"
 	grep -q '^CapEff:[[:space:]]*0000000000000000' <<<"$st"
 	grep -q '^CapPrm:[[:space:]]*0000000000000000' <<<"$st"
@@ -399,8 +385,10 @@ import time
 t = time.time(); prev = time.monotonic(); back = 0
 for i in range(100000):
     m = time.monotonic(); back += m < prev; prev = m
+# A sleep lasts at least what was asked; no upper bound, which a loaded
+# host or the kvm test bed's emulation can pass.
 s = time.monotonic(); time.sleep(0.2); d = time.monotonic() - s
-print(int(t), back, 0.19 < d < 1.0)"
+print(int(t), back, d > 0.19)"
 	after=$(date +%s)
 	json=$(cat "$JSONF")
 	read -r t back slept <<<"$output"

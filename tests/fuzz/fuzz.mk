@@ -43,8 +43,8 @@ FUZZ_SIGN_OBJS	 = $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,\
 # vm_end() and the FS base calls, whose ioctls fail on the harness's vCPU
 # descriptor -1; the rest is linked but never called.
 FUZZ_VMM_OBJS	 = $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,\
-		   $(filter-out airlock-wake/vmm/airlock-vmm.c \
-		   airlock-wake/vmm/jail.c,$(wildcard airlock-wake/vmm/*.c)))
+		   $(filter-out airlock-vmm/airlock-vmm.c \
+		   airlock-vmm/jail.c,$(wildcard airlock-vmm/*.c)))
 FUZZ_BINS	 = $(addprefix $(FUZZ_OUT)/fuzz_,$(FUZZ_NAMES))
 
 # Tokens that the mutator splices in, by harness.
@@ -75,7 +75,7 @@ $(FUZZ_OUT)/libvmm.a: $(FUZZ_VMM_OBJS)
 $(FUZZ_OUT)/fuzz_vmm: tests/fuzz/fuzz_vmm.c tests/fuzz/fuzz.h \
     $(FUZZ_OUT)/libvmm.a $(FUZZ_OUT)/libairlock.a
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iairlock-wake/vmm -Werror -fsanitize=fuzzer \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iairlock-vmm -Werror -fsanitize=fuzzer \
 		-MMD -MP -o $@ $(filter %.c %.a,$^) $(FUZZ_LIBS)
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h \

@@ -1,5 +1,5 @@
 /*
- * fuzz_vmm: the kvm backend VMM's system call layer (airlock-wake/vmm/),
+ * fuzz_vmm: the kvm backend VMM's system call layer (airlock-vmm/),
  * entered through sys_dispatch() exactly as a guest `syscall` exit enters
  * it, with hostile registers and hostile guest memory.
  *
@@ -29,12 +29,14 @@
  * unmapped pages, at the end of guest memory, into the VMM's own pages,
  * wrapping around 2^64, canned paths and structures (iovecs, pollfds,
  * timespecs), a fresh /tmp name, or an earlier call's result.  Sleeps are
- * cut to a microsecond by rewriting their timespec in guest memory.
+ * cut to a microsecond by rewriting their timespec in guest memory, and a
+ * poll of no descriptors to a millisecond.
  *
  * Beyond "no crash, no leak, no undefined behaviour", after every call:
- * the result is a value or -errno; reads and writes move no more than
- * asked; mmap, mremap and brk answer with mapped, page-aligned memory
- * inside guest program memory; the count of mapped pages is exact and
+ * the run has not become a VMM failure; the result is a value or -errno;
+ * reads and writes move no more than asked; mmap, mremap and brk answer
+ * with mapped, page-aligned memory inside guest program memory; the count
+ * of mapped pages is exact and
  * within the memory limit; /tmp stays within its cap and stdout and
  * stderr within theirs; the VMM's own pages below GPA_USER are never
  * mapped for the guest; every descriptor the guest opens on the image is
@@ -90,7 +92,7 @@
 #define G_STACK		(MEMSIZE - (1ULL << 20))	/* rw to the end */
 
 #define CALLS_MAX	4096	/* system calls per input */
-#define TMP_NODES_MAX	1024	/* sys_file.c's TMP_FILES_MAX */
+
 #define OUT_CAP		4096
 #define TMP_CAP		(256ULL * 1024)
 #define NRET		8
@@ -631,6 +633,8 @@ checkret(int nr, const uint64_t a[6], int64_t ret)
 {
 	int prot;
 
+	/* Nothing a guest does is the VMM's own failure. */
+	CHECK(vm.outcome != OUT_FAILED);
 	if (vm.outcome != OUT_RUNNING)
 		return;
 	CHECK(ret >= -4095);
@@ -875,13 +879,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rax = (uint64_t)calls[op % NCALLS];
 		for (i = 0; i < 6; i++)
 			a[i] = arg();
-		nr = rax < SYSCALL_MAX ? (int)rax : -1;
+		/* The VMM takes RAX's low 32 bits, as Linux does. */
+		nr = (uint32_t)rax < SYSCALL_MAX ? (int)(uint32_t)rax : -1;
 		if (nr == __NR_nanosleep)
 			shortsleep(a[0]);
 		else if (nr == __NR_clock_nanosleep)
 			shortsleep(a[2]);
 		else if (nr == __NR_futex)
 			shortsleep(a[3]);
+		else if (nr == __NR_poll && a[1] == 0 && (int)a[2] > 0)
+			a[2] = 1;	/* poll of nothing sleeps: 1 ms */
 		ret = call(rax, a);
 		ncalls++;
 		rets[nret++ % NRET] = (uint64_t)ret;

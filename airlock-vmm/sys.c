@@ -28,7 +28,6 @@
 #include "vmm.h"
 
 #define GUEST_PID	1
-#define GUEST_ID	65534
 #define X32_BIT		0x40000000ULL
 #define ARCH_SET_GS	0x1001
 #define ARCH_SET_FS	0x1002
@@ -226,6 +225,36 @@ valid_clock(uint64_t c)
 	    c != CLOCK_THREAD_CPUTIME_ID;
 }
 
+/*
+ * The clocks that count from the VM's start (vm.c, vm_mono_ns()), never
+ * the host's uptime: CLOCK_MONOTONIC, its RAW and COARSE forms, and
+ * CLOCK_BOOTTIME (a VM is never suspended).
+ */
+static int
+mono_clock(uint64_t c)
+{
+	return c == CLOCK_MONOTONIC || c == CLOCK_MONOTONIC_RAW ||
+	    c == CLOCK_MONOTONIC_COARSE || c == CLOCK_BOOTTIME;
+}
+
+/*
+ * An absolute time on the guest's monotonic clock, made one on the
+ * host's CLOCK_MONOTONIC.  A time too far ahead to convert stays as it
+ * is: a sleep until then ends at the wall-time limit anyway.
+ */
+static void
+mono_to_host(struct vm *vm, struct timespec *ts)
+{
+	uint64_t ns;
+
+	if (ts->tv_sec < 0 || (uint64_t)ts->tv_sec > UINT64_MAX / 4000000000)
+		return;
+	ns = (uint64_t)ts->tv_sec * 1000000000 + (uint64_t)ts->tv_nsec +
+	    vm->mono_off;
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+}
+
 static int64_t
 sys_clock(struct vm *vm, int nr, const uint64_t a[6])
 {
@@ -244,7 +273,11 @@ sys_clock(struct vm *vm, int nr, const uint64_t a[6])
 			ts.tv_nsec = (long)(us % 1000000) * 1000;
 		} else if (!valid_clock(a[0]))
 			return -EINVAL;
-		else
+		else if (mono_clock(a[0])) {
+			t = vm_mono_ns(vm);
+			ts.tv_sec = (time_t)(t / 1000000000);
+			ts.tv_nsec = (long)(t % 1000000000);
+		} else
 			clock_gettime((clockid_t)a[0], &ts);
 		return gm_copyout(vm, a[1], &ts, sizeof(ts));
 	case __NR_clock_getres:
@@ -293,6 +326,10 @@ sys_sleep(struct vm *vm, int nr, const uint64_t a[6])
 		return e;
 	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
 		return -EINVAL;
+	if ((flags & TIMER_ABSTIME) && mono_clock(clk)) {
+		mono_to_host(vm, &ts);
+		clk = CLOCK_MONOTONIC;
+	}
 	e = clock_nanosleep((clockid_t)clk, (int)flags, &ts, NULL);
 	return e == 0 ? 0 : -e;
 }
@@ -332,10 +369,14 @@ sys_futex(struct vm *vm, const uint64_t a[6])
 			    ts.tv_nsec >= 1000000000)
 				return -EINVAL;
 			clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-		} else
-			clock_nanosleep((a[1] & FUTEX_CLOCK_REALTIME) ?
-			    CLOCK_REALTIME : CLOCK_MONOTONIC, TIMER_ABSTIME,
-			    &ts, NULL);
+		} else if (a[1] & FUTEX_CLOCK_REALTIME)
+			clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts,
+			    NULL);
+		else {
+			mono_to_host(vm, &ts);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+			    NULL);
+		}
 		return -ETIMEDOUT;
 	default:
 		return -ENOSYS;
@@ -431,7 +472,7 @@ sys_misc(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 		switch (a[0]) {
 		case ARCH_SET_FS:
 			/* Any base the program could set with wrfsbase. */
-			if (a[1] >= 0x0000800000000000ULL)
+			if (a[1] >= USER_TOP)
 				return -EPERM;
 			return vm_set_fsbase(vm, a[1]) == 0 ? 0 : -EINVAL;
 		case ARCH_GET_FS:
@@ -520,27 +561,37 @@ void
 sys_dispatch(struct vm *vm, struct kvm_regs *r)
 {
 	uint64_t a[6] = { r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9 };
-	uint64_t rax = r->rax;
 	const char *fam, *name;
 	int64_t ret;
 	int nr, handled;
 
+	/*
+	 * The number is the low 32 bits of RAX, as Linux's do_syscall_64()
+	 * and seccomp take it: what is above them is ignored, so the call
+	 * that is checked is the call that runs, as on the process backend.
+	 */
+	nr = (int)(uint32_t)r->rax;
 	/* x32 system calls are a violation whatever the number. */
-	if (rax & X32_BIT) {
-		sys_violation(vm, (int)(rax & 0x7fffffff), "x32", "x32", a);
+	if (nr >= 0 && (nr & X32_BIT)) {
+		sys_violation(vm, nr & ~(int)X32_BIT, "x32", "x32", a);
 		return;
 	}
-	if (rax >= SYSCALL_MAX || syscall_name((int)rax) == NULL) {
+	/*
+	 * A number without a name (negative, unassigned, past the table)
+	 * is no call: ENOSYS, as Linux answers, or with an allow list a
+	 * violation named by its number, as airlock-snaft(1) names it.
+	 */
+	if (nr < 0 || nr >= SYSCALL_MAX || syscall_name(nr) == NULL) {
 		if (vm->have_allowlist) {
-			sys_violation(vm, (int)(rax & 0x7fffffff), "unknown",
-			    NULL, a);
+			snprintf(vm->viol.numname, sizeof(vm->viol.numname),
+			    "%d", nr);
+			sys_violation(vm, nr, vm->viol.numname, NULL, a);
 			return;
 		}
 		vm->unknown_calls++;
 		r->rax = (uint64_t)-ENOSYS;
 		return;
 	}
-	nr = (int)rax;
 	name = syscall_name(nr);
 
 	/*

@@ -15,6 +15,8 @@
 #ifndef VMM_H
 #define VMM_H
 
+#include <sys/stat.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -24,6 +26,7 @@
 #include "airlock.h"
 #include "intents.h"
 #include "sha256.h"
+#include "view.h"
 
 #define PAGE_SIZE	4096ULL
 #define PAGE_MASK	(~(PAGE_SIZE - 1))
@@ -47,9 +50,13 @@
 #define GPA_KSTACK	0xe000ULL	/* 2 pages; RSP0 = GPA_KSTACK_TOP */
 #define GPA_KSTACK_TOP	0x10000ULL
 #define GPA_STUB	0x10000ULL	/* user-mode syscall stub, read/exec */
+#define STUB_OUT_LEN	2		/* its first instruction, the `out` */
 #define GPA_USER	HUGE_SIZE	/* guest program memory starts here */
 
 #define MEM_MAX_GB	4
+
+/* The end of the user half of Linux's x86-64 address space. */
+#define USER_TOP	0x0000800000000000ULL
 
 /*
  * I/O ports.  The syscall stub writes PORT_SYSCALL, the only port the
@@ -59,6 +66,9 @@
  */
 #define PORT_SYSCALL	0x10
 #define PORT_EXC_BASE	0x100
+
+/* The guest's user and group, "nobody": no identity of the host. */
+#define GUEST_ID	65534
 
 /* Segment selectors, as Linux uses them. */
 #define SEL_KCODE	0x10
@@ -86,6 +96,7 @@ enum outcome {
 struct violation {
 	int		 nr;
 	const char	*name;		/* syscall or mechanism name */
+	char		 numname[16];	/* a number without a name, as text */
 	const char	*family;	/* always-dangerous family, or NULL */
 	uint64_t	 args[6];
 	uint64_t	 at_us;
@@ -106,7 +117,23 @@ enum fdkind {
 	FD_URANDOM,	/* /dev/urandom and /dev/random */
 };
 
-struct tmpnode;
+/* A file or directory of the private /tmp (tmpfs.c). */
+struct tmpnode {
+	char		*name;		/* its name in its directory */
+	uint8_t		*data;
+	uint64_t	 size, cap;
+	uint64_t	 ino;
+	int		 refs;		/* open descriptions */
+	int		 unlinked;
+	int		 dir;		/* a directory: no data */
+	uint32_t	 nchild;	/* a directory's entries */
+	struct tmpnode	*parent;	/* its directory; NULL: /tmp */
+	struct tmpnode	*next;		/* every node, from vm->tmp */
+	struct tmpnode	*hnext;		/* the hash chain of its path */
+};
+
+#define TMP_NODES_MAX	1024
+#define TMP_HASH	1024
 
 /* The kernel's struct sigaction for x86-64 rt_sigaction(2). */
 struct ksigaction {
@@ -165,6 +192,11 @@ struct vm {
 	uint64_t	 stack_lo;
 	uint64_t	 vdso;		/* guest address of the vDSO, or 0 */
 	uint64_t	 tsc_offset;	/* guest TSC - host TSC */
+	/*
+	 * The guest's CLOCK_MONOTONIC and CLOCK_BOOTTIME are the time since
+	 * the VM started, never the host's uptime: host minus mono_off ns.
+	 */
+	uint64_t	 mono_off;
 
 	/* The image root and the program. */
 	int		 rootfd;
@@ -175,6 +207,9 @@ struct vm {
 	struct ofile	*fds[FD_MAX];
 	uint8_t		 cloexec[FD_MAX];
 	struct tmpnode	*tmp;		/* list of /tmp nodes */
+	struct tmpnode	*tmphash[TMP_HASH];	/* the same, by path */
+	int		 tmp_nodes;
+	uint64_t	 tmp_ino;	/* the last /tmp inode number given */
 	uint64_t	 tmp_bytes, tmp_cap;
 	const uint8_t	*stdin_buf;
 	size_t		 stdin_len, stdin_off;
@@ -234,6 +269,8 @@ int	 vm_start(struct vm *, uint64_t rip, uint64_t rsp);
 int	 vm_arm(struct vm *);
 int	 vm_run(struct vm *);
 void	 vm_destroy(struct vm *);
+uint64_t vm_host_mono_ns(void);
+uint64_t vm_mono_ns(struct vm *);
 int	 vm_set_fsbase(struct vm *, uint64_t);
 uint64_t vm_get_fsbase(struct vm *);
 void	 vm_end(struct vm *, enum outcome, int code, const char *kill,
@@ -290,6 +327,30 @@ int	 sys_policy_load(struct vm *, const char *path);
 void	 sys_violation(struct vm *, int nr, const char *name,
 	    const char *family, const uint64_t args[6]);
 void	 sys_signal_end(struct vm *, int sig, const char *why);
+
+/* path.c: every guest path resolved inside the image root. */
+int	 path_resolve(struct vm *, const char *base, const char *path,
+	    int follow, char *out, int *exists);
+int	 path_lookup(struct vm *, const char *canon, struct stat *);
+int	 path_open(struct vm *, const char *canon, int dir);
+int	 path_in_tmp(const char *canon);
+enum fdkind path_device(const char *canon);
+
+/* tmpfs.c: the private /tmp. */
+struct tmpnode *tmp_find(struct vm *, const char *canon);
+struct tmpnode *tmp_lookup(struct vm *, const struct tmpnode *dir,
+	    const char *name);
+struct tmpnode *tmp_create(struct vm *, const char *canon, int dir, int *e);
+int	 tmp_remove(struct vm *, struct tmpnode *, int rmdir);
+int	 tmp_rename(struct vm *, struct tmpnode *, const char *canon,
+	    int noreplace);
+void	 tmp_release(struct vm *, struct tmpnode *);
+int64_t	 tmp_read(struct tmpnode *, void *, uint64_t len, uint64_t off);
+int64_t	 tmp_write(struct vm *, struct tmpnode *, const void *, uint64_t len,
+	    uint64_t off);
+int	 tmp_truncate(struct vm *, struct tmpnode *, uint64_t size);
+int64_t	 tmp_getdents(struct vm *, struct tmpnode *dir, uint64_t *off,
+	    uint8_t *buf, uint64_t len);
 
 /* sys_file.c */
 void	 fs_init(struct vm *);

@@ -4,6 +4,12 @@
  * The guest's address space is the VMM's page map (mem.c); the page tables
  * stay as built.  Free pages always read as zeros (gm_unmap() discards
  * them), which is what a new anonymous mapping must hold.
+ *
+ * Every length and address is a guest register: a length is rounded up to
+ * whole pages only through pglen(), which refuses what would wrap around
+ * 2^64 (page rounding once turned madvise's 0xfffffffffffff001 into 0 and
+ * the run into a VMM failure), and every range is checked against guest
+ * memory before a page of it is touched.  Errors are Linux's.
  */
 #include <sys/mman.h>
 
@@ -30,6 +36,70 @@ pgup(uint64_t len)
 	return (len + PAGE_SIZE - 1) & PAGE_MASK;
 }
 
+/*
+ * A guest length rounded up to whole pages in *out; -1 if it is 0 or the
+ * rounding would wrap.
+ */
+static int
+pglen(uint64_t len, uint64_t *out)
+{
+	if (len == 0 || len > UINT64_MAX - (PAGE_SIZE - 1))
+		return -1;
+	*out = pgup(len);
+	return 0;
+}
+
+/*
+ * munmap(2): Linux's checks, then whatever part of the range lies in
+ * guest program memory is unmapped; the rest was never mapped.
+ */
+static int64_t
+sys_munmap(struct vm *vm, uint64_t addr, uint64_t len)
+{
+	uint64_t end, lo, hi;
+
+	if ((addr & ~PAGE_MASK) != 0 || addr > USER_TOP ||
+	    len > USER_TOP - addr || pglen(len, &len) != 0)
+		return -EINVAL;
+	end = addr + len;
+	lo = addr < GPA_USER ? GPA_USER : addr;
+	hi = end > vm->memsize ? vm->memsize : end;
+	if (lo < hi)
+		gm_unmap(vm, lo, hi - lo);
+	return 0;
+}
+
+/* madvise(2): the advice Linux knows, on memory that is all mapped. */
+static int64_t
+sys_madvise(struct vm *vm, uint64_t addr, uint64_t len, uint64_t advice)
+{
+	switch (advice) {
+	case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL:
+	case MADV_WILLNEED: case MADV_DONTNEED: case MADV_FREE:
+	case MADV_REMOVE: case MADV_DONTFORK: case MADV_DOFORK:
+	case MADV_MERGEABLE: case MADV_UNMERGEABLE: case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP:
+	case MADV_WIPEONFORK: case MADV_KEEPONFORK: case MADV_COLD:
+	case MADV_PAGEOUT: case MADV_POPULATE_READ: case MADV_POPULATE_WRITE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((addr & ~PAGE_MASK) != 0)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	if (pglen(len, &len) != 0 || addr > UINT64_MAX - len)
+		return -EINVAL;
+	/* Every page must be mapped; the range is checked whole. */
+	if (gm_ptr(vm, addr, len, 0) == NULL)
+		return -ENOMEM;
+	/* Anonymous private memory reads as zeros after these two. */
+	if (advice == MADV_DONTNEED || advice == MADV_FREE)
+		gm_zero(vm, addr, len);
+	return 0;
+}
+
 static int64_t
 sys_mmap(struct vm *vm, const uint64_t a[6])
 {
@@ -39,9 +109,13 @@ sys_mmap(struct vm *vm, const uint64_t a[6])
 	int64_t n;
 	void *dst;
 
-	if (len == 0 || len > vm->memsize || (off & ~PAGE_MASK) != 0 ||
+	if (len == 0 || (off & ~PAGE_MASK) != 0 ||
 	    (prot & ~(uint64_t)PROT_ALL) != 0)
 		return -EINVAL;
+	if (len > vm->memsize)
+		return -ENOMEM;
+	if (off > (uint64_t)INT64_MAX - len)
+		return -EOVERFLOW;
 	if (type != MAP_SHARED && type != MAP_PRIVATE &&
 	    type != MAP_SHARED_VALIDATE)
 		return -EINVAL;
@@ -109,12 +183,15 @@ sys_brk(struct vm *vm, uint64_t want)
 static int64_t
 sys_mremap(struct vm *vm, const uint64_t a[6])
 {
-	uint64_t old = a[0], olen = pgup(a[1]), nlen = pgup(a[2]), na;
+	uint64_t old = a[0], olen, nlen, na;
 	int prot;
 
-	if ((old & ~PAGE_MASK) != 0 || nlen == 0 || olen == 0 ||
+	if ((old & ~PAGE_MASK) != 0 || pglen(a[1], &olen) != 0 ||
+	    pglen(a[2], &nlen) != 0 ||
 	    (a[3] & ~(uint64_t)MREMAP_MAYMOVE) != 0)
 		return -EINVAL;
+	if (nlen > vm->memsize)
+		return -ENOMEM;
 	if (gm_ptr(vm, old, olen, 0) == NULL)
 		return -EFAULT;
 	if (nlen <= olen) {
@@ -142,16 +219,14 @@ sys_mremap(struct vm *vm, const uint64_t a[6])
 int64_t
 sys_mem(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 {
+	uint64_t len;
+
 	*handled = 1;
 	switch (nr) {
 	case __NR_mmap:
 		return sys_mmap(vm, a);
 	case __NR_munmap:
-		if ((a[0] & ~PAGE_MASK) != 0 || a[1] == 0 ||
-		    !gm_range_ok(vm, a[0], pgup(a[1])))
-			return -EINVAL;
-		gm_unmap(vm, a[0], a[1]);
-		return 0;
+		return sys_munmap(vm, a[0], a[1]);
 	case __NR_mprotect:
 		if ((a[0] & ~PAGE_MASK) != 0 ||
 		    (a[2] & ~(uint64_t)(PROT_ALL | PROT_GROWSDOWN |
@@ -159,17 +234,11 @@ sys_mem(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 			return -EINVAL;
 		if (a[1] == 0)
 			return 0;
-		return gm_protect(vm, a[0], a[1], pgprot(a[2]));
+		if (pglen(a[1], &len) != 0 || a[0] > UINT64_MAX - len)
+			return -ENOMEM;
+		return gm_protect(vm, a[0], len, pgprot(a[2]));
 	case __NR_madvise:
-		if ((a[0] & ~PAGE_MASK) != 0)
-			return -EINVAL;
-		if (a[2] == MADV_DONTNEED && a[1] != 0) {
-			/* Anonymous private memory reads as zeros after. */
-			if (gm_ptr(vm, a[0], pgup(a[1]), 0) == NULL)
-				return -ENOMEM;
-			gm_zero(vm, a[0], pgup(a[1]));
-		}
-		return 0;
+		return sys_madvise(vm, a[0], a[1], a[2]);
 	case __NR_brk:
 		return sys_brk(vm, a[0]);
 	case __NR_mremap:

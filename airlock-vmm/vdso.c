@@ -207,7 +207,7 @@ vdso_update(struct vm *vm)
 		return;
 	d = (struct vdata *)(vm->mem + vm->vdso + V_DATA);
 	fresh[0] = ns(CLOCK_REALTIME);
-	fresh[1] = ns(CLOCK_MONOTONIC);
+	fresh[1] = vm_mono_ns(vm);
 	tsc = __rdtsc() + vm->tsc_offset;
 	for (i = 0; i < 2; i++) {
 		then = d->base_tsc == 0 ? 0 : d->base_ns[i] +

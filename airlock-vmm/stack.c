@@ -14,7 +14,6 @@
 #include "vmm.h"
 
 #define STACK_SIZE	(8ULL * 1024 * 1024)
-#define GUEST_ID	65534		/* nobody: no identity of the host */
 
 /*
  * The environment is not the VMM's: a fixed, scrubbed one, so nothing of

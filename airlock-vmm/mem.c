@@ -39,10 +39,16 @@ gm_ptr(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
 {
 	uint64_t pg, last;
 
+	/*
+	 * No bytes: any user address will do, as for Linux's access_ok()
+	 * (read(fd, NULL, 0) and getrandom(NULL, 0, 0) return 0).  The
+	 * pointer is one that is never dereferenced for 0 bytes, and is
+	 * valid all the same.
+	 */
+	if (len == 0)
+		return gaddr < USER_TOP ? vm->mem + GPA_USER : NULL;
 	if (!gm_range_ok(vm, gaddr, len))
 		return NULL;
-	if (len == 0)
-		return vm->mem + gaddr;
 	last = (gaddr + len - 1) / PAGE_SIZE;
 	for (pg = gaddr / PAGE_SIZE; pg <= last; pg++) {
 		if (!(vm->pages[pg] & PG_MAPPED))
@@ -170,6 +176,15 @@ void
 gm_zero(struct vm *vm, uint64_t gaddr, uint64_t len)
 {
 	void *p = vm->mem + gaddr;
+
+	/*
+	 * The vDSO's page is gone (unmapped, replaced, moved or cleared):
+	 * the VMM stops writing its clock data there, which would land in
+	 * whatever the guest put in its place.
+	 */
+	if (vm->vdso != 0 && gaddr < vm->vdso + PAGE_SIZE &&
+	    vm->vdso < gaddr + len)
+		vm->vdso = 0;
 
 	if (!vm->snapbacked) {
 		(void)madvise(p, len, MADV_DONTNEED);

@@ -1,17 +1,8 @@
 /*
- * Files: the guest's descriptor table, path resolution inside the image
- * root, read-only image files, a private size-capped /tmp in memory,
- * stdin (the payload) and stdout/stderr (capped, hashed).
- *
- * Path resolution never lets a guest path leave the image.  resolve()
- * walks the path one component at a time from the image root, keeps ".."
- * from climbing above it, follows symbolic links itself, relative to the
- * image root (an absolute target starts again at the root), with Linux's
- * limit of 40 links.  Each component is looked up with openat2(2) and
- * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, so even a
- * mistake here, or an image changed underneath, is held inside the root
- * by the host kernel as well.  Nothing here ever opens an image file for
- * writing.
+ * Files: the guest's descriptor table and the file system calls on it:
+ * read-only image files (every path resolved inside the image root by
+ * path.c), the private /tmp (tmpfs.c), the devices the VMM provides
+ * itself, stdin (the payload) and stdout/stderr (capped, hashed).
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -22,7 +13,6 @@
 #include <sys/uio.h>
 
 #include <asm/unistd_64.h>
-#include <linux/openat2.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -37,275 +27,8 @@
 
 #include "vmm.h"
 
-#define GUEST_ID	65534
-#define HOPS_MAX	40
 #define IOV_MAX_GUEST	1024
 #define IO_CHUNK	(1U << 20)	/* most bytes per read or write */
-#define TMP_FILES_MAX	1024
-
-struct tmpnode {
-	char		*path;		/* "/tmp/name" */
-	uint8_t		*data;
-	uint64_t	 size, cap;
-	uint64_t	 ino;
-	int		 refs;		/* open descriptions */
-	int		 unlinked;
-	int		 dir;		/* a directory: no data */
-	struct tmpnode	*next;
-};
-
-static uint64_t tmp_ino = 1000;
-static int ntmp;
-
-static struct tmpnode *tmp_find(struct vm *, const char *);
-
-static int
-in_tmp(const char *p)
-{
-	return strcmp(p, "/tmp") == 0 || strncmp(p, "/tmp/", 5) == 0;
-}
-
-/*
- * Look one canonical image path up, without following a final link:
- * an O_PATH descriptor, held inside the root by the kernel too.
- */
-static int
-lookup(struct vm *vm, const char *canon, struct stat *st)
-{
-	struct open_how how;
-	int fd;
-
-	memset(&how, 0, sizeof(how));
-	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
-	    RESOLVE_NO_XDEV;
-	fd = (int)syscall(SYS_openat2, vm->rootfd,
-	    canon[1] == '\0' ? "." : canon + 1, &how, sizeof(how));
-	if (fd == -1)
-		return -errno;
-	if (st != NULL && fstat(fd, st) == -1) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
-
-/*
- * Resolve path (relative to the canonical directory base) to a canonical
- * absolute path inside the image, in out (PATH_MAX bytes).  A missing
- * last component is not an error here: *exists says whether it is there.
- * Returns 0 or -errno.
- */
-/* Open a canonical image path read-only, held inside the root. */
-static int
-open_host(struct vm *vm, const char *canon, int dir)
-{
-	struct open_how how;
-	int fd;
-
-	memset(&how, 0, sizeof(how));
-	how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
-	    (dir ? O_DIRECTORY : 0);
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
-	    RESOLVE_NO_XDEV;
-	fd = (int)syscall(SYS_openat2, vm->rootfd,
-	    canon[1] == '\0' ? "." : canon + 1, &how, sizeof(how));
-	return fd == -1 ? -errno : fd;
-}
-
-static int
-resolve(struct vm *vm, const char *base, const char *path, int follow,
-    char *out, int *exists)
-{
-	char rest[PATH_MAX * 2], comp[NAME_MAX + 1], link[PATH_MAX];
-	char *r, *slash;
-	struct tmpnode *t;
-	struct stat st;
-	size_t olen, clen, tlen;
-	ssize_t n;
-	int hops = 0, fd, last;
-
-	if (path[0] == '\0')
-		return -ENOENT;
-	if (strlen(path) >= sizeof(rest))
-		return -ENAMETOOLONG;
-	strcpy(rest, path);
-	if (path[0] == '/')
-		strcpy(out, "/");
-	else
-		strcpy(out, base);
-	*exists = 1;
-	r = rest;
-	for (;;) {
-		while (*r == '/')
-			r++;
-		if (*r == '\0')
-			return 0;
-		if ((slash = strchr(r, '/')) != NULL)
-			clen = (size_t)(slash - r);
-		else
-			clen = strlen(r);
-		if (clen > NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(comp, r, clen);
-		comp[clen] = '\0';
-		r += clen;
-		while (*r == '/')
-			r++;
-		last = *r == '\0';
-		if (!*exists)
-			return -ENOENT;	/* a missing directory in the middle */
-		if (strcmp(comp, ".") == 0)
-			continue;
-		if (strcmp(comp, "..") == 0) {
-			/* Never above the image root. */
-			if ((slash = strrchr(out, '/')) != NULL)
-				slash[slash == out ? 1 : 0] = '\0';
-			continue;
-		}
-		olen = strlen(out);
-		if (olen + 1 + clen >= PATH_MAX)
-			return -ENAMETOOLONG;
-		if (olen > 1)
-			out[olen++] = '/';
-		memcpy(out + olen, comp, clen + 1);
-		/* The private /tmp has no links, only files and directories. */
-		if (in_tmp(out)) {
-			if (strcmp(out, "/tmp") == 0)
-				continue;
-			if ((t = tmp_find(vm, out)) == NULL)
-				*exists = 0;
-			else if (!last && !t->dir)
-				return -ENOTDIR;
-			continue;
-		}
-		if ((fd = lookup(vm, out, &st)) < 0) {
-			if (fd == -ENOENT) {
-				*exists = 0;
-				continue;
-			}
-			return fd;
-		}
-		if (S_ISLNK(st.st_mode) && (!last || follow)) {
-			n = readlinkat(fd, "", link, sizeof(link));
-			close(fd);
-			if (n <= 0 || (size_t)n >= sizeof(link))
-				return n < 0 ? -errno : -ENAMETOOLONG;
-			if (++hops > HOPS_MAX)
-				return -ELOOP;
-			link[n] = '\0';
-			/* Splice the target in front of what is left. */
-			tlen = (size_t)n;
-			if (tlen + 1 + strlen(r) >= sizeof(rest))
-				return -ENAMETOOLONG;
-			memmove(rest + tlen + 1, r, strlen(r) + 1);
-			memcpy(rest, link, tlen);
-			rest[tlen] = '/';
-			r = rest;
-			/* Relative targets start from the link's directory. */
-			if (link[0] == '/')
-				strcpy(out, "/");
-			else if ((slash = strrchr(out, '/')) != NULL)
-				slash[slash == out ? 1 : 0] = '\0';
-			continue;
-		}
-		close(fd);
-		if (!last && !S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-	}
-}
-
-static struct tmpnode *
-tmp_find(struct vm *vm, const char *path)
-{
-	struct tmpnode *t;
-
-	for (t = vm->tmp; t != NULL; t = t->next)
-		if (strcmp(t->path, path) == 0)
-			return t;
-	return NULL;
-}
-
-/* Is path a direct child of the /tmp directory dir? */
-static int
-tmp_child(const char *dir, const char *path)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && path[n] == '/' &&
-	    strchr(path + n + 1, '/') == NULL;
-}
-
-/* The parent of a new /tmp node must be /tmp or a directory in it. */
-static int
-tmp_parent(struct vm *vm, const char *canon)
-{
-	char parent[PATH_MAX];
-	struct tmpnode *t;
-	size_t n = (size_t)(strrchr(canon, '/') - canon);
-
-	memcpy(parent, canon, n);
-	parent[n] = '\0';
-	if (strcmp(parent, "/tmp") == 0)
-		return 0;
-	if ((t = tmp_find(vm, parent)) == NULL)
-		return -ENOENT;
-	return t->dir ? 0 : -ENOTDIR;
-}
-
-static struct tmpnode *
-tmp_create(struct vm *vm, const char *canon, int dir, int *e)
-{
-	struct tmpnode *t;
-
-	if ((*e = tmp_parent(vm, canon)) != 0)
-		return NULL;
-	if (ntmp >= TMP_FILES_MAX) {
-		*e = -ENOSPC;
-		return NULL;
-	}
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->path = strdup(canon)) == NULL) {
-		free(t);
-		*e = -ENOMEM;
-		return NULL;
-	}
-	t->dir = dir;
-	t->ino = tmp_ino++;
-	t->next = vm->tmp;
-	vm->tmp = t;
-	ntmp++;
-	return t;
-}
-
-static void
-tmp_free(struct vm *vm, struct tmpnode *n)
-{
-	vm->tmp_bytes -= n->cap;
-	free(n->data);
-	free(n->path);
-	free(n);
-}
-
-/*
- * Take a node out of /tmp.  It stops counting against TMP_FILES_MAX now,
- * once; its memory goes with the last open description (ofile_put()).
- */
-static void
-tmp_unlink(struct vm *vm, struct tmpnode *n)
-{
-	struct tmpnode **pp;
-
-	for (pp = &vm->tmp; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
-	n->unlinked = 1;
-	ntmp--;
-	if (n->refs == 0)
-		tmp_free(vm, n);
-}
 
 static struct ofile *
 getf(struct vm *vm, uint64_t fd)
@@ -338,9 +61,8 @@ ofile_put(struct vm *vm, struct ofile *f)
 		return;
 	if (f->hostfd != -1)
 		close(f->hostfd);
-	/* Unlinked while open: tmp_unlink() has already counted it out. */
-	if (f->node != NULL && --f->node->refs == 0 && f->node->unlinked)
-		tmp_free(vm, f->node);
+	if (f->node != NULL)
+		tmp_release(vm, f->node);
 	free(f->path);
 	free(f);
 }
@@ -452,7 +174,7 @@ fs_restore(struct vm *vm, struct ser *s)
 			f->flags = fl;
 			f->off = off;
 			if ((kind == FD_FILE || kind == FD_DIR) &&
-			    (path[0] != '/' || (f->hostfd = open_host(vm, path,
+			    (path[0] != '/' || (f->hostfd = path_open(vm, path,
 			    kind == FD_DIR)) < 0)) {
 				f->hostfd = -1;
 				ofile_put(vm, f);
@@ -536,20 +258,14 @@ guest_path(struct vm *vm, uint64_t dirfd, uint64_t gpath, int follow,
 		return empty_ok ? 1 : -ENOENT;
 	if ((e = dirbase(vm, dirfd, path, &base)) != 0)
 		return e;
-	return resolve(vm, base, path, follow, canon, exists);
+	return path_resolve(vm, base, path, follow, canon, exists);
 }
 
-static enum fdkind
-devkind(const char *canon)
-{
-	if (strcmp(canon, "/dev/null") == 0)
-		return FD_NULL;
-	if (strcmp(canon, "/dev/urandom") == 0 ||
-	    strcmp(canon, "/dev/random") == 0)
-		return FD_URANDOM;
-	return FD_NONE;
-}
-
+/*
+ * The stat of what the VMM makes itself (/tmp, its files, devices, the
+ * standard descriptors): the guest's own, on the /tmp device, with the
+ * fixed time stamp of lib/view.h.
+ */
 static void
 fake_stat(struct stat *st, mode_t mode, uint64_t size, uint64_t ino)
 {
@@ -562,7 +278,9 @@ fake_stat(struct stat *st, mode_t mode, uint64_t size, uint64_t ino)
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	st->st_ino = ino;
-	st->st_dev = 0x2a;
+	st->st_dev = VIEW_DEV_TMP;
+	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec =
+	    VIEW_MTIME;
 }
 
 /* stat(2) of a resolved canonical path. */
@@ -572,15 +290,15 @@ stat_canon(struct vm *vm, const char *canon, int exists, struct stat *st)
 	struct tmpnode *t;
 	int fd;
 
-	if (devkind(canon) != FD_NONE) {
-		fake_stat(st, S_IFCHR | 0666, 0, 3);
+	if (path_device(canon) != FD_NONE) {
+		fake_stat(st, S_IFCHR | 0666, 0, VIEW_INO_DEVICE);
 		return 0;
 	}
 	if (strcmp(canon, "/tmp") == 0) {
-		fake_stat(st, S_IFDIR | 01777, 0, 2);
+		fake_stat(st, S_IFDIR | 01777, 0, VIEW_INO_TMP);
 		return 0;
 	}
-	if (in_tmp(canon)) {
+	if (path_in_tmp(canon)) {
 		if ((t = tmp_find(vm, canon)) == NULL)
 			return -ENOENT;
 		fake_stat(st, t->dir ? S_IFDIR | 0700 : S_IFREG | 0600,
@@ -589,9 +307,18 @@ stat_canon(struct vm *vm, const char *canon, int exists, struct stat *st)
 	}
 	if (!exists)
 		return -ENOENT;
-	if ((fd = lookup(vm, canon, st)) < 0)
+	if ((fd = path_lookup(vm, canon, st)) < 0) {
+		/* An image without /dev: the directory of our devices. */
+		if (fd == -ENOENT && strcmp(canon, "/dev") == 0) {
+			fake_stat(st, S_IFDIR | 0755, 0, view_ino(canon));
+			st->st_uid = st->st_gid = 0;
+			st->st_dev = VIEW_DEV_IMAGE;
+			return 0;
+		}
 		return fd;
+	}
 	close(fd);
+	view_stat_image(st, canon);
 	return 0;
 }
 
@@ -601,7 +328,10 @@ stat_ofile(struct ofile *f, struct stat *st)
 	switch (f->kind) {
 	case FD_FILE:
 	case FD_DIR:
-		return fstat(f->hostfd, st) == -1 ? -errno : 0;
+		if (fstat(f->hostfd, st) == -1)
+			return -errno;
+		view_stat_image(st, f->path);
+		return 0;
 	case FD_TMPFILE:
 		fake_stat(st, S_IFREG | 0600, f->node->size, f->node->ino);
 		return 0;
@@ -609,12 +339,15 @@ stat_ofile(struct ofile *f, struct stat *st)
 		if (f->node != NULL)
 			fake_stat(st, S_IFDIR | 0700, 0, f->node->ino);
 		else
-			fake_stat(st, S_IFDIR | 01777, 0, 2);
+			fake_stat(st, S_IFDIR | 01777, 0, VIEW_INO_TMP);
+		return 0;
+	case FD_NULL:
+	case FD_URANDOM:
+		fake_stat(st, S_IFCHR | 0666, 0, VIEW_INO_DEVICE);
 		return 0;
 	default:
-		/* stdin, stdout, stderr and devices look like pipes/chars. */
-		fake_stat(st, f->kind == FD_NULL || f->kind == FD_URANDOM ?
-		    S_IFCHR | 0666 : S_IFIFO | 0600, 0, 4);
+		/* stdin, stdout and stderr look like pipes. */
+		fake_stat(st, S_IFIFO | 0600, 0, VIEW_INO_PIPE);
 		return 0;
 	}
 }
@@ -633,7 +366,7 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 	    &exists, 0);
 	if (e < 0)
 		return e;
-	if ((dk = devkind(canon)) != FD_NONE) {
+	if ((dk = path_device(canon)) != FD_NONE) {
 		if ((f = ofile_new(dk, canon)) == NULL)
 			return -ENOMEM;
 		f->flags = (int)flags;
@@ -646,7 +379,7 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 			return -ENOMEM;
 		goto install;
 	}
-	if (in_tmp(canon)) {
+	if (path_in_tmp(canon)) {
 		t = tmp_find(vm, canon);
 		if (t != NULL && (flags & O_CREAT) && (flags & O_EXCL))
 			return -EEXIST;
@@ -679,7 +412,7 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 		return exists ? -EROFS : ((flags & O_CREAT) ? -EROFS : -ENOENT);
 	if (!exists)
 		return -ENOENT;
-	if ((hfd = lookup(vm, canon, &st)) < 0)
+	if ((hfd = path_lookup(vm, canon, &st)) < 0)
 		return hfd;
 	close(hfd);
 	/* Only regular files and directories: no FIFOs, devices, sockets. */
@@ -687,7 +420,7 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 		return S_ISLNK(st.st_mode) ? -ELOOP : -EACCES;
 	if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	if ((hfd = open_host(vm, canon, S_ISDIR(st.st_mode))) < 0)
+	if ((hfd = path_open(vm, canon, S_ISDIR(st.st_mode))) < 0)
 		return hfd;
 	if ((f = ofile_new(S_ISDIR(st.st_mode) ? FD_DIR : FD_FILE,
 	    canon)) == NULL) {
@@ -716,19 +449,19 @@ fs_open_exec(struct vm *vm, const char *path, char *canon, size_t canonlen)
 	struct stat st;
 	int exists, e, fd;
 
-	if ((e = resolve(vm, "/", path, 1, c, &exists)) < 0)
+	if ((e = path_resolve(vm, "/", path, 1, c, &exists)) < 0)
 		return e;
-	if (!exists || in_tmp(c) || devkind(c) != FD_NONE)
+	if (!exists || path_in_tmp(c) || path_device(c) != FD_NONE)
 		return -ENOENT;
 	if (strlen(c) >= canonlen)
 		return -ENAMETOOLONG;
-	if ((fd = lookup(vm, c, &st)) < 0)
+	if ((fd = path_lookup(vm, c, &st)) < 0)
 		return fd;
 	close(fd);
 	if (!S_ISREG(st.st_mode))
 		return -EACCES;
 	strcpy(canon, c);
-	return open_host(vm, c, 0);
+	return path_open(vm, c, 0);
 }
 
 /* Read up to len bytes at off into a host pointer already checked. */
@@ -759,12 +492,7 @@ read_at(struct vm *vm, struct ofile *f, void *dst, uint64_t len,
 		n = pread(f->hostfd, dst, len, (off_t)off);
 		return n < 0 ? -errno : n;
 	case FD_TMPFILE:
-		if (off >= f->node->size)
-			return 0;
-		if (len > f->node->size - off)
-			len = f->node->size - off;
-		memcpy(dst, f->node->data + off, len);
-		return (int64_t)len;
+		return tmp_read(f->node, dst, len, off);
 	case FD_NULL:
 		return 0;
 	case FD_URANDOM:
@@ -782,10 +510,6 @@ static int64_t
 write_at(struct vm *vm, struct ofile *f, const void *src, uint64_t len,
     uint64_t off)
 {
-	struct tmpnode *t;
-	uint64_t need, ncap;
-	uint8_t *d;
-
 	if (len > IO_CHUNK)
 		len = IO_CHUNK;
 	switch (f->kind) {
@@ -799,40 +523,9 @@ write_at(struct vm *vm, struct ofile *f, const void *src, uint64_t len,
 	case FD_TMPFILE:
 		if ((f->flags & O_ACCMODE) == O_RDONLY)
 			return -EBADF;
-		/*
-		 * Nothing to write: a file that never held a byte has no
-		 * data buffer, and NULL + off is undefined even for 0 bytes.
-		 */
-		if (len == 0)
-			return 0;
-		t = f->node;
 		if (f->flags & O_APPEND)
-			off = t->size;
-		if (off > vm->tmp_cap || len > vm->tmp_cap - off)
-			return -ENOSPC;
-		need = off + len;
-		if (need > t->cap) {
-			ncap = (need + PAGE_SIZE - 1) & PAGE_MASK;
-			if (ncap - t->cap > vm->tmp_cap - vm->tmp_bytes)
-				return -ENOSPC;
-			if ((d = realloc(t->data, ncap)) == NULL)
-				return -ENOMEM;
-			memset(d + t->cap, 0, ncap - t->cap);
-			vm->tmp_bytes += ncap - t->cap;
-			t->data = d;
-			t->cap = ncap;
-		}
-		/*
-		 * A write past the end leaves a hole that reads as zeros;
-		 * what lies beyond size may be bytes from before an O_TRUNC
-		 * or a shrinking ftruncate.
-		 */
-		if (off > t->size)
-			memset(t->data + t->size, 0, off - t->size);
-		memcpy(t->data + off, src, len);
-		if (need > t->size)
-			t->size = need;
-		return (int64_t)len;
+			off = f->node->size;
+		return tmp_write(vm, f->node, src, len, off);
 	default:
 		return -EBADF;
 	}
@@ -1015,7 +708,7 @@ do_access(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
 		return e;
 	if ((e = stat_canon(vm, canon, exists, &st)) < 0)
 		return e;
-	if ((mode & W_OK) && !in_tmp(canon) && devkind(canon) == FD_NONE)
+	if ((mode & W_OK) && !path_in_tmp(canon) && path_device(canon) == FD_NONE)
 		return -EROFS;
 	if ((mode & X_OK) && !(st.st_mode & 0111))
 		return -EACCES;
@@ -1051,12 +744,12 @@ do_readlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
 		return -ENOENT;
 	if ((e = dirbase(vm, dirfd, path, &base)) != 0)
 		return e;
-	if ((e = resolve(vm, base, path, 0, canon, &exists)) < 0)
+	if ((e = path_resolve(vm, base, path, 0, canon, &exists)) < 0)
 		return e;
-	if (!exists || in_tmp(canon))
-		return in_tmp(canon) && tmp_find(vm, canon) != NULL ?
+	if (!exists || path_in_tmp(canon))
+		return path_in_tmp(canon) && tmp_find(vm, canon) != NULL ?
 		    -EINVAL : -ENOENT;
-	if ((fd = lookup(vm, canon, &st)) < 0)
+	if ((fd = path_lookup(vm, canon, &st)) < 0)
 		return fd;
 	if (!S_ISLNK(st.st_mode)) {
 		close(fd);
@@ -1073,53 +766,51 @@ do_readlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
 }
 
 /*
- * getdents64(2) in /tmp: ".", ".." and the children, offset = index.
- * The guest's buffer may have any alignment, as Linux allows: each record
- * is built in an aligned one of ours and copied out as bytes.
+ * The host's directory entries carry its inode numbers: give each the
+ * one its path has in the view (lib/view.h), as stat(2) does.  The
+ * records were written by the host kernel into guest memory that the
+ * guest cannot touch meanwhile; each is still bounds-checked.
  */
-static int64_t
-tmp_getdents(struct vm *vm, struct ofile *f, uint8_t *buf, uint64_t len)
+static void
+view_dirents(const char *dir, uint8_t *buf, size_t len)
 {
-	struct tmpnode *t;
-	const char *name;
-	uint64_t i = 0, used = 0, reclen;
+	char path[PATH_MAX];
 	struct dirent64 d;
+	size_t off, dl = strlen(dir), nl;
+	uint16_t reclen;
+	char *slash;
 
-	for (t = NULL;; i++) {
-		if (i == 0)
-			name = ".";
-		else if (i == 1)
-			name = "..";
-		else {
-			do
-				t = t == NULL ? vm->tmp : t->next;
-			while (t != NULL && !tmp_child(f->path, t->path));
-			if (t == NULL)
-				break;
-			name = t->path + strlen(f->path) + 1;
-		}
-		if (i < f->off)
-			continue;
-		/* Names are path components, at most NAME_MAX bytes. */
-		if (strlen(name) >= sizeof(d.d_name))
-			return -EIO;
-		reclen = (offsetof(struct dirent64, d_name) + strlen(name) +
-		    1 + 7) & ~7ULL;
-		if (used + reclen > len)
+	for (off = 0; off + offsetof(struct dirent64, d_name) < len;
+	    off += reclen) {
+		memcpy(&reclen, buf + off + offsetof(struct dirent64,
+		    d_reclen), sizeof(reclen));
+		if (reclen <= offsetof(struct dirent64, d_name) ||
+		    reclen > len - off)
 			break;
-		memset(&d, 0, sizeof(d));
-		d.d_ino = t == NULL ? 2 : t->ino;
-		d.d_off = (int64_t)i + 1;
-		d.d_reclen = (unsigned short)reclen;
-		d.d_type = t == NULL || t->dir ? DT_DIR : DT_REG;
-		strcpy(d.d_name, name);
-		memcpy(buf + used, &d, reclen);
-		used += reclen;
-		f->off = i + 1;
+		nl = strnlen((char *)buf + off + offsetof(struct dirent64,
+		    d_name), reclen - offsetof(struct dirent64, d_name));
+		if (dl + 1 + nl >= sizeof(path))
+			continue;
+		memcpy(path, dir, dl + 1);
+		if (nl == 1 && buf[off + offsetof(struct dirent64, d_name)] ==
+		    '.')
+			;			/* the directory itself */
+		else if (nl == 2 && memcmp(buf + off + offsetof(struct dirent64,
+		    d_name), "..", 2) == 0) {
+			if ((slash = strrchr(path, '/')) != NULL)
+				slash[slash == path ? 1 : 0] = '\0';
+		} else {
+			if (dl > 1)
+				path[dl++] = '/';
+			memcpy(path + dl, buf + off + offsetof(struct dirent64,
+			    d_name), nl);
+			path[dl + nl] = '\0';
+			dl = strlen(dir);
+		}
+		d.d_ino = view_ino(path);
+		memcpy(buf + off + offsetof(struct dirent64, d_ino), &d.d_ino,
+		    sizeof(d.d_ino));
 	}
-	if (used == 0 && (t != NULL || i < f->off))
-		return -EINVAL;
-	return (int64_t)used;
 }
 
 static int64_t
@@ -1139,9 +830,12 @@ do_getdents(struct vm *vm, uint64_t fd, uint64_t gbuf, uint64_t len)
 	if ((p = gm_ptr(vm, gbuf, len, PG_WRITE)) == NULL)
 		return -EFAULT;
 	if (f->kind == FD_TMPDIR)
-		return tmp_getdents(vm, f, p, len);
+		return tmp_getdents(vm, f->node, &f->off, p, len);
 	n = syscall(SYS_getdents64, f->hostfd, p, (size_t)len);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	view_dirents(f->path, p, (size_t)n);
+	return n;
 }
 
 static int64_t
@@ -1195,9 +889,10 @@ do_fcntl(struct vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
 }
 
 static int64_t
-do_poll(struct vm *vm, uint64_t gfds, uint64_t n)
+do_poll(struct vm *vm, uint64_t gfds, uint64_t n, uint64_t timeout)
 {
 	struct pollfd p[FD_MAX];
+	struct timespec ts;
 	struct ofile *f;
 	uint64_t i;
 	int64_t ready = 0;
@@ -1205,6 +900,22 @@ do_poll(struct vm *vm, uint64_t gfds, uint64_t n)
 
 	if (n > FD_MAX)
 		return -EINVAL;
+	/*
+	 * No descriptors: poll(2) is a sleep of timeout ms, really slept
+	 * (the wall-time timer interrupts it); one without end ends the
+	 * run as a wall-time kill, as a futex wait that nothing can wake.
+	 */
+	if (n == 0) {
+		if ((int)timeout < 0) {
+			vm_end(vm, OUT_KILLED, SIGKILL, "wall_time",
+			    "poll of no descriptor that can never end");
+			return -EINTR;
+		}
+		ts.tv_sec = (int)timeout / 1000;
+		ts.tv_nsec = (long)((int)timeout % 1000) * 1000000;
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		return 0;
+	}
 	/*
 	 * Guest memory: the array, checked whole, and copied, because the
 	 * guest may align it as it likes and a struct pollfd may not be
@@ -1294,7 +1005,7 @@ do_statfs(struct vm *vm, const char *canon, uint64_t gbuf)
 	sf.f_bsize = 4096;
 	sf.f_frsize = 4096;
 	sf.f_namelen = NAME_MAX;
-	if (in_tmp(canon)) {
+	if (path_in_tmp(canon)) {
 		sf.f_type = 0x01021994;		/* TMPFS_MAGIC */
 		sf.f_blocks = vm->tmp_cap / 4096;
 		sf.f_bfree = sf.f_bavail = (vm->tmp_cap - vm->tmp_bytes) /
@@ -1311,29 +1022,20 @@ static int64_t
 do_unlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 {
 	char canon[PATH_MAX];
-	struct tmpnode *t, *c;
+	struct tmpnode *t;
 	int exists, e;
 
 	if (flags & ~(uint64_t)AT_REMOVEDIR)
 		return -EINVAL;
 	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
 		return e;
-	if (!in_tmp(canon))
+	if (!path_in_tmp(canon))
 		return exists ? -EROFS : -ENOENT;
 	if (strcmp(canon, "/tmp") == 0)
 		return -EBUSY;
 	if ((t = tmp_find(vm, canon)) == NULL)
 		return -ENOENT;
-	if (!t->dir && (flags & AT_REMOVEDIR))
-		return -ENOTDIR;
-	if (t->dir && !(flags & AT_REMOVEDIR))
-		return -EISDIR;
-	if (t->dir)
-		for (c = vm->tmp; c != NULL; c = c->next)
-			if (tmp_child(t->path, c->path))
-				return -ENOTEMPTY;
-	tmp_unlink(vm, t);
-	return 0;
+	return tmp_remove(vm, t, (flags & AT_REMOVEDIR) != 0);
 }
 
 static int64_t
@@ -1344,7 +1046,7 @@ do_mkdir(struct vm *vm, uint64_t dirfd, uint64_t gpath)
 
 	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
 		return e;
-	if (!in_tmp(canon))
+	if (!path_in_tmp(canon))
 		return exists ? -EEXIST : -EROFS;
 	if (strcmp(canon, "/tmp") == 0 || tmp_find(vm, canon) != NULL)
 		return -EEXIST;
@@ -1359,8 +1061,8 @@ static int64_t
 do_rename(struct vm *vm, uint64_t ofd, uint64_t op, uint64_t nfd,
     uint64_t np, uint64_t flags)
 {
-	char oc[PATH_MAX], nc[PATH_MAX], *p;
-	struct tmpnode *o, *n;
+	char oc[PATH_MAX], nc[PATH_MAX];
+	struct tmpnode *o;
 	int oex, nex, e;
 
 	if (flags & ~(uint64_t)RENAME_NOREPLACE)
@@ -1368,31 +1070,15 @@ do_rename(struct vm *vm, uint64_t ofd, uint64_t op, uint64_t nfd,
 	if ((e = guest_path(vm, ofd, op, 0, oc, &oex, 0)) < 0 ||
 	    (e = guest_path(vm, nfd, np, 0, nc, &nex, 0)) < 0)
 		return e;
-	if (!in_tmp(oc))
+	if (!path_in_tmp(oc))
 		return oex ? -EROFS : -ENOENT;
 	if ((o = tmp_find(vm, oc)) == NULL)
 		return -ENOENT;
-	if (!in_tmp(nc))
+	if (!path_in_tmp(nc))
 		return -EXDEV;
-	if (o->dir)
-		return -EPERM;
 	if (strcmp(nc, "/tmp") == 0)
-		return -EISDIR;
-	if ((n = tmp_find(vm, nc)) == o)
-		return 0;
-	if (n != NULL && (flags & RENAME_NOREPLACE))
-		return -EEXIST;
-	if (n != NULL && n->dir)
-		return -EISDIR;
-	if ((e = tmp_parent(vm, nc)) != 0)
-		return e;
-	if ((p = strdup(nc)) == NULL)
-		return -ENOMEM;
-	if (n != NULL)
-		tmp_unlink(vm, n);
-	free(o->path);
-	o->path = p;
-	return 0;
+		return o->dir ? -EPERM : -EISDIR;
+	return tmp_rename(vm, o, nc, (flags & RENAME_NOREPLACE) != 0);
 }
 
 static int64_t
@@ -1508,7 +1194,7 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 		strcpy(vm->cwd, f->path);
 		return 0;
 	case __NR_poll:
-		return do_poll(vm, a[0], a[1]);
+		return do_poll(vm, a[0], a[1], a[2]);
 	case __NR_select:
 	case __NR_pselect6:
 		return do_select(vm, a[0], a + 1);
@@ -1551,13 +1237,9 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 		if (f->kind != FD_TMPFILE || (f->flags & O_ACCMODE) ==
 		    O_RDONLY)
 			return -EINVAL;
-		if (a[1] > f->node->cap)
-			return -EFBIG;
-		if (a[1] > f->node->size)
-			memset(f->node->data + f->node->size, 0,
-			    a[1] - f->node->size);
-		f->node->size = a[1];
-		return 0;
+		if ((int64_t)a[1] < 0)
+			return -EINVAL;
+		return tmp_truncate(vm, f->node, a[1]);
 	case __NR_fsync:
 	case __NR_fdatasync:
 		return getf(vm, a[0]) == NULL ? -EBADF : 0;

@@ -86,6 +86,22 @@ static struct vm *running_vm;
 
 /* now_us() comes from lib/ (airlock.h). */
 
+uint64_t
+vm_host_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* The guest's monotonic clock: the time since the VM started. */
+uint64_t
+vm_mono_ns(struct vm *vm)
+{
+	return vm_host_mono_ns() - vm->mono_off;
+}
+
 void
 vm_end(struct vm *vm, enum outcome o, int code, const char *kill,
     const char *fmt, ...)
@@ -165,13 +181,19 @@ build_tables(struct vm *vm)
 	memset(tss + TSS_SIZE, 0xff, IOBITMAP_SIZE + 1);
 	tss[TSS_SIZE + PORT_SYSCALL / 8] &= ~(1 << (PORT_SYSCALL % 8));
 
-	/* IDT: one interrupt gate (DPL 0) per vector, to its handler. */
+	/*
+	 * IDT: one interrupt gate per vector, to its handler.  DPL 0, so
+	 * that `int $n` from CPL3 is #GP, except for #BP, which Linux also
+	 * opens to user mode: `int3` then reaches its handler as #BP and
+	 * ends the run like SIGTRAP, as it would under Linux.
+	 */
 	idt = (uint64_t *)(vm->mem + GPA_IDT);
 	hnd = vm->mem + GPA_HANDLERS;
 	for (i = 0; i < 256; i++) {
 		h = GPA_HANDLERS + i * 8;
 		idt[2 * i] = (h & 0xffff) | ((uint64_t)SEL_KCODE << 16) |
-		    (0x8eULL << 40) | (((h >> 16) & 0xffff) << 48);
+		    ((i == 3 ? 0xeeULL : 0x8eULL) << 40) |
+		    (((h >> 16) & 0xffff) << 48);
 		idt[2 * i + 1] = h >> 32;
 		hnd[i * 8 + 0] = 0x66;		/* mov $port,%dx */
 		hnd[i * 8 + 1] = 0xba;
@@ -340,6 +362,7 @@ vm_create(struct vm *vm, uint64_t memsize, int memfd, uint64_t mem_off)
 	}
 	vm->memsize = memsize;
 	vm->vmfd = vm->vcpufd = -1;
+	vm->mono_off = vm_host_mono_ns();
 	if ((vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1) {
 		warn("open /dev/kvm");
 		return -1;
@@ -708,10 +731,21 @@ vm_run(struct vm *vm)
 	vm->start_us = now_us();
 	vdso_update(vm);
 	if (vm->resume) {
-		/* A restored snapshot: finish the call it stopped in. */
+		/*
+		 * A restored snapshot: finish the call it stopped in.  Its
+		 * registers are as that exit left them, RIP on the stub's
+		 * `out`.  KVM steps past a port-I/O instruction only while
+		 * that exit is pending on the vCPU, and this vCPU is new, so
+		 * the guest would run the `out` again with RAX = the result,
+		 * a second system call named by the payload's length.  Step
+		 * past it here (on PVM, at CPL3, syscall_exit() returns to
+		 * RCX anyway).
+		 */
 		vm->resume = 0;
 		run->s.regs.regs = vm->pend_regs;
 		run->s.regs.sregs = vm->pend_sregs;
+		if (run->s.regs.regs.rip == GPA_STUB)
+			run->s.regs.regs.rip = GPA_STUB + STUB_OUT_LEN;
 		syscall_exit(vm);
 	}
 	while (vm->outcome == OUT_RUNNING) {

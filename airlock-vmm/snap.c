@@ -29,7 +29,7 @@
 #include "snapfile.h"
 #include "vmm.h"
 
-#define STATE_MAGIC	0x31544e53534d4c41ULL	/* "ALMSSNT1" */
+#define STATE_MAGIC	0x32544e53534d4c41ULL	/* "ALMSSNT2" */
 #define XSAVE_MAX	16384
 
 void
@@ -143,6 +143,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	struct kvm_xcrs xcrs;
 	struct kvm_xsave *xs = NULL;
 	uint64_t magic = STATE_MAGIC, pg, npages = vm->memsize / PAGE_SIZE;
+	uint64_t mono = vm_mono_ns(vm);
 	uint32_t xlen;
 	uint8_t *keep = NULL;
 	int rc = -1;
@@ -172,6 +173,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	ser_put(&s, &xlen, sizeof(xlen));
 	ser_put(&s, xs, xlen);
 	ser_put(&s, &xcrs, sizeof(xcrs));
+	ser_put(&s, &mono, sizeof(mono));
 	addrspace(vm, &s, 1);
 	ser_putstr(&s, vm->execfn != NULL ? vm->execfn : "");
 	if (fs_save(vm, &s) != 0) {
@@ -211,7 +213,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	struct ser s = { 0 };
 	struct kvm_xcrs xcrs;
 	struct kvm_xsave *xs = NULL;
-	uint64_t magic, memsize, npages, pg;
+	uint64_t magic, memsize, npages, pg, mono;
 	uint32_t xlen;
 	char execfn[PATH_MAX];
 	ssize_t n;
@@ -249,6 +251,9 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	}
 	ser_get(&s, xs, xlen);
 	ser_get(&s, &xcrs, sizeof(xcrs));
+	/* The guest's clock goes on from where the snapshot left it. */
+	ser_get(&s, &mono, sizeof(mono));
+	vm->mono_off = vm_host_mono_ns() - mono;
 	addrspace(vm, &s, 0);
 	ser_getstr(&s, execfn, sizeof(execfn));
 	if (s.bad || fs_restore(vm, &s) != 0 || s.off != s.len) {

@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# airlock-vmm against a hostile guest: what running the VMM under
+# emulation showed (issue 13), each pinned.  A guest must never pass for a
+# VMM failure, must end as Linux would end it, must not see the host
+# (clocks, inodes, owners, devices), and must not make the VMM slow.
+
+load helpers
+load vmm
+
+PY="/usr/bin/python3.11 -S -I"
+
+setup_file() {
+	guest_root
+}
+
+setup() {
+	have_kvm || skip "/dev/kvm cannot be opened"
+	[ -x "$GROOT/linuxerr" ] || skip "test guests not built"
+	JSONF=$BATS_TEST_TMPDIR/json
+	export JSONF
+}
+
+# vmm STATUS ROOT ARGS...: run airlock-vmm -j on ROOT; the report in $json.
+vmm() {
+	local want=$1 root=$2
+	shift 2
+	run_tool "$want" sh -c '"$@" 3>"$JSONF" </dev/null' sh \
+	    airlock-vmm -j -r "$root" "$@"
+	json=$(cat "$JSONF")
+}
+
+@test "vmm hostile: int3 ends the run like SIGTRAP, as under Linux" {
+	vmm 133 "$GROOT" -- /int3
+	[ "$(jq -c '[.outcome, .signal]' <<<"$json")" = '["signaled",5]' ]
+	[[ "$(jq -r .reason <<<"$json")" == "#BP"* ]]
+}
+
+@test "vmm hostile: wrapped lengths are Linux's errors, empty buffers at NULL no fault" {
+	vmm 0 "$GROOT" -- /linuxerr
+	[ "$(jq -r .outcome <<<"$json")" = exited ]
+}
+
+@test "vmm hostile: the system call number is RAX's low 32 bits; -1 is ENOSYS" {
+	vmm 0 "$GROOT" -- /sysnum
+	[ "$(jq -r .unknown_syscalls <<<"$json")" = 1 ]
+}
+
+@test "vmm hostile: with an allow list, system call -1 is a violation named -1, as on the process backend" {
+	printf 'getpid exit_group\n' >"$BATS_TEST_TMPDIR/allow"
+	vmm 137 "$GROOT" -a "$BATS_TEST_TMPDIR/allow" -- /sysnum
+	[ "$(jq -c '.violations[0] | [.family, .syscall, .nr, .arch]' \
+	    <<<"$json")" = '[null,"-1",-1,"x86_64"]' ]
+}
+
+@test "vmm hostile: an x32 call's number is reported without the x32 bit" {
+	vmm 137 "$GROOT" -- /x32
+	[ "$(jq -c '.violations[0] | [.syscall, .nr, .arch]' <<<"$json")" = \
+	    '["x32",39,"x32"]' ]
+}
+
+@test "vmm hostile: the vDSO's old page is left alone once the guest maps something else there" {
+	needs_python
+	vmm 0 "$PYROOT" -- $PY -c '
+import ctypes, os
+libc = ctypes.CDLL(None)
+libc.getauxval.restype = ctypes.c_ulong
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+    ctypes.c_int, ctypes.c_int, ctypes.c_long]
+v = libc.getauxval(33)			# AT_SYSINFO_EHDR
+assert v != 0
+# MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED over the vDSO: zeros.
+assert libc.mmap(v, 4096, 3, 0x32, -1, 0) == v
+for i in range(5):
+    os.getpid()				# exits, each a chance to write
+os.write(1, b"%d\n" % (ctypes.string_at(v, 4096) == bytes(4096)))
+os._exit(0)				# no clock calls: the vDSO is gone'
+	[ "$output" = 1 ]
+}
+
+@test "vmm hostile: CLOCK_MONOTONIC and CLOCK_BOOTTIME count from the VM's start, not the host's" {
+	needs_python
+	local t0 t1
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	vmm 0 "$PYROOT" -- $PY -c 'import time
+print(time.monotonic(), time.clock_gettime(time.CLOCK_BOOTTIME),
+    time.clock_gettime(time.CLOCK_MONOTONIC_RAW))'
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	read -r m b r <<<"$output"
+	# Within the run's own duration; the host's uptime is more.
+	python3 -c 'import sys; t0, t1 = float(sys.argv[1]), float(sys.argv[2])
+sys.exit(not all(0 < float(x) < t1 - t0 for x in sys.argv[3:]))' \
+	    "$t0" "$t1" "$m" "$b" "$r"
+}
+
+@test "vmm hostile: stat shows the fixed view, not the host's device, inode, owner or time" {
+	needs_python
+	vmm 0 "$PYROOT" -- $PY -c '
+import os
+s = os.stat("/usr/bin/python3.11")
+d = {e.name: e.inode() for e in os.scandir("/usr/bin")}
+t = os.stat("/tmp")
+print(hex(s.st_dev), s.st_uid, s.st_gid, int(s.st_mtime), s.st_ino,
+    d["python3.11"] == s.st_ino, hex(t.st_dev), os.stat("/").st_ino != s.st_ino)'
+	read -r dev uid gid mtime ino same tdev diff <<<"$output"
+	[ "$dev" = 0x801 ] && [ "$uid" = 0 ] && [ "$gid" = 0 ]
+	[ "$mtime" = 1704067200 ] && [ "$same" = True ] && [ "$tdev" = 0x2a ]
+	[ "$diff" = True ]
+	[ "$ino" != "$(stat -c %i "$PYROOT/usr/bin/python3.11")" ]
+	# Stable: the same number in another run.
+	vmm 0 "$PYROOT" -- $PY -c 'import os; print(os.stat("/usr/bin/python3.11").st_ino)'
+	[ "$output" = "$ino" ]
+}
+
+@test "vmm hostile: an image without /dev still has /dev/null and /dev/urandom" {
+	# The test guests' root has no /dev at all.
+	[ ! -e "$GROOT/dev" ]
+	vmm 0 "$GROOT" -- /devs
+}
+
+@test "vmm hostile: a 1000-deep /tmp tree is made, walked and removed" {
+	needs_python
+	vmm 0 "$PYROOT" -t 120000 -- $PY -c '
+import os
+p = "/tmp"
+for i in range(1000):
+    p += "/d"
+    os.mkdir(p)
+n, q = 0, "/tmp"
+while os.listdir(q):
+    q += "/" + os.listdir(q)[0]
+    n += 1
+for i in range(1000):
+    os.rmdir(p)
+    p = p[:-2]
+print(n, os.listdir("/tmp"))'
+	[ "$output" = "1000 []" ]
+}
+
+@test "vmm hostile: poll of no descriptors sleeps, and for ever is a wall-time kill" {
+	needs_python
+	vmm 0 "$PYROOT" -- $PY -c 'import select; print(select.poll().poll(1))'
+	[ "$output" = "[]" ]
+	vmm 137 "$PYROOT" -- $PY -c 'import select; select.poll().poll()'
+	[ "$(jq -r .kill_reason <<<"$json")" = wall_time ]
+}
