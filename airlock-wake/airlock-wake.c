@@ -250,28 +250,32 @@ rowbackend(const struct intent *row)
 }
 
 /*
- * This airlock-wake's backend of that kind (-1: auto), or NULL if it has
- * none.  Auto is the process backend: the kvm backend is not in the
- * pipeline yet.
+ * The backend of that kind (-1: auto) for row.  Auto is kvm wherever it
+ * can run the row's snapshot (/dev/kvm works and the image has a kvm
+ * snapshot), else the process backend; asked for by name, a backend is
+ * that backend or, if it cannot run here, a clear failure, never another.
  */
 static const struct wake_backend *
-backend_for(int id)
+backend_for(int id, const struct intent *row)
 {
 	switch (id) {
 	case -1:
+		return kvm_usable(row) ? &wake_kvm : &wake_process;
 	case BACKEND_PROCESS:
 		return &wake_process;
+	case BACKEND_KVM:
+		return &wake_kvm;
 	default:
 		return NULL;
 	}
 }
 
-/* The backend a row's frames get when they do not ask, or NULL. */
+/* The backend a row's frames get when they do not ask. */
 static const struct wake_backend *
 choose(const struct intent *row)
 {
 	return backend_for(forcebackend >= 0 ? forcebackend :
-	    rowbackend(row));
+	    rowbackend(row), row);
 }
 
 static json_t *
@@ -365,10 +369,7 @@ route(json_t *frame)
 		if (asked != -1)
 			want = asked;
 	}
-	if ((b = backend_for(want)) == NULL)
-		return reject(id, frame, 500, "backend_unavailable",
-		    "the %s backend is not available in this airlock-wake",
-		    backend_name(want));
+	b = backend_for(want, row);
 
 	s = snapshot_for(row, b);
 	if (!s->up)
@@ -397,6 +398,10 @@ route(json_t *frame)
 		    e->cg.version == 0 ? json_null() : json_pack("{s:i, s:s, "
 		    "s:s}", "version", e->cg.version, "memory", e->cg.memory,
 		    "pids", e->cg.pids));
+	/* A kvm sandbox's kernel is its VMM. */
+	if (rec != NULL && s->kernel_digest[0] != '\0')
+		json_object_set_new(json_object_get(rec, "wake"),
+		    "kernel_digest", json_string(s->kernel_digest));
 	pool_handout(e);
 	return rec;
 }
@@ -703,10 +708,6 @@ main(int argc, char *argv[])
 
 	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
 		errx(EXIT_USAGE, "%s", errbuf);
-	if (forcebackend >= 0 && backend_for(forcebackend) == NULL)
-		errx(EXIT_SANDBOX, "-b %s: the %s backend is not available in "
-		    "this airlock-wake", backend_name(forcebackend),
-		    backend_name(forcebackend));
 	setup_rundir(rundirbase);
 
 	memset(&sa, 0, sizeof(sa));

@@ -4,7 +4,11 @@
  * lease; and the sandboxes handed out to frames, watched until they end so
  * that their cgroups go with them.  The same for every backend.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +23,42 @@
 
 /* Sandboxes handed out: their zygote must outlive them (their pid 1). */
 static struct pool_entry	*handedout;
+
+int
+pool_listen(char path[108])
+{
+	static unsigned long counter;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int ls, n;
+
+	n = snprintf(path, sizeof(sa.sun_path), "%s/sb-%lu.sock", rundir,
+	    ++counter);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	if ((ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	/* Only we (root) may connect: snaft, which runs as root too. */
+	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(path, 0600) != 0 || listen(ls, 1) != 0) {
+		close(ls);
+		unlink(path);
+		return -1;
+	}
+	return ls;
+}
+
+/* A sandbox that is our own child (a VMM) is reaped once it has ended. */
+static void
+reap(struct pool_entry *e)
+{
+	if (e->child > 0)
+		(void)waitpid(e->child, NULL, 0);
+	e->child = 0;
+}
 
 /*
  * Remove the sandbox's cgroup.  Its task has exited, but the zygote may not
@@ -50,6 +90,7 @@ pool_discard(struct pool_entry *e)
 		pfd.events = POLLIN;
 		(void)poll(&pfd, 1, 1000);
 		close(e->pidfd);
+		reap(e);
 	}
 	if (e->cg.version != 0)
 		pool_uncgroup(e);
@@ -114,9 +155,9 @@ pool_tend(struct snapshot *s)
 
 	if (!s->up)
 		return;
-	pfd.fd = s->backend->readyfd(s);
 	pfd.events = POLLIN;
-	while (s->npending > 0 && poll(&pfd, 1, 0) == 1)
+	while (s->npending > 0 && (pfd.fd = s->backend->readyfd(s)) >= 0 &&
+	    poll(&pfd, 1, 0) == 1)
 		if (s->backend->collect(s) != 0) {
 			pool_down(s);
 			return;
@@ -232,6 +273,7 @@ pool_reap(int wait_ms)
 			if (e->cg.version != 0)
 				pool_uncgroup(e);
 			close(e->pidfd);
+			reap(e);
 			unlink(e->path);
 			free(e);
 		}

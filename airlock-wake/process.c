@@ -437,31 +437,17 @@ zygote_stop(struct snapshot *s)
 static int
 zygote_request(struct snapshot *s)
 {
-	static unsigned long counter;
 	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes, s->outdir_bytes,
 	    s->files };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pending *p;
-	int ls, go[2], fds[2], n;
+	int ls, go[2], fds[2];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
-	n = snprintf(p->path, sizeof(p->path), "%s/sb-%lu.sock", rundir,
-	    ++counter);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		free(p);
-		return -1;
-	}
-	strcpy(sa.sun_path, p->path);
-	unlink(p->path);
 	if (pipe2(go, O_CLOEXEC) != 0)
 		goto free_pending;
-	if ((ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+	if ((ls = pool_listen(p->path)) < 0)
 		goto close_go;
-	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(p->path, 0600) != 0 || listen(ls, 1) != 0)
-		goto close_socket;
 	fds[0] = ls;
 	fds[1] = go[0];
 	if (sb_send(s->ctl, SB_SPAWN, 0, &sp, sizeof(sp), NULL, 0, fds, 2) != 0)

@@ -216,6 +216,7 @@ snapshot_for(const struct intent *row, const struct wake_backend *b)
 	s->backend = b;
 	s->pid = -1;
 	s->ctl = -1;
+	s->kvm_fd = -1;
 	s->target = poolsize;
 	s->next = snapshots;
 	snapshots = s;

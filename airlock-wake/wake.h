@@ -34,15 +34,19 @@ struct pool_entry {
 	int			 pidfd;
 	uint64_t		 t_us;		/* when it was requested */
 	uint64_t		 ended_us;	/* when its payload was seen gone */
+	pid_t			 child;		/* ours to reap (a VMM), or 0 */
 	struct cgroup		 cg;		/* version 0: rlimits only */
 };
 
-/* A sandbox requested from a zygote, not yet collected. */
+/* A sandbox requested, not yet collected. */
 struct pending {
 	struct pending		*next;
-	int			 go;		/* write end: starts the sandbox */
+	int			 go;		/* process: write end, starts it;
+						   kvm: read end, its ready byte */
 	char			 path[108];
 	uint64_t		 t_us;
+	pid_t			 pid;		/* kvm: the VMM */
+	int			 pidfd;		/* kvm: the VMM */
 };
 
 struct snapshot;
@@ -66,7 +70,10 @@ struct wake_backend {
 	int		(*readyfd)(const struct snapshot *s);
 };
 
-extern const struct wake_backend	wake_process;
+extern const struct wake_backend	wake_process, wake_kvm;
+
+/* kvm.c: whether the kvm backend can run row's snapshot here. */
+int	kvm_usable(const struct intent *row);
 
 /* One (backend, image, snapshot, /tmp size) and its pool. */
 struct snapshot {
@@ -93,11 +100,15 @@ struct snapshot {
 	struct pool_entry	*pool;
 	size_t			 npool;
 	size_t			 target;	/* pool size to keep */
+	/* The requests not yet collected, oldest first. */
+	struct pending		*pending, *pending_tail;
+	size_t			 npending;
 	/* The process backend's: its zygote. */
 	int			 pid;
 	int			 ctl;		/* control socket to it */
-	struct pending		*pending, *pending_tail;
-	size_t			 npending;
+	/* The kvm backend's: the checked snapshot, and the VMM's digest. */
+	int			 kvm_fd;
+	char			 kernel_digest[80];
 };
 
 /* airlock-wake.c: the configuration and state every part reads. */
@@ -116,6 +127,7 @@ struct snapshot	*snapshot_for(const struct intent *,
 void		 snapshot_stop_all(void);
 
 /* pool.c */
+int		 pool_listen(char path[108]);
 void		 pool_tend(struct snapshot *);
 void		 pool_warm(const struct intent_table *,
 		    const struct wake_backend *(*choose)(const struct intent *));

@@ -16,7 +16,7 @@
 KVM_OUT	?= build/kvm
 # The kvm share of the suite: the test files that need /dev/kvm.
 KVM_TESTS ?= 70-vmm.bats 71-vmm-snapshot.bats 72-vmm-hostile.bats \
-	     73-vmm-jail.bats
+	     73-vmm-jail.bats 74-kvm-pipeline.bats
 # What make check runs in the test VM: a bounded part of the kvm share.
 # All of it is about 5 minutes of the test VM's time here (README), so
 # that is the part; name fewer files to bound it more.
