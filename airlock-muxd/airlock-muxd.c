@@ -3,9 +3,14 @@
  * 6; airlock-muxd(8) is the contract).  Bind, start the stages, serve: one
  * poll(2) loop, no threads.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <linux/capability.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,11 +19,13 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,7 @@
 
 #define MAX_LISTEN	16
 #define DRAIN_CLOSE_US	2000000		/* answered clients get this to go */
+#define MUXD_USER	"_airlock"
 
 struct muxd mx;
 
@@ -52,7 +60,8 @@ usage(void)
 	    "                    [-l address:port] [-m bytes] [-o bytes] "
 	    "[-P pipeline]\n"
 	    "                    [-R bytes] [-r seconds] [-s stage] "
-	    "[-t seconds] [-w seconds]\n");
+	    "[-t seconds] [-u user]\n"
+	    "                    [-w seconds]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -147,6 +156,7 @@ setnonblock(int fd)
 }
 
 static void	sockname(int, int, char *, size_t);
+static void	start_drain(const char *);
 
 /* Bind "host:port" or "[v6]:port". */
 static void
@@ -323,6 +333,82 @@ selfdir(void)
 	return dirname(path);
 }
 
+/*
+ * Serve as user, with nothing of root's: no supplementary group, no
+ * capability in any set, and no way back through a set-user-ID program.
+ * The stages keep root: they are the spawner's children (spawn.c), and it
+ * alone keeps root.  muxd holds its listening sockets and its pipes to the
+ * stages, which is all it needs to serve.
+ */
+static void
+drop(const struct passwd *pw)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	int cap;
+
+	/* The bounding set, while we still have CAP_SETPCAP to shrink it. */
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap) >= 0; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap) == -1)
+			err(EXIT_SYSTEM, "PR_CAPBSET_DROP");
+	if (setgroups(0, NULL) == -1)
+		err(EXIT_SYSTEM, "setgroups");
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
+		err(EXIT_SYSTEM, "setresgid %s", pw->pw_name);
+	/* All three uids: the permitted and effective sets empty with them. */
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		err(EXIT_SYSTEM, "setresuid %s", pw->pw_name);
+	/* The inheritable set is not emptied by the uid change. */
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		err(EXIT_SYSTEM, "capset");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		err(EXIT_SYSTEM, "PR_SET_NO_NEW_PRIVS");
+	if (setresuid(0, 0, 0) != -1 || setegid(0) != -1)
+		errx(EXIT_SYSTEM, "could become root again after dropping to "
+		    "%s", pw->pw_name);
+#ifdef __SANITIZE_ADDRESS__
+	/* LeakSanitizer's check at exit traces muxd from a child. */
+	prctl(PR_SET_DUMPABLE, 1);
+#endif
+	log_debug("serving as %s (uid %d)", pw->pw_name, (int)pw->pw_uid);
+}
+
+/* What the spawner reports, and its end (it never ends while muxd runs). */
+static void
+spawner_events(void)
+{
+	pid_t pid;
+	int st;
+
+	if (spawn_read(pipeline_exited) == 0 && !got_chld)
+		return;
+	got_chld = 0;
+	pid = waitpid(spawn_pid(), &st, WNOHANG);
+	if (pid == 0 && spawn_read(pipeline_exited) == 0)
+		return;
+	if (mx.fatal)
+		return;
+	warnx("the stage spawner died; no stage can be started again");
+	mx.fatal = 1;
+	start_drain("spawner gone");
+	pipeline_orphaned();
+}
+
+/* getpwnam(3)'s answer, kept past later calls. */
+static struct passwd *
+copy_passwd(const struct passwd *pw)
+{
+	struct passwd *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->pw_name = strdup(pw->pw_name)) == NULL)
+		return NULL;
+	c->pw_uid = pw->pw_uid;
+	c->pw_gid = pw->pw_gid;
+	return c;
+}
+
 static void
 setup_signals(void)
 {
@@ -361,7 +447,7 @@ start_drain(const char *why)
 		conn_drain(c);
 }
 
-enum pkind { P_SIG, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
+enum pkind { P_SIG, P_SPAWN, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
 
 struct pref {
 	enum pkind	 kind;
@@ -420,10 +506,7 @@ signals(void)
 		got_term = 0;
 		start_drain("signal");
 	}
-	if (got_chld) {
-		got_chld = 0;
-		pipeline_reap();
-	}
+	spawner_events();
 	if (got_hup) {
 		got_hup = 0;
 		if (!mx.draining)
@@ -477,6 +560,8 @@ serve(int inetd)
 
 		npfd = 0;
 		padd(sigpipe[0], POLLIN, P_SIG, NULL);
+		if (!mx.fatal)
+			padd(spawn_fd(), POLLIN, P_SPAWN, NULL);
 		if (now >= accept_paused_until)
 			for (n = 0; n < nlfds; n++)
 				padd(lfds[n], POLLIN, P_LISTEN, NULL);
@@ -521,6 +606,9 @@ serve(int inetd)
 			switch (prefs[i].kind) {
 			case P_SIG:
 				break;
+			case P_SPAWN:
+				spawner_events();
+				break;
 			case P_LISTEN:
 				if (!mx.draining)
 					accept_all(prefs[i].fd);
@@ -560,6 +648,7 @@ int
 main(int argc, char *argv[])
 {
 	struct rlimit rl;
+	struct passwd *pw = NULL;
 	struct conn *c;
 	const char **listen = NULL;
 	int ch, inetd = 0, nlisten = 0, staged = 0, fd;
@@ -585,13 +674,14 @@ main(int argc, char *argv[])
 	mx.idle_us = (uint64_t)MUXD_IDLE_TIMEOUT * 1000000;
 	mx.write_us = (uint64_t)MUXD_WRITE_TIMEOUT * 1000000;
 	mx.deadline_us = (uint64_t)MUXD_DEADLINE * 1000000;
+	mx.user = MUXD_USER;
 	LIST_INIT(&mx.insts);
 	LIST_INIT(&mx.conns);
 	LIST_INIT(&mx.frames);
 	if ((listen = calloc((size_t)argc, sizeof(*listen))) == NULL)
 		err(EXIT_SYSTEM, "calloc");
 
-	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:o:P:qR:r:s:t:Vvw:")) !=
+	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:o:P:qR:r:s:t:u:Vvw:")) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -650,6 +740,9 @@ main(int argc, char *argv[])
 			mx.idle_us = (uint64_t)number(optarg, 1, 86400, "-t") *
 			    1000000;
 			break;
+		case 'u':
+			mx.user = optarg;
+			break;
 		case 'V':
 			printf("airlock-muxd %s\n", AIRLOCK_VERSION);
 			return EXIT_OK;
@@ -690,6 +783,24 @@ main(int argc, char *argv[])
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	mx.selfdir = selfdir();
+	/*
+	 * The user to serve as, known before anything starts.  Not nobody:
+	 * the sandboxes' payloads run as the host's nobody, and muxd must
+	 * share nothing with them.
+	 */
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(mx.user)) == NULL)
+			errx(EXIT_SYSTEM, "user %s does not exist: create it "
+			    "(useradd --system --user-group --no-create-home "
+			    "%s) or name another with -u", mx.user, mx.user);
+		if (pw->pw_uid == 0 || pw->pw_gid == 0 ||
+		    strcmp(pw->pw_name, "nobody") == 0)
+			errx(EXIT_USAGE, "-u %s: muxd serves as a user of its "
+			    "own, neither root nor nobody", mx.user);
+		if ((pw = copy_passwd(pw)) == NULL)
+			err(EXIT_SYSTEM, "malloc");
+	}
+	spawn_init();
 	setup_signals();
 
 	/* Bind first: a port in use is an error before any stage starts. */
@@ -706,6 +817,8 @@ main(int argc, char *argv[])
 		pipeline_stop();
 		return EXIT_SYSTEM;
 	}
+	if (pw != NULL)
+		drop(pw);
 	if (inetd) {
 		setnonblock(0);
 		setnonblock(1);
@@ -727,5 +840,5 @@ main(int argc, char *argv[])
 	    (unsigned long long)mx.tokens_out,
 	    (unsigned long long)mx.unsigned_out,
 	    (unsigned long long)mx.refused);
-	return EXIT_OK;
+	return mx.fatal ? EXIT_SYSTEM : EXIT_OK;
 }

@@ -164,6 +164,7 @@ struct muxd {
 	uint64_t	 write_us;
 	uint64_t	 deadline_us;
 	const char	*selfdir;
+	const char	*user;		/* -u: whom muxd serves as */
 
 	/* State. */
 	struct stage	 stages[MUXD_MAX_STAGES];
@@ -175,6 +176,7 @@ struct muxd {
 	int		 nframes;	/* live frames, any kind */
 	int		 nflight;	/* frames in the pipeline proper */
 	int		 draining;	/* SIGTERM seen */
+	int		 fatal;		/* the spawner died: exit 111 */
 	uint64_t	 frames_in;
 	uint64_t	 tokens_out;
 	uint64_t	 unsigned_out;
@@ -230,12 +232,21 @@ int		 pipeline_start(void);
 void		 pipeline_enqueue(struct frame *, int stage, int front);
 void		 pipeline_read(struct inst *);
 void		 pipeline_write(struct inst *);
-void		 pipeline_reap(void);
+void		 pipeline_exited(pid_t, int status);
+void		 pipeline_orphaned(void);
 void		 pipeline_timers(uint64_t now, uint64_t *next);
 void		 pipeline_reload(void);
 void		 pipeline_drain(void);
 void		 pipeline_stop(void);
 int		 pipeline_idle(void);
 void		 inst_kill(struct inst *, const char *why);
+
+/* spawn.c */
+void		 spawn_init(void);
+pid_t		 spawn_pid(void);
+int		 spawn_fd(void);
+pid_t		 spawn_stage(int stage, int *wfd, int *rfd);
+void		 spawn_signal(pid_t, int sig);
+int		 spawn_read(void (*)(pid_t, int));
 
 #endif
