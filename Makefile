@@ -36,7 +36,8 @@ ALL_CFLAGS  = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	      $(shell pkg-config --cflags jansson 2>/dev/null)
 ALL_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
-TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd
+TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd \
+	  airlock-mcp
 # Tools with code so far; a directory without .c files builds nothing.
 BUILT	= $(foreach t,$(TOOLS),$(if $(wildcard $(t)/*.c),$(t)))
 BINS	= $(addprefix bin/,$(BUILT))
@@ -49,6 +50,7 @@ PKGS_airlock-snaft = jansson libseccomp
 PKGS_airlock-wake  = jansson
 PKGS_airlock-triage = jansson
 PKGS_airlock-muxd  = jansson
+PKGS_airlock-mcp   = jansson
 
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
@@ -131,13 +133,23 @@ build/tests/%: tests/prog/%.c build/libairlock.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson)
 
+# The official MCP SDK for tests/67-mcp.bats, from the npm registry, at the
+# versions tests/mcp/package-lock.json pins.
+MCP_SDK = build/mcp/node_modules/.airlock-installed
+$(MCP_SDK): tests/mcp/package.json tests/mcp/package-lock.json
+	@mkdir -p build/mcp
+	cp tests/mcp/package.json tests/mcp/package-lock.json build/mcp/
+	cd build/mcp && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 deps-check:
 	@sh mk/deps check
 deps-run:
 	@sh mk/deps run
 
 check: deps-check
-	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
+	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA) \
+	    $(MCP_SDK)
 	bats tests/
 
 check-long: check
