@@ -43,9 +43,12 @@
 #define MUXD_USER	"_airlock"
 
 struct muxd mx;
+struct mstats ms;
 
 static int		 lfds[MAX_LISTEN];
 static int		 nlfds;
+static int		 mlfds[4];	/* metrics (-M) */
+static int		 nmlfds;
 static int		 sigpipe[2];
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static uint64_t		 accept_paused_until;
@@ -57,11 +60,11 @@ usage(void)
 {
 	fprintf(stderr, "usage: airlock-muxd [-iqVv] [-c conns] [-D seconds] "
 	    "[-F frames] [-f frames]\n"
-	    "                    [-l address:port] [-m bytes] [-o bytes] "
-	    "[-P pipeline]\n"
-	    "                    [-R bytes] [-r seconds] [-s stage] "
-	    "[-t seconds] [-u user]\n"
-	    "                    [-w seconds]\n");
+	    "                    [-l address:port] [-M address:port] "
+	    "[-m bytes] [-o bytes]\n"
+	    "                    [-P pipeline] [-R bytes] [-r seconds] "
+	    "[-s stage] [-t seconds]\n"
+	    "                    [-u user] [-w seconds]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -158,9 +161,9 @@ setnonblock(int fd)
 static void	sockname(int, int, char *, size_t);
 static void	start_drain(const char *);
 
-/* Bind "host:port" or "[v6]:port". */
+/* Bind "host:port" or "[v6]:port": its sockets into fds, *n of max. */
 static void
-listen_on(const char *spec)
+bind_spec(const char *spec, int *fds, int *nfds, int max)
 {
 	struct addrinfo hints, *res, *ai;
 	char host[256], *port;
@@ -189,7 +192,7 @@ listen_on(const char *spec)
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
 		errx(EXIT_USAGE, "%s: %s", spec, gai_strerror(e));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (nlfds == MAX_LISTEN)
+		if (*nfds == max)
 			errx(EXIT_USAGE, "too many listening addresses");
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, ai->ai_protocol);
@@ -203,12 +206,48 @@ listen_on(const char *spec)
 			err(EXIT_SYSTEM, "bind %s", spec);
 		if (listen(fd, SOMAXCONN) == -1)
 			err(EXIT_SYSTEM, "listen %s", spec);
-		lfds[nlfds++] = fd;
+		fds[(*nfds)++] = fd;
 		n++;
 	}
 	freeaddrinfo(res);
 	if (n == 0)
 		errx(EXIT_SYSTEM, "%s: no address", spec);
+}
+
+static void
+listen_on(const char *spec)
+{
+	bind_spec(spec, lfds, &nlfds, MAX_LISTEN);
+}
+
+/*
+ * The metrics address: loopback only, since the metrics tell anyone who
+ * can read them how busy airlock is and with what (airlock-muxd(8),
+ * METRICS); a scraper elsewhere reaches them through a tunnel or proxy
+ * the operator chooses.
+ */
+static void
+metrics_on(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int i, loop;
+
+	bind_spec(spec, mlfds, &nmlfds, sizeof(mlfds) / sizeof(mlfds[0]));
+	for (i = 0; i < nmlfds; i++) {
+		sl = sizeof(ss);
+		if (getsockname(mlfds[i], (struct sockaddr *)&ss, &sl) == -1)
+			err(EXIT_SYSTEM, "getsockname");
+		if (ss.ss_family == AF_INET)
+			loop = (ntohl(((struct sockaddr_in *)&ss)->
+			    sin_addr.s_addr) >> 24) == 127;
+		else
+			loop = ss.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		if (!loop)
+			errx(EXIT_USAGE, "-M %s: the metrics address must be a "
+			    "loopback address", spec);
+	}
 }
 
 /*
@@ -309,6 +348,8 @@ accept_all(int lfd)
 		sockname(fd, 1, peer, sizeof(peer));
 		if (conn_new(fd, fd, 1, peer) == NULL)
 			close(fd);
+		else
+			ms.conns++;
 	}
 }
 
@@ -447,7 +488,7 @@ start_drain(const char *why)
 		conn_drain(c);
 }
 
-enum pkind { P_SIG, P_SPAWN, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
+enum pkind { P_SIG, P_SPAWN, P_MLISTEN, P_MCONN, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
 
 struct pref {
 	enum pkind	 kind;
@@ -519,6 +560,7 @@ serve(int inetd)
 {
 	struct conn *c, *nc;
 	struct inst *in;
+	struct mconn *mc;
 	uint64_t now, next, drain_close_at = 0;
 	size_t i;
 	int timeout, n;
@@ -533,6 +575,7 @@ serve(int inetd)
 		}
 		frame_timers(now, &next);
 		pipeline_timers(now, &next);
+		metrics_timers(now, &next);
 		for (c = LIST_FIRST(&mx.conns); c != NULL; c = nc) {
 			nc = LIST_NEXT(c, link);
 			if (c->dead)
@@ -562,6 +605,10 @@ serve(int inetd)
 		padd(sigpipe[0], POLLIN, P_SIG, NULL);
 		if (!mx.fatal)
 			padd(spawn_fd(), POLLIN, P_SPAWN, NULL);
+		for (n = 0; n < nmlfds; n++)
+			padd(mlfds[n], POLLIN, P_MLISTEN, NULL);
+		for (mc = metrics_first(); mc != NULL; mc = metrics_next(mc))
+			padd(metrics_fd(mc), metrics_events(mc), P_MCONN, mc);
 		if (now >= accept_paused_until)
 			for (n = 0; n < nlfds; n++)
 				padd(lfds[n], POLLIN, P_LISTEN, NULL);
@@ -609,6 +656,12 @@ serve(int inetd)
 			case P_SPAWN:
 				spawner_events();
 				break;
+			case P_MLISTEN:
+				metrics_accept(prefs[i].fd);
+				break;
+			case P_MCONN:
+				metrics_io(prefs[i].p, pfds[i].revents);
+				break;
 			case P_LISTEN:
 				if (!mx.draining)
 					accept_all(prefs[i].fd);
@@ -650,7 +703,7 @@ main(int argc, char *argv[])
 	struct rlimit rl;
 	struct passwd *pw = NULL;
 	struct conn *c;
-	const char **listen = NULL;
+	const char **listen = NULL, *metrics = NULL;
 	int ch, inetd = 0, nlisten = 0, staged = 0, fd;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -681,7 +734,7 @@ main(int argc, char *argv[])
 	if ((listen = calloc((size_t)argc, sizeof(*listen))) == NULL)
 		err(EXIT_SYSTEM, "calloc");
 
-	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:o:P:qR:r:s:t:u:Vvw:")) !=
+	while ((ch = getopt(argc, argv, "c:D:F:f:il:M:m:o:P:qR:r:s:t:u:Vvw:")) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -703,6 +756,9 @@ main(int argc, char *argv[])
 			break;
 		case 'l':
 			listen[nlisten++] = optarg;
+			break;
+		case 'M':
+			metrics = optarg;
 			break;
 		case 'm':
 			mx.frame_max = (size_t)number(optarg, 64,
@@ -800,6 +856,9 @@ main(int argc, char *argv[])
 		if ((pw = copy_passwd(pw)) == NULL)
 			err(EXIT_SYSTEM, "malloc");
 	}
+	/* The signer's word on its batches, for the metrics (airlock-sign(1)). */
+	if (metrics != NULL && setenv("AIRLOCK_SIGN_STATS", "1", 1) == -1)
+		err(EXIT_SYSTEM, "setenv");
 	spawn_init();
 	setup_signals();
 
@@ -811,6 +870,8 @@ main(int argc, char *argv[])
 		if (nlfds == 0)
 			listen_on("127.0.0.1:" MUXD_PORT);
 	}
+	if (metrics != NULL)
+		metrics_on(metrics);
 	free(listen);
 
 	if (pipeline_start() == -1) {
@@ -831,6 +892,12 @@ main(int argc, char *argv[])
 
 		sockname(lfds[ch], 0, name, sizeof(name));
 		log_info("listening on %s", name);
+	}
+	for (ch = 0; ch < nmlfds; ch++) {
+		char name[64];
+
+		sockname(mlfds[ch], 0, name, sizeof(name));
+		log_info("metrics on %s", name);
 	}
 	log_info("ready: %d stages, %s", mx.nstages, inetd ? "inetd mode" :
 	    "accepting");

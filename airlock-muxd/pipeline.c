@@ -262,6 +262,7 @@ pipeline_enqueue(struct frame *f, int stage, int front)
 		return;
 	}
 	f->stage = stage;
+	f->stage_t0 = now_us();
 	f->queued = 1;
 	if (front)
 		TAILQ_INSERT_HEAD(&s->queue, f, q);
@@ -307,6 +308,7 @@ online(struct inst *in, char *line, size_t len)
 	}
 	in->nheld--;
 	f->inst = NULL;
+	metrics_stage(s->index, now_us() - f->stage_t0);
 	if (s->index == mx.nstages - 1) {
 		frame_signed(f, rec);
 		goto out;
@@ -563,6 +565,7 @@ pipeline_timers(uint64_t now, uint64_t *next)
 				*next = s->restart_at;
 			continue;
 		}
+		s->restarts++;
 		log_info("stage %d: %s restarted (pid %d)", i, s->name,
 		    (int)s->cur->pid);
 		pipeline_write(s->cur);

@@ -32,6 +32,8 @@
 #define DEFAULT_SECKEY	"/var/lib/airlock/airlock.sec"
 
 static struct signer signer;
+/* AIRLOCK_SIGN_STATS: each record says in which batch it was signed. */
+static int	stats;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -146,6 +148,8 @@ testenv(void)
 		log_info("AIRLOCK_SIGN_TIME is set: every token says %s", s);
 		signer.fixedtime = s;
 	}
+	if ((s = getenv("AIRLOCK_SIGN_STATS")) != NULL && *s != '\0')
+		stats = 1;
 	if ((s = getenv("AIRLOCK_SIGN_HOST")) != NULL && *s != '\0') {
 		log_info("AIRLOCK_SIGN_HOST is set: tokens name host %s", s);
 		signer.host = s;
@@ -201,11 +205,20 @@ openkey(const char *sec, const char *pub, int create, int wait)
 static void
 flushbatch(json_t **batch, size_t *n)
 {
+	uint64_t t0;
 	size_t i;
 
 	if (*n == 0)
 		return;
+	t0 = now_us();
 	chain_commit(&signer.chain);
+	t0 = now_us() - t0;
+	for (i = 0; stats && i < *n; i++)
+		if (json_object_set_new(batch[i], "sign", json_pack(
+		    "{s:I, s:I, s:I}", "batch", (json_int_t)*n,
+		    "batch_index", (json_int_t)i,
+		    "sync_us", (json_int_t)t0)) != 0)
+			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
 		if (jsonl_write(stdout, batch[i]) != 0)
 			err(EXIT_SYSTEM, "write");

@@ -596,6 +596,8 @@ status_field() {
 @test "muxd: bad usage and a stage that cannot start" {
 	run_tool 100 airlock-muxd -P airlock-sign
 	assert_output ''
+	run_tool 100 airlock-muxd -Z
+	usage_is_synopsis airlock-muxd.8
 	run_tool 100 airlock-muxd -m 1
 	run_tool 111 airlock-muxd -l 127.0.0.1:0 -P "no-such-stage-xyz|$SIGNER"
 	assert_equal "$stderr" "airlock-muxd: exec no-such-stage-xyz: No such file or directory"

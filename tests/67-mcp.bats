@@ -181,9 +181,7 @@ INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":
 
 @test "mcp: bad usage and a table that does not load" {
 	run_tool 100 airlock-mcp -x
-	assert_equal "$stderr" "airlock-mcp: invalid option -- 'x'
-usage: airlock-mcp [-pqVv] [-a aint] [-c address:port] [-P pipeline]
-                   [-t intents] [-w seconds]"
+	usage_is_synopsis airlock-mcp.1
 	run_tool 100 airlock-mcp -p -c 127.0.0.1:4430
 	run_tool 111 airlock-mcp -t /nonexistent/intents </dev/null
 	[[ $stderr == "airlock-mcp: /nonexistent/intents"* ]]
