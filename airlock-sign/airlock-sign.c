@@ -41,7 +41,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: airlock-sign [-cqvw] [-k seckey] [-s chain]\n"
 	    "       airlock-sign -G [-fq] [-k seckey] [-p pubkey]\n"
-	    "       airlock-sign -V [-qrv] [-p pubkey] [-x dir] [file ...]\n");
+	    "       airlock-sign -V [-qrv] [-p pubkey] ... [-x dir] [file ...]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -296,6 +296,8 @@ main(int argc, char *argv[])
 {
 	const char *sec = NULL, *pub = NULL, *chainpath = NULL;
 	const char *exportdir = NULL;
+	char **pubs;
+	size_t npub = 0;
 	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0;
 	int quiet = 0, verbose = 0;
 
@@ -303,6 +305,9 @@ main(int argc, char *argv[])
 		printf("airlock-sign %s\n", AIRLOCK_VERSION);
 		return EXIT_OK;
 	}
+	/* -V takes several public keys, one chain each. */
+	if ((pubs = calloc((size_t)argc, sizeof(*pubs))) == NULL)
+		err(EXIT_SYSTEM, "calloc");
 	while ((ch = getopt(argc, argv, "cfGk:p:qrs:vVwx:")) != -1) {
 		switch (ch) {
 		case 'G':
@@ -322,6 +327,7 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			pub = optarg;
+			pubs[npub++] = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -356,7 +362,7 @@ main(int argc, char *argv[])
 		break;
 	case 'G':
 		if (create || rooted || chainpath || wait || verbose ||
-		    exportdir || argc)
+		    exportdir || argc || npub > 1)
 			usage();
 		break;
 	case 'V':
@@ -377,7 +383,7 @@ main(int argc, char *argv[])
 	if (sec == NULL && (sec = getenvpath("AIRLOCK_SIGN_KEY")) == NULL)
 		sec = DEFAULT_SECKEY;
 	if (pub == NULL)
-		pub = sibling(sec, ".pub");
+		pub = pubs[npub++] = sibling(sec, ".pub");
 	if (chainpath == NULL &&
 	    (chainpath = getenvpath("AIRLOCK_CHAIN")) == NULL)
 		chainpath = sibling(sec, ".chain");
@@ -387,8 +393,8 @@ main(int argc, char *argv[])
 		generate(sec, pub, force);
 		return EXIT_OK;
 	case 'V':
-		return verify_main(pub, argv, (size_t)argc, rooted, exportdir,
-		    quiet, verbose);
+		return verify_main(pubs, npub, argv, (size_t)argc, rooted,
+		    exportdir, quiet, verbose);
 	}
 	testenv();
 	openkey(sec, pub, create, wait);
