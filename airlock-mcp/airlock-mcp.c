@@ -284,19 +284,6 @@ timers(uint64_t now, int *timeout)
 	*timeout = (int)((next - now + 999) / 1000);
 }
 
-static long long
-number(const char *s, long long min, long long max, const char *what)
-{
-	long long v;
-
-	if (parse_number(s, min, max, &v) != 0) {
-		warnx("%s must be a number from %lld to %lld: %s", what, min,
-		    max, s);
-		usage();
-	}
-	return v;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -306,6 +293,7 @@ main(int argc, char *argv[])
 	const char *address = NULL, *pipeline = NULL, *intents = NULL, *line;
 	char errbuf[512];
 	size_t len;
+	long long secs;
 	int ch, private = 0, rc, timeout, quiet = 0, inopen = 1;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -341,8 +329,12 @@ main(int argc, char *argv[])
 			log_level = 2;
 			break;
 		case 'w':
-			wait_us = (uint64_t)number(optarg, 1, 86400, "-w") *
-			    1000000;
+			if (parse_number(optarg, 1, 86400, &secs) != 0) {
+				warnx("-w must be a number from 1 to 86400: %s",
+				    optarg);
+				usage();
+			}
+			wait_us = (uint64_t)secs * 1000000;
 			break;
 		default:
 			usage();

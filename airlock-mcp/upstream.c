@@ -29,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "addr.h"
 #include "airlock.h"
 #include "jsonl.h"
 #include "mcp.h"
@@ -58,35 +59,15 @@ static pid_t			 privpid = -1;
 static struct link		**plinks;	/* up_poll's, for up_events */
 static size_t			 nplinks;
 
-/* "host:port" or "[v6]:port", resolved once. */
+/* The muxd's address, resolved once. */
 static void
 resolve(const char *spec)
 {
-	struct addrinfo hints, *res;
-	char host[256], *port;
-	int e;
+	struct addrinfo *res;
+	char why[512];
 
-	if (strlen(spec) >= sizeof(host))
-		errx(EXIT_USAGE, "address too long: %s", spec);
-	strcpy(host, spec);
-	if (host[0] == '[') {
-		if ((port = strstr(host, "]:")) == NULL)
-			errx(EXIT_USAGE, "bad address (want [addr]:port): %s",
-			    spec);
-		*port = '\0';
-		port += 2;
-		memmove(host, host + 1, strlen(host));
-	} else {
-		if ((port = strrchr(host, ':')) == NULL)
-			errx(EXIT_USAGE, "bad address (want addr:port): %s",
-			    spec);
-		*port++ = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
-		errx(EXIT_USAGE, "%s: %s", spec, gai_strerror(e));
+	if (addr_resolve(spec, 0, &res, why, sizeof(why)) == -1)
+		errx(EXIT_USAGE, "%s", why);
 	memcpy(&addr, res->ai_addr, res->ai_addrlen);
 	addrlen = res->ai_addrlen;
 	freeaddrinfo(res);

@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "addr.h"
 #include "airlock.h"
 #include "muxd.h"
 
@@ -165,32 +166,12 @@ static void	start_drain(const char *);
 static void
 bind_spec(const char *spec, int *fds, int *nfds, int max)
 {
-	struct addrinfo hints, *res, *ai;
-	char host[256], *port;
-	int fd, one = 1, e, n = 0;
+	struct addrinfo *res, *ai;
+	char why[512];
+	int fd, one = 1, n = 0;
 
-	if (strlen(spec) >= sizeof(host))
-		errx(EXIT_USAGE, "address too long: %s", spec);
-	strcpy(host, spec);
-	if (host[0] == '[') {
-		if ((port = strstr(host, "]:")) == NULL)
-			errx(EXIT_USAGE, "bad address (want [addr]:port): %s",
-			    spec);
-		*port = '\0';
-		port += 2;
-		memmove(host, host + 1, strlen(host));
-	} else {
-		if ((port = strrchr(host, ':')) == NULL)
-			errx(EXIT_USAGE, "bad address (want addr:port): %s",
-			    spec);
-		*port++ = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
-		errx(EXIT_USAGE, "%s: %s", spec, gai_strerror(e));
+	if (addr_resolve(spec, 1, &res, why, sizeof(why)) == -1)
+		errx(EXIT_USAGE, "%s", why);
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (*nfds == max)
 			errx(EXIT_USAGE, "too many listening addresses");

@@ -11,21 +11,15 @@ LOADGEN=$TOP/build/tests/loadgen
 
 setup_file() {
 	needs_image
-	cp "$DATA/test.sec" "$DATA/test.pub" "$BATS_FILE_TMPDIR/"
-	export AIRLOCK_SIGN_KEY=$BATS_FILE_TMPDIR/test.sec
-	export AIRLOCK_CHAIN=$BATS_FILE_TMPDIR/chain
-	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
-	export AIRLOCK_RUNDIR=$BATS_FILE_TMPDIR/run
 	# Port 0: the kernel picks, and the log says which.
-	serve_muxd "$BATS_FILE_TMPDIR/muxd.log" airlock-muxd -M 127.0.0.1:0
+	serve_pipeline -M 127.0.0.1:0
 	MPORT=$(sed -n 's/.*metrics on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
 	    "$BATS_FILE_TMPDIR/muxd.log")
-	export PORT MUXPID MPORT
+	export MPORT
 }
 
 teardown_file() {
-	[ -n "${MUXPID:-}" ] && kill -TERM "$MUXPID" 2>/dev/null
-	wait "$MUXPID" 2>/dev/null || true
+	stop_pipeline
 }
 
 setup() {

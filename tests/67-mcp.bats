@@ -15,18 +15,11 @@ setup_file() {
 	needs_image
 	[ -d "$SDK/@modelcontextprotocol/sdk" ] ||
 	    skip "the MCP SDK is not installed (make check installs it)"
-	cp "$DATA/test.sec" "$DATA/test.pub" "$BATS_FILE_TMPDIR/"
-	export AIRLOCK_SIGN_KEY=$BATS_FILE_TMPDIR/test.sec
-	export AIRLOCK_CHAIN=$BATS_FILE_TMPDIR/chain
-	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
-	export AIRLOCK_RUNDIR=$BATS_FILE_TMPDIR/run
-	serve_muxd "$BATS_FILE_TMPDIR/muxd.log" airlock-muxd
-	export PORT MUXPID
+	serve_pipeline
 }
 
 teardown_file() {
-	[ -n "${MUXPID:-}" ] && kill -TERM "$MUXPID" 2>/dev/null
-	wait "$MUXPID" 2>/dev/null || true
+	stop_pipeline
 }
 
 setup() {
@@ -164,7 +157,12 @@ INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":
 	# The whole private chain, from seq 1: exactly these four tokens.
 	run_tool 0 airlock-sign -V -r -v -p "$DATA/test.pub" "$d/tokens"
 	[[ $stderr == *"4 tokens, seq 1 to 4, key "*": verified" ]]
-	# The private muxd and its pipeline are gone with the client.
+	# The private muxd and its pipeline end with the client (the SDK
+	# closes airlock-mcp; muxd drains first).
+	for _ in $(seq 200); do
+		pgrep -f "airlock-muxd -i -t 86400" >/dev/null || break
+		sleep 0.05
+	done
 	run pgrep -f "airlock-muxd -i -t 86400"
 	assert_output ''
 }
