@@ -40,7 +40,7 @@ ALL_CFLAGS  = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 ALL_LDFLAGS = $(LDFLAGS) -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
 TOOLS	= airlock-wake airlock-snaft airlock-triage airlock-sign airlock-muxd \
-	  airlock-vmm
+	  airlock-vmm airlock-mcp
 # Tools with code so far; a directory without .c files builds nothing.
 BUILT	= $(foreach t,$(TOOLS),$(if $(wildcard $(t)/*.c),$(t)))
 BINS	= $(addprefix bin/,$(BUILT))
@@ -55,6 +55,7 @@ PKGS_airlock-wake  = jansson
 PKGS_airlock-triage = jansson
 PKGS_airlock-muxd  = jansson
 PKGS_airlock-vmm   = libseccomp
+PKGS_airlock-mcp   = jansson
 
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
@@ -130,13 +131,23 @@ build/tests/%: tests/prog/%.c build/libairlock.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson)
 
+# The official MCP SDK for tests/67-mcp.bats, from the npm registry, at the
+# versions tests/mcp/package-lock.json pins.
+MCP_SDK = build/mcp/node_modules/.airlock-installed
+$(MCP_SDK): tests/mcp/package.json tests/mcp/package-lock.json
+	@mkdir -p build/mcp
+	cp tests/mcp/package.json tests/mcp/package-lock.json build/mcp/
+	cd build/mcp && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 deps-check:
 	@sh mk/deps check
 deps-run:
 	@sh mk/deps run
 
 check: deps-check
-	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA)
+	@$(MAKE) --no-print-directory all images $(TEST_BINS) $(TEST_BINS_EXTRA) \
+	    $(MCP_SDK)
 	bats tests/
 	@[ "$(KVM_TESTBED)" = 0 ] || $(MAKE) --no-print-directory check-kvm \
 	    KVM_TESTS="$(KVM_TESTS_CHECK)"

@@ -3,9 +3,14 @@
  * 6; airlock-muxd(8) is the contract).  Bind, start the stages, serve: one
  * poll(2) loop, no threads.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <linux/capability.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,11 +19,13 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +35,21 @@
 
 #include <jansson.h>
 
+#include "addr.h"
 #include "airlock.h"
 #include "muxd.h"
 
 #define MAX_LISTEN	16
 #define DRAIN_CLOSE_US	2000000		/* answered clients get this to go */
+#define MUXD_USER	"_airlock"
 
 struct muxd mx;
+struct mstats ms;
 
 static int		 lfds[MAX_LISTEN];
 static int		 nlfds;
+static int		 mlfds[4];	/* metrics (-M) */
+static int		 nmlfds;
 static int		 sigpipe[2];
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static uint64_t		 accept_paused_until;
@@ -49,10 +61,11 @@ usage(void)
 {
 	fprintf(stderr, "usage: airlock-muxd [-iqVv] [-c conns] [-D seconds] "
 	    "[-F frames] [-f frames]\n"
-	    "                    [-l address:port] [-m bytes] [-o bytes] "
-	    "[-P pipeline]\n"
-	    "                    [-R bytes] [-r seconds] [-s stage] "
-	    "[-t seconds] [-w seconds]\n");
+	    "                    [-l address:port] [-M address:port] "
+	    "[-m bytes] [-o bytes]\n"
+	    "                    [-P pipeline] [-R bytes] [-r seconds] "
+	    "[-s stage] [-t seconds]\n"
+	    "                    [-u user] [-w seconds]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -147,39 +160,20 @@ setnonblock(int fd)
 }
 
 static void	sockname(int, int, char *, size_t);
+static void	start_drain(const char *);
 
-/* Bind "host:port" or "[v6]:port". */
+/* Bind "host:port" or "[v6]:port": its sockets into fds, *n of max. */
 static void
-listen_on(const char *spec)
+bind_spec(const char *spec, int *fds, int *nfds, int max)
 {
-	struct addrinfo hints, *res, *ai;
-	char host[256], *port;
-	int fd, one = 1, e, n = 0;
+	struct addrinfo *res, *ai;
+	char why[512];
+	int fd, one = 1, n = 0;
 
-	if (strlen(spec) >= sizeof(host))
-		errx(EXIT_USAGE, "address too long: %s", spec);
-	strcpy(host, spec);
-	if (host[0] == '[') {
-		if ((port = strstr(host, "]:")) == NULL)
-			errx(EXIT_USAGE, "bad address (want [addr]:port): %s",
-			    spec);
-		*port = '\0';
-		port += 2;
-		memmove(host, host + 1, strlen(host));
-	} else {
-		if ((port = strrchr(host, ':')) == NULL)
-			errx(EXIT_USAGE, "bad address (want addr:port): %s",
-			    spec);
-		*port++ = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
-		errx(EXIT_USAGE, "%s: %s", spec, gai_strerror(e));
+	if (addr_resolve(spec, 1, &res, why, sizeof(why)) == -1)
+		errx(EXIT_USAGE, "%s", why);
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (nlfds == MAX_LISTEN)
+		if (*nfds == max)
 			errx(EXIT_USAGE, "too many listening addresses");
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, ai->ai_protocol);
@@ -193,12 +187,48 @@ listen_on(const char *spec)
 			err(EXIT_SYSTEM, "bind %s", spec);
 		if (listen(fd, SOMAXCONN) == -1)
 			err(EXIT_SYSTEM, "listen %s", spec);
-		lfds[nlfds++] = fd;
+		fds[(*nfds)++] = fd;
 		n++;
 	}
 	freeaddrinfo(res);
 	if (n == 0)
 		errx(EXIT_SYSTEM, "%s: no address", spec);
+}
+
+static void
+listen_on(const char *spec)
+{
+	bind_spec(spec, lfds, &nlfds, MAX_LISTEN);
+}
+
+/*
+ * The metrics address: loopback only, since the metrics tell anyone who
+ * can read them how busy airlock is and with what (airlock-muxd(8),
+ * METRICS); a scraper elsewhere reaches them through a tunnel or proxy
+ * the operator chooses.
+ */
+static void
+metrics_on(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int i, loop;
+
+	bind_spec(spec, mlfds, &nmlfds, sizeof(mlfds) / sizeof(mlfds[0]));
+	for (i = 0; i < nmlfds; i++) {
+		sl = sizeof(ss);
+		if (getsockname(mlfds[i], (struct sockaddr *)&ss, &sl) == -1)
+			err(EXIT_SYSTEM, "getsockname");
+		if (ss.ss_family == AF_INET)
+			loop = (ntohl(((struct sockaddr_in *)&ss)->
+			    sin_addr.s_addr) >> 24) == 127;
+		else
+			loop = ss.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		if (!loop)
+			errx(EXIT_USAGE, "-M %s: the metrics address must be a "
+			    "loopback address", spec);
+	}
 }
 
 /*
@@ -299,6 +329,8 @@ accept_all(int lfd)
 		sockname(fd, 1, peer, sizeof(peer));
 		if (conn_new(fd, fd, 1, peer) == NULL)
 			close(fd);
+		else
+			ms.conns++;
 	}
 }
 
@@ -321,6 +353,82 @@ selfdir(void)
 		return NULL;
 	path[n] = '\0';
 	return dirname(path);
+}
+
+/*
+ * Serve as user, with nothing of root's: no supplementary group, no
+ * capability in any set, and no way back through a set-user-ID program.
+ * The stages keep root: they are the spawner's children (spawn.c), and it
+ * alone keeps root.  muxd holds its listening sockets and its pipes to the
+ * stages, which is all it needs to serve.
+ */
+static void
+drop(const struct passwd *pw)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	int cap;
+
+	/* The bounding set, while we still have CAP_SETPCAP to shrink it. */
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap) >= 0; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap) == -1)
+			err(EXIT_SYSTEM, "PR_CAPBSET_DROP");
+	if (setgroups(0, NULL) == -1)
+		err(EXIT_SYSTEM, "setgroups");
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
+		err(EXIT_SYSTEM, "setresgid %s", pw->pw_name);
+	/* All three uids: the permitted and effective sets empty with them. */
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		err(EXIT_SYSTEM, "setresuid %s", pw->pw_name);
+	/* The inheritable set is not emptied by the uid change. */
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		err(EXIT_SYSTEM, "capset");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		err(EXIT_SYSTEM, "PR_SET_NO_NEW_PRIVS");
+	if (setresuid(0, 0, 0) != -1 || setegid(0) != -1)
+		errx(EXIT_SYSTEM, "could become root again after dropping to "
+		    "%s", pw->pw_name);
+#ifdef __SANITIZE_ADDRESS__
+	/* LeakSanitizer's check at exit traces muxd from a child. */
+	prctl(PR_SET_DUMPABLE, 1);
+#endif
+	log_debug("serving as %s (uid %d)", pw->pw_name, (int)pw->pw_uid);
+}
+
+/* What the spawner reports, and its end (it never ends while muxd runs). */
+static void
+spawner_events(void)
+{
+	pid_t pid;
+	int st;
+
+	if (spawn_read(pipeline_exited) == 0 && !got_chld)
+		return;
+	got_chld = 0;
+	pid = waitpid(spawn_pid(), &st, WNOHANG);
+	if (pid == 0 && spawn_read(pipeline_exited) == 0)
+		return;
+	if (mx.fatal)
+		return;
+	warnx("the stage spawner died; no stage can be started again");
+	mx.fatal = 1;
+	start_drain("spawner gone");
+	pipeline_orphaned();
+}
+
+/* getpwnam(3)'s answer, kept past later calls. */
+static struct passwd *
+copy_passwd(const struct passwd *pw)
+{
+	struct passwd *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->pw_name = strdup(pw->pw_name)) == NULL)
+		return NULL;
+	c->pw_uid = pw->pw_uid;
+	c->pw_gid = pw->pw_gid;
+	return c;
 }
 
 static void
@@ -361,7 +469,7 @@ start_drain(const char *why)
 		conn_drain(c);
 }
 
-enum pkind { P_SIG, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
+enum pkind { P_SIG, P_SPAWN, P_MLISTEN, P_MCONN, P_LISTEN, P_CONN_R, P_CONN_W, P_INST_R, P_INST_W };
 
 struct pref {
 	enum pkind	 kind;
@@ -420,10 +528,7 @@ signals(void)
 		got_term = 0;
 		start_drain("signal");
 	}
-	if (got_chld) {
-		got_chld = 0;
-		pipeline_reap();
-	}
+	spawner_events();
 	if (got_hup) {
 		got_hup = 0;
 		if (!mx.draining)
@@ -436,6 +541,7 @@ serve(int inetd)
 {
 	struct conn *c, *nc;
 	struct inst *in;
+	struct mconn *mc;
 	uint64_t now, next, drain_close_at = 0;
 	size_t i;
 	int timeout, n;
@@ -450,6 +556,7 @@ serve(int inetd)
 		}
 		frame_timers(now, &next);
 		pipeline_timers(now, &next);
+		metrics_timers(now, &next);
 		for (c = LIST_FIRST(&mx.conns); c != NULL; c = nc) {
 			nc = LIST_NEXT(c, link);
 			if (c->dead)
@@ -477,6 +584,12 @@ serve(int inetd)
 
 		npfd = 0;
 		padd(sigpipe[0], POLLIN, P_SIG, NULL);
+		if (!mx.fatal)
+			padd(spawn_fd(), POLLIN, P_SPAWN, NULL);
+		for (n = 0; n < nmlfds; n++)
+			padd(mlfds[n], POLLIN, P_MLISTEN, NULL);
+		for (mc = metrics_first(); mc != NULL; mc = metrics_next(mc))
+			padd(metrics_fd(mc), metrics_events(mc), P_MCONN, mc);
 		if (now >= accept_paused_until)
 			for (n = 0; n < nlfds; n++)
 				padd(lfds[n], POLLIN, P_LISTEN, NULL);
@@ -521,6 +634,15 @@ serve(int inetd)
 			switch (prefs[i].kind) {
 			case P_SIG:
 				break;
+			case P_SPAWN:
+				spawner_events();
+				break;
+			case P_MLISTEN:
+				metrics_accept(prefs[i].fd);
+				break;
+			case P_MCONN:
+				metrics_io(prefs[i].p, pfds[i].revents);
+				break;
 			case P_LISTEN:
 				if (!mx.draining)
 					accept_all(prefs[i].fd);
@@ -560,8 +682,9 @@ int
 main(int argc, char *argv[])
 {
 	struct rlimit rl;
+	struct passwd *pw = NULL;
 	struct conn *c;
-	const char **listen = NULL;
+	const char **listen = NULL, *metrics = NULL;
 	int ch, inetd = 0, nlisten = 0, staged = 0, fd;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -585,13 +708,14 @@ main(int argc, char *argv[])
 	mx.idle_us = (uint64_t)MUXD_IDLE_TIMEOUT * 1000000;
 	mx.write_us = (uint64_t)MUXD_WRITE_TIMEOUT * 1000000;
 	mx.deadline_us = (uint64_t)MUXD_DEADLINE * 1000000;
+	mx.user = MUXD_USER;
 	LIST_INIT(&mx.insts);
 	LIST_INIT(&mx.conns);
 	LIST_INIT(&mx.frames);
 	if ((listen = calloc((size_t)argc, sizeof(*listen))) == NULL)
 		err(EXIT_SYSTEM, "calloc");
 
-	while ((ch = getopt(argc, argv, "c:D:F:f:il:m:o:P:qR:r:s:t:Vvw:")) !=
+	while ((ch = getopt(argc, argv, "c:D:F:f:il:M:m:o:P:qR:r:s:t:u:Vvw:")) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -613,6 +737,9 @@ main(int argc, char *argv[])
 			break;
 		case 'l':
 			listen[nlisten++] = optarg;
+			break;
+		case 'M':
+			metrics = optarg;
 			break;
 		case 'm':
 			mx.frame_max = (size_t)number(optarg, 64,
@@ -649,6 +776,9 @@ main(int argc, char *argv[])
 		case 't':
 			mx.idle_us = (uint64_t)number(optarg, 1, 86400, "-t") *
 			    1000000;
+			break;
+		case 'u':
+			mx.user = optarg;
 			break;
 		case 'V':
 			printf("airlock-muxd %s\n", AIRLOCK_VERSION);
@@ -690,6 +820,27 @@ main(int argc, char *argv[])
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	mx.selfdir = selfdir();
+	/*
+	 * The user to serve as, known before anything starts.  Not nobody:
+	 * the sandboxes' payloads run as the host's nobody, and muxd must
+	 * share nothing with them.
+	 */
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(mx.user)) == NULL)
+			errx(EXIT_SYSTEM, "user %s does not exist: create it "
+			    "(useradd --system --user-group --no-create-home "
+			    "%s) or name another with -u", mx.user, mx.user);
+		if (pw->pw_uid == 0 || pw->pw_gid == 0 ||
+		    strcmp(pw->pw_name, "nobody") == 0)
+			errx(EXIT_USAGE, "-u %s: muxd serves as a user of its "
+			    "own, neither root nor nobody", mx.user);
+		if ((pw = copy_passwd(pw)) == NULL)
+			err(EXIT_SYSTEM, "malloc");
+	}
+	/* The signer's word on its batches, for the metrics (airlock-sign(1)). */
+	if (metrics != NULL && setenv("AIRLOCK_SIGN_STATS", "1", 1) == -1)
+		err(EXIT_SYSTEM, "setenv");
+	spawn_init();
 	setup_signals();
 
 	/* Bind first: a port in use is an error before any stage starts. */
@@ -700,12 +851,16 @@ main(int argc, char *argv[])
 		if (nlfds == 0)
 			listen_on("127.0.0.1:" MUXD_PORT);
 	}
+	if (metrics != NULL)
+		metrics_on(metrics);
 	free(listen);
 
 	if (pipeline_start() == -1) {
 		pipeline_stop();
 		return EXIT_SYSTEM;
 	}
+	if (pw != NULL)
+		drop(pw);
 	if (inetd) {
 		setnonblock(0);
 		setnonblock(1);
@@ -719,6 +874,12 @@ main(int argc, char *argv[])
 		sockname(lfds[ch], 0, name, sizeof(name));
 		log_info("listening on %s", name);
 	}
+	for (ch = 0; ch < nmlfds; ch++) {
+		char name[64];
+
+		sockname(mlfds[ch], 0, name, sizeof(name));
+		log_info("metrics on %s", name);
+	}
 	log_info("ready: %d stages, %s", mx.nstages, inetd ? "inetd mode" :
 	    "accepting");
 	serve(inetd);
@@ -727,5 +888,5 @@ main(int argc, char *argv[])
 	    (unsigned long long)mx.tokens_out,
 	    (unsigned long long)mx.unsigned_out,
 	    (unsigned long long)mx.refused);
-	return EXIT_OK;
+	return mx.fatal ? EXIT_SYSTEM : EXIT_OK;
 }

@@ -227,6 +227,7 @@ conn_write(struct conn *c)
 			return;
 		}
 		c->outoff += (size_t)n;
+		ms.bytes_out += (uint64_t)n;
 		c->last_io = c->last_write = now_us();
 	}
 	if (c->dead)
@@ -572,6 +573,7 @@ conn_read(struct conn *c)
 		eof(c);
 		return;
 	}
+	ms.bytes_in += (uint64_t)n;
 	if (c->closing || c->stopread)
 		return;		/* draining towards EOF, or ignoring */
 	/*

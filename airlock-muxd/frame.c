@@ -294,6 +294,7 @@ deliver(struct frame *f, json_t *rec)
 	int status;
 
 	f->ans = answer_new(f, rec, &status);
+	metrics_frame(rec, status, f->t0);
 	free(f->rec);
 	f->rec = NULL;
 	f->reclen = 0;

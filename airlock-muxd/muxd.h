@@ -111,6 +111,7 @@ struct frame {
 	int		 inflight;	/* counts against the in-flight caps */
 	struct answer	*ans;		/* its answer, once it has one */
 	uint64_t	 t0;		/* when the frame was complete */
+	uint64_t	 stage_t0;	/* when it was queued for its stage */
 	uint64_t	 deadline;
 	struct frame	*hnext;		/* id hash chain */
 	TAILQ_ENTRY(frame) q;		/* in its stage's queue */
@@ -148,6 +149,7 @@ struct stage {
 	struct inst	*cur;		/* takes new records; NULL while down */
 	struct frameq	 queue;
 	int		 fails;		/* quick deaths in a row */
+	uint64_t	 restarts;	/* for the metrics */
 	uint64_t	 restart_at;	/* 0: not waiting to restart */
 };
 
@@ -164,6 +166,7 @@ struct muxd {
 	uint64_t	 write_us;
 	uint64_t	 deadline_us;
 	const char	*selfdir;
+	const char	*user;		/* -u: whom muxd serves as */
 
 	/* State. */
 	struct stage	 stages[MUXD_MAX_STAGES];
@@ -175,6 +178,7 @@ struct muxd {
 	int		 nframes;	/* live frames, any kind */
 	int		 nflight;	/* frames in the pipeline proper */
 	int		 draining;	/* SIGTERM seen */
+	int		 fatal;		/* the spawner died: exit 111 */
 	uint64_t	 frames_in;
 	uint64_t	 tokens_out;
 	uint64_t	 unsigned_out;
@@ -182,6 +186,17 @@ struct muxd {
 };
 
 extern struct muxd mx;
+
+/* What only the metrics count. */
+struct mstats {
+	uint64_t	 conns;		/* connections served */
+	uint64_t	 bytes_in;	/* from clients */
+	uint64_t	 bytes_out;	/* to clients */
+	uint64_t	 mrefused;	/* metrics requests refused */
+};
+
+extern struct mstats ms;
+struct mconn;
 
 /* airlock-muxd.c */
 void		 buf_reserve(struct buf *, size_t);
@@ -224,18 +239,38 @@ void		 frame_unsigned(struct frame *, const char *reason);
 void		 frame_timers(uint64_t now, uint64_t *next);
 void		 frame_set_rec(struct frame *, char *line, size_t len);
 
+/* metrics.c */
+void		 metrics_frame(json_t *rec, int status, uint64_t t0);
+void		 metrics_stage(int stage, uint64_t us);
+void		 metrics_accept(int lfd);
+void		 metrics_io(struct mconn *, short revents);
+short		 metrics_events(const struct mconn *);
+int		 metrics_fd(const struct mconn *);
+struct mconn	*metrics_first(void);
+struct mconn	*metrics_next(struct mconn *);
+void		 metrics_timers(uint64_t now, uint64_t *next);
+
 /* pipeline.c */
 int		 stage_parse(const char *spec);
 int		 pipeline_start(void);
 void		 pipeline_enqueue(struct frame *, int stage, int front);
 void		 pipeline_read(struct inst *);
 void		 pipeline_write(struct inst *);
-void		 pipeline_reap(void);
+void		 pipeline_exited(pid_t, int status);
+void		 pipeline_orphaned(void);
 void		 pipeline_timers(uint64_t now, uint64_t *next);
 void		 pipeline_reload(void);
 void		 pipeline_drain(void);
 void		 pipeline_stop(void);
 int		 pipeline_idle(void);
 void		 inst_kill(struct inst *, const char *why);
+
+/* spawn.c */
+void		 spawn_init(void);
+pid_t		 spawn_pid(void);
+int		 spawn_fd(void);
+pid_t		 spawn_stage(int stage, int *wfd, int *rfd);
+void		 spawn_signal(pid_t, int sig);
+int		 spawn_read(void (*)(pid_t, int));
 
 #endif

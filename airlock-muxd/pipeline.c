@@ -7,8 +7,6 @@
  * until the token comes back, and gives it again to a restarted signer, so
  * one signer and one chain sign everything, muxd's own refusals included.
  */
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -112,22 +110,6 @@ stage_parse(const char *spec)
 	return rc;
 }
 
-/*
- * The program to run: a bare name is looked for next to muxd's own
- * executable first (so bin/airlock-muxd runs bin/airlock-wake), then in
- * PATH.
- */
-static const char *
-resolve(struct stage *s, char *buf, size_t len)
-{
-	if (strchr(s->argv[0], '/') == NULL && mx.selfdir != NULL) {
-		snprintf(buf, len, "%s/%s", mx.selfdir, s->argv[0]);
-		if (access(buf, X_OK) == 0)
-			return buf;
-	}
-	return NULL;
-}
-
 static void
 setnonblock(int fd)
 {
@@ -137,126 +119,34 @@ setnonblock(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void
-closefrom3(int keep)
-{
-	struct rlimit rl;
-	int fd, max = 1024;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = (int)rl.rlim_cur;
-	for (fd = 3; fd < max; fd++)
-		if (fd != keep)
-			close(fd);
-}
-
-/*
- * Start one instance of stage s.  The child's exec failure comes back
- * through a close-on-exec pipe, so that "no such program" is an error here
- * and not a mysterious early death.
- */
+/* Start one instance of stage s, through the spawner (spawn.c). */
 static struct inst *
 inst_spawn(struct stage *s)
 {
 	struct inst *in;
-	char path[4096];
-	const char *exe;
-	int ip[2], op[2], ep[2], e, i;
-	ssize_t n;
-	pid_t pid, parent = getpid();
+	int wfd, rfd;
+	pid_t pid;
 
-	if (pipe2(ip, O_CLOEXEC) == -1)
+	if ((pid = spawn_stage(s->index, &wfd, &rfd)) == -1)
 		return NULL;
-	if (pipe2(op, O_CLOEXEC) == -1)
-		goto close_ip;
-	if (pipe2(ep, O_CLOEXEC) == -1)
-		goto close_op;
-	exe = resolve(s, path, sizeof(path));
-	if ((pid = fork()) == -1)
-		goto close_ep;
-	if (pid == 0) {
-		/* muxd ignores SIGPIPE; a stage gets the default back. */
-		signal(SIGPIPE, SIG_DFL);
-		/*
-		 * A stage ends when muxd ends, however muxd ends: a muxd
-		 * that is killed cannot close the stage's input, so the
-		 * kernel sends the stage SIGTERM.  Not SIGKILL: every airlock
-		 * stage ends in order on SIGTERM, and airlock-wake then
-		 * removes its sandboxes' sockets and cgroups.  SIGTERM gets
-		 * its default action back first, or muxd's handler, still
-		 * installed until exec, would catch it.  If muxd died before
-		 * the signal was set, it is our parent no more.
-		 */
-		signal(SIGTERM, SIG_DFL);
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-			goto child_fail;
-		if (getppid() != parent)
-			_exit(EXIT_SYSTEM);
-		if (dup2(ip[0], 0) == -1 || dup2(op[1], 1) == -1)
-			goto child_fail;
-		/* No client socket or other stage's pipe leaks into a stage. */
-		closefrom3(ep[1]);
-		for (i = 0; s->envv[i] != NULL; i++)
-			putenv(s->envv[i]);
-		unsetenv("LISTEN_PID");
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_FDNAMES");
-		if (exe != NULL)
-			execv(exe, s->argv);
-		else
-			execvp(s->argv[0], s->argv);
-child_fail:
-		e = errno;
-		n = write(ep[1], &e, sizeof(e));
-		(void)n;
-		_exit(127);
-	}
-	close(ip[0]);
-	close(op[1]);
-	close(ep[1]);
-	do
-		n = read(ep[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	close(ep[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(pid, NULL, 0);
-		close(ip[1]);
-		close(op[0]);
-		errno = e;
-		return NULL;
-	}
 	if ((in = calloc(1, sizeof(*in))) == NULL) {
-		kill(pid, SIGKILL);
-		close(ip[1]);
-		close(op[0]);
+		spawn_signal(pid, SIGKILL);
+		close(wfd);
+		close(rfd);
 		return NULL;
 	}
 	in->stage = s;
 	in->pid = pid;
-	in->wfd = ip[1];
-	in->rfd = op[0];
+	in->wfd = wfd;
+	in->rfd = rfd;
 	in->started = now_us();
 	/* A line, and the read that went past it. */
 	in->rbuf.max = mx.record_max + READ_CHUNK + 1;
 	setnonblock(in->wfd);
 	setnonblock(in->rfd);
-	/* Fewer wakeups for big records; the default size is fine too. */
-	fcntl(in->wfd, F_SETPIPE_SZ, 1024 * 1024);
-	fcntl(in->rfd, F_SETPIPE_SZ, 1024 * 1024);
 	LIST_INSERT_HEAD(&mx.insts, in, link);
 	log_debug("stage %d: %s started (pid %d)", s->index, s->name, (int)pid);
 	return in;
-
-close_ep:
-	close(ep[0]);
-	close(ep[1]);
-close_op:
-	close(op[0]);
-	close(op[1]);
-close_ip:
-	close(ip[0]);
-	close(ip[1]);
-	return NULL;
 }
 
 int
@@ -282,7 +172,7 @@ inst_kill(struct inst *in, const char *why)
 		return;
 	log_info("stage %d: %s (pid %d): %s; killing it", in->stage->index,
 	    in->stage->name, (int)in->pid, why);
-	kill(in->pid, SIGKILL);
+	spawn_signal(in->pid, SIGKILL);
 }
 
 void
@@ -372,6 +262,7 @@ pipeline_enqueue(struct frame *f, int stage, int front)
 		return;
 	}
 	f->stage = stage;
+	f->stage_t0 = now_us();
 	f->queued = 1;
 	if (front)
 		TAILQ_INSERT_HEAD(&s->queue, f, q);
@@ -417,6 +308,7 @@ online(struct inst *in, char *line, size_t len)
 	}
 	in->nheld--;
 	f->inst = NULL;
+	metrics_stage(s->index, now_us() - f->stage_t0);
 	if (s->index == mx.nstages - 1) {
 		frame_signed(f, rec);
 		goto out;
@@ -524,50 +416,61 @@ schedule_restart(struct stage *s, uint64_t ran)
 	s->restart_at = now_us() + delay + 1;
 }
 
+/* The spawner reports that stage process pid ended with status st. */
 void
-pipeline_reap(void)
+pipeline_exited(pid_t pid, int st)
 {
 	struct inst *in;
 	char how[96];
-	pid_t pid;
-	int st;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		LIST_FOREACH(in, &mx.insts, link)
-			if (in->pid == pid && !in->exited)
-				break;
-		if (in == NULL)
-			continue;
-		in->exited = 1;
-		in->wstatus = st;
-		in->exited_at = now_us();
-		describe(st, how, sizeof(how));
-		if (in->draining || stopping)
-			log_debug("stage %d: %s (pid %d) %s", in->stage->index,
-			    in->stage->name, (int)pid, how);
-		else
-			log_info("stage %d: %s (pid %d) %s; %d frames held",
-			    in->stage->index, in->stage->name, (int)pid, how,
-			    in->nheld);
-		if (in->wfd >= 0) {
-			close(in->wfd);
-			in->wfd = -1;
-		}
-		if (in->stage->cur == in) {
-			in->stage->cur = NULL;
-			/*
-			 * Not while draining: the stage most likely got the
-			 * same SIGTERM as muxd (its whole process group was
-			 * told to stop), and a new one would outlive the
-			 * drain.
-			 */
-			if (mx.draining)
-				stage_gone(in->stage);
-			else
-				schedule_restart(in->stage,
-				    in->exited_at - in->started);
-		}
+	LIST_FOREACH(in, &mx.insts, link)
+		if (in->pid == pid && !in->exited)
+			break;
+	if (in == NULL)
+		return;
+	in->exited = 1;
+	in->wstatus = st;
+	in->exited_at = now_us();
+	describe(st, how, sizeof(how));
+	if (in->draining || stopping)
+		log_debug("stage %d: %s (pid %d) %s", in->stage->index,
+		    in->stage->name, (int)pid, how);
+	else
+		log_info("stage %d: %s (pid %d) %s; %d frames held",
+		    in->stage->index, in->stage->name, (int)pid, how,
+		    in->nheld);
+	if (in->wfd >= 0) {
+		close(in->wfd);
+		in->wfd = -1;
 	}
+	if (in->stage->cur == in) {
+		in->stage->cur = NULL;
+		/*
+		 * Not while draining: the stage most likely got the same
+		 * SIGTERM as muxd (its whole process group was told to
+		 * stop), and a new one would outlive the drain.
+		 */
+		if (mx.draining)
+			stage_gone(in->stage);
+		else
+			schedule_restart(in->stage,
+			    in->exited_at - in->started);
+	}
+}
+
+/*
+ * The spawner is gone (killed, since it never exits while muxd runs), and
+ * with it every stage (their parent-death signal): nothing can be started
+ * again.  Every instance counts as ended, and muxd drains.
+ */
+void
+pipeline_orphaned(void)
+{
+	struct inst *in;
+
+	LIST_FOREACH(in, &mx.insts, link)
+		if (!in->exited)
+			pipeline_exited(in->pid, SIGKILL);
 }
 
 /*
@@ -633,7 +536,8 @@ pipeline_timers(uint64_t now, uint64_t *next)
 			if (in->term_at == 0)
 				in->term_at = now + TERM_WAIT_US;
 			else if (now >= in->term_at) {
-				kill(in->pid, in->termsent ? SIGKILL : SIGTERM);
+				spawn_signal(in->pid, in->termsent ? SIGKILL :
+				    SIGTERM);
 				in->termsent = 1;
 				in->term_at = now + TERM_WAIT_US;
 			}
@@ -661,6 +565,7 @@ pipeline_timers(uint64_t now, uint64_t *next)
 				*next = s->restart_at;
 			continue;
 		}
+		s->restarts++;
 		log_info("stage %d: %s restarted (pid %d)", i, s->name,
 		    (int)s->cur->pid);
 		pipeline_write(s->cur);

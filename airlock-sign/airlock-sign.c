@@ -32,6 +32,8 @@
 #define DEFAULT_SECKEY	"/var/lib/airlock/airlock.sec"
 
 static struct signer signer;
+/* AIRLOCK_SIGN_STATS: each record says in which batch it was signed. */
+static int	stats;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -39,7 +41,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: airlock-sign [-cqvw] [-k seckey] [-s chain]\n"
 	    "       airlock-sign -G [-fq] [-k seckey] [-p pubkey]\n"
-	    "       airlock-sign -V [-qrv] [-p pubkey] [-x dir] [file ...]\n");
+	    "       airlock-sign -V [-qrv] [-p pubkey] ... [-x dir] [file ...]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -146,6 +148,8 @@ testenv(void)
 		log_info("AIRLOCK_SIGN_TIME is set: every token says %s", s);
 		signer.fixedtime = s;
 	}
+	if ((s = getenv("AIRLOCK_SIGN_STATS")) != NULL && *s != '\0')
+		stats = 1;
 	if ((s = getenv("AIRLOCK_SIGN_HOST")) != NULL && *s != '\0') {
 		log_info("AIRLOCK_SIGN_HOST is set: tokens name host %s", s);
 		signer.host = s;
@@ -201,11 +205,20 @@ openkey(const char *sec, const char *pub, int create, int wait)
 static void
 flushbatch(json_t **batch, size_t *n)
 {
+	uint64_t t0;
 	size_t i;
 
 	if (*n == 0)
 		return;
+	t0 = now_us();
 	chain_commit(&signer.chain);
+	t0 = now_us() - t0;
+	for (i = 0; stats && i < *n; i++)
+		if (json_object_set_new(batch[i], "sign", json_pack(
+		    "{s:I, s:I, s:I}", "batch", (json_int_t)*n,
+		    "batch_index", (json_int_t)i,
+		    "sync_us", (json_int_t)t0)) != 0)
+			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
 		if (jsonl_write(stdout, batch[i]) != 0)
 			err(EXIT_SYSTEM, "write");
@@ -283,6 +296,8 @@ main(int argc, char *argv[])
 {
 	const char *sec = NULL, *pub = NULL, *chainpath = NULL;
 	const char *exportdir = NULL;
+	char **pubs;
+	size_t npub = 0;
 	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0;
 	int quiet = 0, verbose = 0;
 
@@ -290,6 +305,9 @@ main(int argc, char *argv[])
 		printf("airlock-sign %s\n", AIRLOCK_VERSION);
 		return EXIT_OK;
 	}
+	/* -V takes several public keys, one chain each. */
+	if ((pubs = calloc((size_t)argc, sizeof(*pubs))) == NULL)
+		err(EXIT_SYSTEM, "calloc");
 	while ((ch = getopt(argc, argv, "cfGk:p:qrs:vVwx:")) != -1) {
 		switch (ch) {
 		case 'G':
@@ -309,6 +327,7 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			pub = optarg;
+			pubs[npub++] = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -343,7 +362,7 @@ main(int argc, char *argv[])
 		break;
 	case 'G':
 		if (create || rooted || chainpath || wait || verbose ||
-		    exportdir || argc)
+		    exportdir || argc || npub > 1)
 			usage();
 		break;
 	case 'V':
@@ -364,7 +383,7 @@ main(int argc, char *argv[])
 	if (sec == NULL && (sec = getenvpath("AIRLOCK_SIGN_KEY")) == NULL)
 		sec = DEFAULT_SECKEY;
 	if (pub == NULL)
-		pub = sibling(sec, ".pub");
+		pub = pubs[npub++] = sibling(sec, ".pub");
 	if (chainpath == NULL &&
 	    (chainpath = getenvpath("AIRLOCK_CHAIN")) == NULL)
 		chainpath = sibling(sec, ".chain");
@@ -374,8 +393,8 @@ main(int argc, char *argv[])
 		generate(sec, pub, force);
 		return EXIT_OK;
 	case 'V':
-		return verify_main(pub, argv, (size_t)argc, rooted, exportdir,
-		    quiet, verbose);
+		return verify_main(pubs, npub, argv, (size_t)argc, rooted,
+		    exportdir, quiet, verbose);
 	}
 	testenv();
 	openkey(sec, pub, create, wait);

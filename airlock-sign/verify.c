@@ -6,6 +6,8 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,10 @@
 #include "token.h"
 #include "verify.h"
 
+/* Problems of every chain, and of tokens of no chain given. */
+static size_t	nproblems;
+static int	quietall;
+
 /* Where a seq was first seen: to tell a duplicate from a fork. */
 struct seen {
 	uint64_t	 seq;		/* 0: free slot */
@@ -41,11 +47,11 @@ struct seen {
 struct verifier {
 	struct pubkey	 pk;
 	char		 keyid[KEYID_HEXLEN + 1];
-	const char	*sigcomment;	/* for exported signature files */
-	const char	*exportdir;
+	char		 prefix[KEYID_HEXLEN + 8];	/* "key K: ", several keys */
+	char		*sigcomment;	/* for exported signature files */
+	char		*exportdir;
 	int		 rooted;
-	int		 quiet;
-	size_t		 problems;
+	size_t		 problems;	/* of this chain */
 	size_t		 tokens;
 	struct jcsbuf	 buf;
 
@@ -65,14 +71,18 @@ static void	problem(struct verifier *, const char *, ...)
 static void
 problem(struct verifier *v, const char *fmt, ...)
 {
+	char text[1024];
 	va_list ap;
 
-	v->problems++;
-	if (v->quiet)
+	nproblems++;
+	if (v != NULL)
+		v->problems++;
+	if (quietall)
 		return;
 	va_start(ap, fmt);
-	vwarnx(fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	warnx("%s%s", v != NULL ? v->prefix : "", text);
 }
 
 static size_t
@@ -267,11 +277,48 @@ checktoken(struct verifier *v, json_t *tok, const char *file, size_t line)
 	checkchain(v, n, hash, parent, file, line);
 }
 
+/*
+ * The chain of the key that signed tok: with one key, that key's (a token
+ * of another is a key change in it); with several, the one whose key id
+ * the token names, or NULL, reported, if none.
+ */
+static struct verifier *
+chainof(struct verifier *vs, size_t nv, json_t *tok, const char *file,
+    size_t line)
+{
+	uint8_t keynum[KEYNUM_LEN];
+	const char *kid;
+	json_t *jseq;
+	size_t i;
+
+	if (nv == 1)
+		return &vs[0];
+	jseq = json_object_get(tok, "seq");
+	if (!json_is_integer(jseq) || json_integer_value(jseq) < 1 ||
+	    json_integer_value(jseq) > JCS_INT_MAX) {
+		problem(NULL, "%s:%zu: token without a valid seq", file, line);
+		return NULL;
+	}
+	kid = jsonl_get_string(json_object_get(tok, "signature"), "key_id");
+	if (kid == NULL || key_idparse(kid, keynum) != 0) {
+		problem(NULL, "%s:%zu: seq %lld: no signature key_id of any "
+		    "chain", file, line, (long long)json_integer_value(jseq));
+		return NULL;
+	}
+	for (i = 0; i < nv; i++)
+		if (memcmp(keynum, vs[i].pk.keynum, KEYNUM_LEN) == 0)
+			return &vs[i];
+	problem(NULL, "%s:%zu: seq %lld: signed by key %s, none of the keys "
+	    "given", file, line, (long long)json_integer_value(jseq), kid);
+	return NULL;
+}
+
 static void
-verifyfd(struct verifier *v, int fd, const char *file)
+verifyfd(struct verifier *vs, size_t nv, int fd, const char *file)
 {
 	struct jsonl_reader *r;
 	struct jsonl_error je;
+	struct verifier *v;
 	const char *line;
 	json_t *rec, *tok;
 	size_t len, lineno = 0;
@@ -285,6 +332,8 @@ verifyfd(struct verifier *v, int fd, const char *file)
 	 */
 	while ((rc = jsonl_next(r, &line, &len)) == 1) {
 		lineno++;
+		/* A line that is no token belongs to no chain. */
+		v = nv == 1 ? &vs[0] : NULL;
 		if (line == NULL) {
 			problem(v, "%s:%zu: line too long (%zu bytes)", file,
 			    lineno, len);
@@ -305,7 +354,8 @@ verifyfd(struct verifier *v, int fd, const char *file)
 			}
 			tok = rec;
 		}
-		checktoken(v, tok, file, lineno);
+		if ((v = chainof(vs, nv, tok, file, lineno)) != NULL)
+			checktoken(v, tok, file, lineno);
 		json_decref(rec);
 	}
 	if (rc == -1)
@@ -313,51 +363,134 @@ verifyfd(struct verifier *v, int fd, const char *file)
 	jsonl_reader_free(r);
 }
 
-int
-verify_main(const char *pubpath, char **files, size_t nfiles, int rooted,
-    const char *exportdir, int quiet, int verbose)
+/* Add the key at path to vs, unless a key with its number is there. */
+static void
+addkey(struct verifier **vs, size_t *nv, size_t *cap, const char *path)
 {
-	struct verifier v;
-	char *copy, *comment;
+	struct verifier *v;
+	struct pubkey pk;
+	char *copy;
 	size_t i;
+
+	key_readpub(path, &pk);
+	for (i = 0; i < *nv; i++)
+		if (memcmp((*vs)[i].pk.keynum, pk.keynum, KEYNUM_LEN) == 0)
+			return;
+	if (*nv == *cap) {
+		*cap = *cap ? 2 * *cap : 4;
+		if ((*vs = reallocarray(*vs, *cap, sizeof(**vs))) == NULL)
+			err(EXIT_SYSTEM, "reallocarray");
+	}
+	v = &(*vs)[(*nv)++];
+	memset(v, 0, sizeof(*v));
+	v->pk = pk;
+	key_idhex(v->pk.keynum, v->keyid);
+	if ((copy = strdup(path)) == NULL ||
+	    asprintf(&v->sigcomment, "verify with %s", basename(copy)) == -1)
+		err(EXIT_SYSTEM, "strdup");
+	free(copy);
+}
+
+/* A -p argument: a public key file, or a directory of *.pub files. */
+static void
+addkeys(struct verifier **vs, size_t *nv, size_t *cap, const char *path)
+{
+	struct dirent **names;
+	struct stat st;
+	char *file;
+	size_t len;
+	int i, n;
+
+	if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		addkey(vs, nv, cap, path);
+		return;
+	}
+	/* In name order, so that the chains are reported in one order. */
+	if ((n = scandir(path, &names, NULL, alphasort)) == -1)
+		err(EXIT_SYSTEM, "%s", path);
+	for (i = 0; i < n; i++) {
+		len = strlen(names[i]->d_name);
+		if (len > 4 && strcmp(names[i]->d_name + len - 4, ".pub") == 0) {
+			if (asprintf(&file, "%s/%s", path,
+			    names[i]->d_name) == -1)
+				err(EXIT_SYSTEM, "asprintf");
+			addkey(vs, nv, cap, file);
+			free(file);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+int
+verify_main(char **pubpaths, size_t npub, char **files, size_t nfiles,
+    int rooted, const char *exportdir, int quiet, int verbose)
+{
+	struct verifier *vs = NULL, *v;
+	size_t i, nv = 0, cap = 0, tokens = 0;
 	int fd;
 
-	memset(&v, 0, sizeof(v));
-	key_readpub(pubpath, &v.pk);
-	key_idhex(v.pk.keynum, v.keyid);
-	v.rooted = rooted;
-	v.quiet = quiet;
-	v.exportdir = exportdir;
-	if ((copy = strdup(pubpath)) == NULL ||
-	    asprintf(&comment, "verify with %s", basename(copy)) == -1)
-		err(EXIT_SYSTEM, "strdup");
-	v.sigcomment = comment;
+	quietall = quiet;
+	for (i = 0; i < npub; i++)
+		addkeys(&vs, &nv, &cap, pubpaths[i]);
+	if (nv == 0)
+		errx(EXIT_SYSTEM, "%s: no public key (*.pub) there",
+		    pubpaths[0]);
 	if (exportdir != NULL && mkdir(exportdir, 0755) == -1 &&
 	    errno != EEXIST)
 		err(EXIT_SYSTEM, "mkdir %s", exportdir);
+	for (i = 0; i < nv; i++) {
+		v = &vs[i];
+		v->rooted = rooted;
+		/* Several chains: each names its key, and exports apart. */
+		if (nv > 1)
+			snprintf(v->prefix, sizeof(v->prefix), "key %s: ",
+			    v->keyid);
+		if (exportdir != NULL && nv == 1 &&
+		    (v->exportdir = strdup(exportdir)) == NULL)
+			err(EXIT_SYSTEM, "strdup");
+		if (exportdir != NULL && nv > 1) {
+			if (asprintf(&v->exportdir, "%s/%s", exportdir,
+			    v->keyid) == -1)
+				err(EXIT_SYSTEM, "asprintf");
+			if (mkdir(v->exportdir, 0755) == -1 && errno != EEXIST)
+				err(EXIT_SYSTEM, "mkdir %s", v->exportdir);
+		}
+	}
 
 	if (nfiles == 0)
-		verifyfd(&v, STDIN_FILENO, "stdin");
+		verifyfd(vs, nv, STDIN_FILENO, "stdin");
 	for (i = 0; i < nfiles; i++) {
 		if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) == -1)
 			err(EXIT_SYSTEM, "open %s", files[i]);
-		verifyfd(&v, fd, files[i]);
+		verifyfd(vs, nv, fd, files[i]);
 		close(fd);
 	}
-	if (v.tokens == 0)
-		problem(&v, "no tokens");
-	if (verbose) {
-		if (v.started)
+	for (i = 0; i < nv; i++)
+		tokens += vs[i].tokens;
+	if (tokens == 0)
+		problem(nv == 1 ? &vs[0] : NULL, "no tokens");
+	for (i = 0; verbose && i < nv; i++) {
+		v = &vs[i];
+		if (v->started)
 			warnx("%zu tokens, seq %llu to %llu, key %s, last %s: "
-			    "%s", v.tokens, (unsigned long long)v.first,
-			    (unsigned long long)v.top, v.keyid, v.tophash,
-			    v.problems ? "FAILED" : "verified");
+			    "%s", v->tokens, (unsigned long long)v->first,
+			    (unsigned long long)v->top, v->keyid, v->tophash,
+			    v->problems ? "FAILED" : "verified");
+		else if (nv == 1 || v->tokens > 0)
+			warnx("%zu tokens, key %s: FAILED", v->tokens, v->keyid);
 		else
-			warnx("%zu tokens, key %s: FAILED", v.tokens, v.keyid);
+			warnx("0 tokens, key %s: none in this log", v->keyid);
 	}
-	free(v.seen);
-	free(comment);
-	free(copy);
-	jcsbuf_free(&v.buf);
-	return v.problems ? EXIT_NEGATIVE : EXIT_OK;
+	if (verbose && nv > 1)
+		warnx("%zu chains, %zu tokens: %s", nv, tokens,
+		    nproblems ? "FAILED" : "verified");
+	for (i = 0; i < nv; i++) {
+		free(vs[i].seen);
+		free(vs[i].sigcomment);
+		free(vs[i].exportdir);
+		jcsbuf_free(&vs[i].buf);
+	}
+	free(vs);
+	return nproblems ? EXIT_NEGATIVE : EXIT_OK;
 }

@@ -293,3 +293,40 @@ airlock-sign: seq 5: out of order: after seq 13"
 	assert_equal "$(jq .seq "$c")" 5
 	verifies_as 0 <"$LOG"
 }
+
+@test "several keys: a merged log of two signers verifies chain by chain, and each problem names its chain" {
+	local o=$BATS_TEST_TMPDIR/keys oid m=$BATS_TEST_TMPDIR/merged
+	mkdir "$o"
+	cp "$P" "$o/a.pub"
+	run_tool 0 airlock-sign -G -q -k "$o/b.sec" -p "$o/b.pub"
+	oid=$(sed -n 2p "$o/b.pub" | base64 -d | od -An -tx1 -j2 -N8 | tr -d ' ')
+	signlog 1 13
+	records 1 7 | airlock-sign -q -k "$o/b.sec" -s "$o/b.chain" >"$o/b.jsonl"
+	# Interleaved, as a collector merges the hosts' logs.
+	paste -d '\n' "$LOG" "$o/b.jsonl" | sed '/^$/d' >"$m"
+	run_tool 0 airlock-sign -V -v -p "$P" -p "$o/b.pub" "$m"
+	assert_equal "$(sed -n 1p <<<"$stderr" | sed 's/last sha256:[0-9a-f]*/last H/')" \
+	    "airlock-sign: 13 tokens, seq 1 to 13, key $KEYID, last H: verified"
+	assert_equal "$(sed -n 2p <<<"$stderr" | sed 's/last sha256:[0-9a-f]*/last H/')" \
+	    "airlock-sign: 7 tokens, seq 1 to 7, key $oid, last H: verified"
+	assert_equal "$(sed -n 3p <<<"$stderr")" "airlock-sign: 2 chains, 20 tokens: verified"
+	# A directory of keys is the same (b.sec, b.chain and b.jsonl there
+	# are not keys).
+	run_tool 0 airlock-sign -V -q -p "$o" "$m"
+	# A token deleted from one chain is that chain's gap; the other
+	# chain is whole.
+	jq -c 'select(.token.seq != 4 or .token.signature.key_id != "'"$oid"'")' "$m" >"$m.cut"
+	run_tool 1 airlock-sign -V -v -p "$o" "$m.cut"
+	[[ $stderr == *"airlock-sign: key $oid: seq 5: gap: expected seq 4"* ]]
+	[[ $stderr == *"13 tokens, seq 1 to 13, key $KEYID, last sha256:"*": verified"* ]]
+	[[ $stderr == *"6 tokens, seq 1 to 7, key $oid, last sha256:"*": FAILED"* ]]
+	[[ $stderr == *"2 chains, 19 tokens: FAILED" ]]
+	# One key given twice is one chain: the other's tokens are key
+	# changes in it.
+	run_tool 1 airlock-sign -V -p "$P" -p "$o/a.pub" "$m"
+	[[ $stderr == *"key change: signed by key $oid, not by key $KEYID"* ]]
+	# With several keys, a token of none of them is named.
+	run_tool 1 airlock-sign -V -p "$o/b.pub" -p "$P" <(jq -c '.token.signature.key_id = "0123456789abcdef"' <(head -1 "$m"))
+	assert_equal "$stderr" "airlock-sign: /dev/fd/63:1: seq 1: signed by key 0123456789abcdef, none of the keys given
+airlock-sign: no tokens"
+}

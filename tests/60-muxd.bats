@@ -64,13 +64,27 @@ frame() {	# frame CHANNEL PAYLOAD [INTENT]
 	    "$1" "${3:-code:execute}" "$2"
 }
 
-# The child of muxd whose command line contains $1.
+# The stage process whose command line contains $1: a child of muxd's
+# spawner, the child of muxd that starts the stages (airlock-muxd(8),
+# PRIVILEGES).
 stage_pid() {
-	local p
+	local p sp
+	sp=$(spawner_pid) || return 1
 	for p in /proc/[0-9]*; do
-		[ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$MUXPID" ] ||
+		[ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$sp" ] ||
 		    continue
 		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1" &&
+		    { echo "${p#/proc/}"; return 0; }
+	done
+	return 1
+}
+
+# muxd's spawner: its child named airlock-spawner.
+spawner_pid() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$MUXPID" ] &&
+		    [ "$(cat "$p/comm" 2>/dev/null)" = airlock-spawner ] &&
 		    { echo "${p#/proc/}"; return 0; }
 	done
 	return 1
@@ -375,6 +389,39 @@ frame_lines() {
 	wait "$slow" "$slow2" 2>/dev/null || true
 }
 
+# status_field PID NAME: the value of NAME: in /proc/PID/status, blanks
+# squeezed.
+status_field() {
+	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+@test "muxd: serves without privilege: no root, no capability, no group, no new privileges; the stages keep root" {
+	local uid gid z=0000000000000000 st
+	uid=$(id -u _airlock)
+	gid=$(id -g _airlock)
+	start_muxd
+	run_send 0 < <(frame 1 echo:unprivileged)
+	run jq -c '[.status, .result.stdout]' <<<"$output"
+	assert_output '[200,"unprivileged"]'
+	# muxd itself, while it serves: every uid and gid _airlock's, no
+	# supplementary group, every capability set empty.
+	[ "$uid" -ne 0 ]
+	assert_equal "$(status_field "$MUXPID" Uid)" "$uid $uid $uid $uid"
+	assert_equal "$(status_field "$MUXPID" Gid)" "$gid $gid $gid $gid"
+	assert_equal "$(status_field "$MUXPID" Groups)" ''
+	for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+		assert_equal "$f $(status_field "$MUXPID" "$f")" "$f $z"
+	done
+	assert_equal "$(status_field "$MUXPID" NoNewPrivs)" 1
+	# The spawner and the stages it started are root.
+	st=$(spawner_pid)
+	assert_equal "$(status_field "$st" Uid)" "0 0 0 0"
+	assert_equal "$(status_field "$(stage_pid airlock-triage)" Uid)" "0 0 0 0"
+	assert_equal "$(status_field "$(stage_pid airlock-sign)" Uid)" "0 0 0 0"
+	# The spawner holds no socket but its own end to muxd.
+	assert_equal "$(find "/proc/$st/fd" -lname 'socket:*' | wc -l)" 1
+}
+
 @test "muxd: a first stage killed mid-load: its frames get 500 tokens, it restarts, frames in = tokens out" {
 	PIPE="sh $STUB -d 0.3|airlock-triage|$SIGNER"
 	start_muxd
@@ -402,12 +449,16 @@ frame_lines() {
 		sleep 0.05
 	done
 	grep -q 'restarted' "$MUXLOG"
-	# The restarted stage serves.
+	# The restarted stage serves, started as root by the spawner while
+	# muxd serves unprivileged.
 	run_send 0 < <(frame 9 echo:after)
 	run jq -c .status <<<"$output"
 	assert_output 200
 	run frame_lines
 	assert_line --index 8 --regexp ' 9/9$'
+	assert_equal "$(status_field "$(stage_pid stub-wake)" Uid)" "0 0 0 0"
+	[ "$(status_field "$MUXPID" Uid)" != "0 0 0 0" ]
+	assert_equal "$(status_field "$MUXPID" CapEff)" 0000000000000000
 }
 
 @test "muxd: the signer killed mid-load: every frame still gets one token from the restarted signer" {
@@ -545,7 +596,15 @@ frame_lines() {
 @test "muxd: bad usage and a stage that cannot start" {
 	run_tool 100 airlock-muxd -P airlock-sign
 	assert_output ''
+	run_tool 100 airlock-muxd -Z
+	usage_is_synopsis airlock-muxd.8
 	run_tool 100 airlock-muxd -m 1
 	run_tool 111 airlock-muxd -l 127.0.0.1:0 -P "no-such-stage-xyz|$SIGNER"
 	assert_equal "$stderr" "airlock-muxd: exec no-such-stage-xyz: No such file or directory"
+	# Neither root nor nobody (the payloads' user), nor a user that is not.
+	run_tool 100 airlock-muxd -u root -P "$PIPE"
+	assert_equal "$stderr" "airlock-muxd: -u root: muxd serves as a user of its own, neither root nor nobody"
+	run_tool 100 airlock-muxd -u nobody -P "$PIPE"
+	run_tool 111 airlock-muxd -u no-such-user-xyz -P "$PIPE"
+	assert_equal "$stderr" "airlock-muxd: user no-such-user-xyz does not exist: create it (useradd --system --user-group --no-create-home no-such-user-xyz) or name another with -u"
 }

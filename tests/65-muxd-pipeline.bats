@@ -11,13 +11,7 @@ LOADGEN=$TOP/build/tests/loadgen
 
 setup_file() {
 	needs_image
-	cp "$DATA/test.sec" "$DATA/test.pub" "$BATS_FILE_TMPDIR/"
-	export AIRLOCK_SIGN_KEY=$BATS_FILE_TMPDIR/test.sec
-	export AIRLOCK_CHAIN=$BATS_FILE_TMPDIR/chain
-	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
-	export AIRLOCK_RUNDIR=$BATS_FILE_TMPDIR/run
-	serve_muxd "$BATS_FILE_TMPDIR/muxd.log" airlock-muxd
-	export PORT MUXPID
+	serve_pipeline
 }
 
 teardown() {
@@ -27,8 +21,7 @@ teardown() {
 }
 
 teardown_file() {
-	[ -n "${MUXPID:-}" ] && kill -TERM "$MUXPID" 2>/dev/null
-	wait "$MUXPID" 2>/dev/null || true
+	stop_pipeline
 }
 
 # ask FRAME: one original-airlock exchange (no newline, read to EOF).

@@ -132,9 +132,13 @@ stop_muxd() {
 	wait "$NSPID" || true
 }
 
-# The child of muxd named $1 (its comm), if any.
+# The stage named $1 (its comm), if any: a child of muxd's spawner, the
+# child of muxd that starts the stages (airlock-muxd(8), PRIVILEGES).
 stage_pid() {
-	pgrep -P "$MUXHOST" -x "$1" | head -1
+	local sp
+	sp=$(pgrep -P "$MUXHOST" -x airlock-spawner | head -1) || return 0
+	[ -n "$sp" ] && pgrep -P "$sp" -x "$1" | head -1
+	true
 }
 
 # Kill each stage three times, in a random order, spread over the run;

@@ -14,6 +14,8 @@
 #                            MUXPID, or fails showing LOG.
 #   end_process PID          SIGTERM, SIGKILL 10 s later; its exit status
 #                            in $ENDRC.
+#   usage_is_synopsis PAGE   $stderr, from "usage:" on, is the SYNOPSIS of
+#                            man/PAGE, blanks and line breaks aside.
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BIN=$TOP/bin
@@ -91,4 +93,17 @@ end_process() {
 	kill -KILL "$1" 2>/dev/null || true
 	ENDRC=0
 	wait "$1" || ENDRC=$?
+}
+
+usage_is_synopsis() {
+	local want got
+	want=$(MANWIDTH=200 mandoc -Tascii -O width=200 "$TOP/man/$1" | col -b |
+	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \t\n' ' ' |
+	    sed 's/^ //;s/ $//')
+	got=$(sed -n '/^usage: /,$p' <<<"$stderr" | sed '1s/^usage: //' |
+	    tr -s ' \t\n' ' ' | sed 's/^ //;s/ $//')
+	if [ "$got" != "$want" ]; then
+		printf 'usage:    %s\nSYNOPSIS: %s\n' "$got" "$want" >&2
+		return 1
+	fi
 }

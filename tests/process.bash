@@ -4,6 +4,9 @@
 #   pipeline [WAKE_ARGS...] < frames             wake | snaft | triage
 #   record CHANNEL                               that channel's record
 #   needs_image                                  skip unless built
+#   serve_pipeline [MUXD_ARGS...]                airlock-muxd with the real
+#                                                pipeline for a whole file
+#   stop_pipeline                                its end, in teardown_file
 
 IMAGES=${AIRLOCK_TEST_IMAGES:-$TOP/build/images}
 PTABLE=$DATA/process/intents
@@ -31,4 +34,23 @@ pipeline() {
 record() {
 	jq -c --argjson c "$1" 'select(.frame.channel_id == $c)' \
 	    "${2:-$BATS_FILE_TMPDIR/out.jsonl}"
+}
+
+# serve_pipeline [MUXD_ARGS...]: airlock-muxd with the real pipeline, as
+# make run serves it, signing with a copy of the test key; its log is
+# $BATS_FILE_TMPDIR/muxd.log.  Exports the stages' environment, PORT and
+# MUXPID, for setup_file.
+serve_pipeline() {
+	cp "$DATA/test.sec" "$DATA/test.pub" "$BATS_FILE_TMPDIR/"
+	export AIRLOCK_SIGN_KEY=$BATS_FILE_TMPDIR/test.sec
+	export AIRLOCK_CHAIN=$BATS_FILE_TMPDIR/chain
+	export AIRLOCK_INTENTS=$TOP/etc/intents AIRLOCK_IMAGES=$IMAGES
+	export AIRLOCK_RUNDIR=$BATS_FILE_TMPDIR/run
+	serve_muxd "$BATS_FILE_TMPDIR/muxd.log" airlock-muxd "$@"
+	export PORT MUXPID
+}
+
+stop_pipeline() {
+	[ -n "${MUXPID:-}" ] && kill -TERM "$MUXPID" 2>/dev/null
+	wait "$MUXPID" 2>/dev/null || true
 }

@@ -105,7 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct jsonl_error je;
 	const char *line = (const char *)data, *end, *nl;
-	char *files[1] = { logpath };
+	char *files[1] = { logpath }, *keys[1] = { pubpath };
 	json_t *rec;
 	uint64_t seq = 0;
 	off_t off = 0;
@@ -126,6 +126,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(rec);
 	}
 	if (seq > 0)
-		CHECK(verify_main(pubpath, files, 1, 1, NULL, 0, 0) == 0);
+		CHECK(verify_main(keys, 1, files, 1, 1, NULL, 0, 0) == 0);
 	return 0;
 }

@@ -62,12 +62,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *files[1] = { logpath };
+	char *files[1] = { logpath }, *keys[1] = { keypath };
 	int rc;
 
 	CHECK(ftruncate(logfd, 0) == 0);
 	CHECK(pwrite(logfd, data, size, 0) == (ssize_t)size);
-	rc = verify_main(keypath, files, 1, (int)(size & 1), NULL, 1, 0);
+	rc = verify_main(keys, 1, files, 1, (int)(size & 1), NULL, 1, 0);
 	CHECK(rc == 0 || rc == 1);
 	return 0;
 }
