@@ -4,7 +4,10 @@
  * source in the record and one type.  A source that is missing becomes
  * null (or an empty default); a source of the wrong type, or a real
  * number anywhere, makes the record unsignable as it is, and it gets a
- * 400 token that says why instead.  No record is ever dropped.
+ * 500 token that says why instead.  The one exception is a rejected
+ * frame's own members: the client wrote them, and the 400 already says
+ * what is wrong with them, so a member of the wrong type is null there.
+ * No record is ever dropped.
  */
 #include <err.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@
 
 struct build {
 	json_t	*rec;
+	int	 rejected;	/* the verdict is 400: frame.* is the client's */
 	char	 fault[256];	/* the first thing wrong with rec, or "" */
 };
 
@@ -98,6 +102,13 @@ field(struct build *b, const char *path, json_type want)
 		p = dot + 1;
 	}
 	ok = want == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == want;
+	if (ok && json_is_integer(v) && (json_integer_value(v) > JCS_INT_MAX ||
+	    json_integer_value(v) < -JCS_INT_MAX))
+		ok = -1;
+	if (ok != 1 && b->rejected && strncmp(path, "frame.", 6) == 0)
+		return json_null();
+	if (ok == -1)
+		return json_incref(v);	/* token_canon says why */
 	if (!ok) {
 		if (want == JSON_INTEGER && json_is_real(v))
 			setfault(b, "%s is a real number (signed numbers are "
@@ -185,6 +196,7 @@ body(struct build *b, const struct verdict *ov, const char *host,
 	char hex[SHA256_HEXLEN + 1];
 
 	if (ov != NULL) {
+		b->rejected = ov->status == 400;
 		status = json_integer(ov->status);
 		ttype = json_string(ov->token_type);
 		reason = json_string(ov->reason);
@@ -199,6 +211,7 @@ body(struct build *b, const struct verdict *ov, const char *host,
 		severity = json_string(missing.severity);
 	} else {
 		status = field(b, "verdict.status", JSON_INTEGER);
+		b->rejected = json_integer_value(status) == 400;
 		ttype = field(b, "verdict.token_type", JSON_STRING);
 		reason = field(b, "verdict.reason", JSON_STRING);
 		severity = field(b, "verdict.severity", JSON_STRING);

@@ -157,6 +157,40 @@ token() {
 	[[ $stderr == *"airlock-sign: 5a1e0000000000000000000000000009: record cannot be signed: exec.run_us is not an integer"* ]]
 }
 
+@test "a rejected frame is signed as the 400 it is, whatever types its own members have" {
+	local rec out
+	# Wake rejects these frames for their types; the signer must not turn
+	# the client's mistake into a 500 of the pipeline.
+	for rec in '{"payload":5,"intent":"code:execute","from_aint":"a.aint","channel_id":1}' \
+	    '{"payload":"x","intent":7,"from_aint":["a"],"channel_id":1.5}' \
+	    '{"payload":{},"intent":null,"channel_id":9007199254740993}'; do
+		out=$(jq -c '{v: 1, id: "5a1e00000000000000000000000000aa",
+		    frame: ., verdict: {status: 400, token_type: "INTENT_REJECTED",
+		    reason: "\"payload\" must be a string", severity: "low"}}' \
+		    <<<"$rec" | airlock-sign -q -k "$K" | jq -c .token)
+		jq -e '.token_type == "INTENT_REJECTED" and
+		    .erachter.status == 400 and .erachter.severity == "low" and
+		    .erachter.reason == "\"payload\" must be a string" and
+		    (.erin.payload_sha256 | type) == (if $r.payload | type == "string"
+		    then "string" else "null" end) and
+		    (.intent | type) == ($r.intent | if type == "string" then
+		    "string" else "null" end) and
+		    .erachter.channel_id == (if $r.channel_id == 1 then 1 else null end)' \
+		    --argjson r "$rec" <<<"$out" >/dev/null
+		airlock-sign -q -V -p "$P" <<<"$out" >/dev/null
+	done
+	# The same wrong type in a record that was not rejected is the
+	# pipeline's fault: a 500 that names it.
+	out=$(jq -c '{v: 1, id: "5a1e00000000000000000000000000ab",
+	    frame: {payload: 5, intent: "code:execute", from_aint: "a.aint",
+	    channel_id: 1}, verdict: {status: 200, token_type: "SAFE_EXECUTION",
+	    reason: "ok", severity: "info"}}' <<<'{}' |
+	    airlock-sign -q -k "$K" | jq -c .token)
+	jq -e '.token_type == "SANDBOX_FAILURE" and .erachter.reason ==
+	    "record cannot be signed: frame.payload is not a string"' \
+	    <<<"$out" >/dev/null
+}
+
 @test "one line in, one line out: unreadable lines become signed 400 rejections" {
 	local in=$BATS_TEST_TMPDIR/in.jsonl i want sum t
 	printf '%s\n' 'not json' '[1,2]' '{"v":2}' '{"v":1,"a":1,"a":2}' >"$in"
