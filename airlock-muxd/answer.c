@@ -191,6 +191,38 @@ put_output(struct answer *a, json_t *result, json_t *exec, const char *name)
 	}
 }
 
+/*
+ * The files a run left in /output, by name: each one's bytes, sha256 and
+ * content in base64 (the record's string, shared, never decoded here).
+ * Null when the record has none to give (a kvm run, or nothing claimed).
+ */
+static void
+put_files(json_t *result, json_t *exec)
+{
+	json_t *list, *files, *f, *name, *b64;
+	size_t i;
+
+	list = json_object_get(exec, "output_files");
+	if (!json_is_array(list) || (files = json_object()) == NULL) {
+		json_object_set_new(result, "files", json_null());
+		return;
+	}
+	json_array_foreach(list, i, f) {
+		name = json_object_get(f, "name");
+		b64 = json_object_get(f, "b64");
+		if (!json_is_string(name) || !json_is_string(b64))
+			continue;
+		json_object_set_new(files, json_string_value(name),
+		    json_pack("{s:O?, s:O?, s:O}",
+		    "bytes", json_object_get(f, "bytes"),
+		    "sha256", json_object_get(f, "sha256"), "b64", b64));
+	}
+	json_object_set_new(result, "files", files);
+	if (json_is_array(json_object_get(exec, "output_refused")))
+		json_object_set(result, "files_refused",
+		    json_object_get(exec, "output_refused"));
+}
+
 static json_t *
 intcopy(json_t *v)
 {
@@ -237,6 +269,7 @@ answer_new(const struct frame *f, json_t *rec, int *statusp)
 		    intcopy(json_object_get(exec, "signal")));
 		put_output(a, result, exec, "stdout");
 		put_output(a, result, exec, "stderr");
+		put_files(result, exec);
 	} else
 		result = json_null();
 	a->tree = json_pack("{s:o, s:i, s:o, s:s, s:O?, s:o, s:O?}",

@@ -76,6 +76,42 @@ ask() {
 	    -x "$BATS_TEST_TMPDIR/x/$seq.json.sig" -m "$BATS_TEST_TMPDIR/x/$seq.json"
 }
 
+@test "files in and out: the answer carries what the run left in /output, bound by the token" {
+	local f src
+	src='d = open("/input/in.bin", "rb").read()
+open("/output/out.bin", "wb").write(d[::-1])
+open("/output/report.json", "w").write("{\"n\": %d}" % len(d))
+print(len(d))'
+	printf 'ab\0\377cd' >"$BATS_TEST_TMPDIR/in.bin"
+	f=$(frame 40 code:execute "$src" | jq -c --arg b "$(base64 -w0 "$BATS_TEST_TMPDIR/in.bin")" \
+	    '. + {files: {"in.bin": $b}}')
+	output=$(ask "$f")
+	assert_equal "$(jq -r .status <<<"$output")" 200
+	assert_equal "$(jq -r .result.stdout <<<"$output")" 6
+	assert_equal "$(jq -r '.result.files | keys | join(" ")' <<<"$output")" "out.bin report.json"
+	jq -r '.result.files["out.bin"].b64' <<<"$output" | base64 -d >"$BATS_TEST_TMPDIR/out.bin"
+	printf 'dc\377\0ba' | cmp - "$BATS_TEST_TMPDIR/out.bin"
+	assert_equal "$(jq -r '.result.files["report.json"].b64 | @base64d' <<<"$output")" '{"n": 6}'
+	# Each file is the one the token binds: same size, same digest.
+	jq -e '.tibet_provenance.erin.output_files as $t | .result.files as $f |
+	    ($t | length) == 2 and
+	    all($t[]; $f[.name].bytes == .bytes and $f[.name].sha256 == .sha256)' \
+	    <<<"$output" >/dev/null
+	assert_equal "$(sha256sum <"$BATS_TEST_TMPDIR/out.bin" | cut -d' ' -f1)" \
+	    "$(jq -r '.result.files["out.bin"].sha256' <<<"$output")"
+	assert_equal "$(jq -r '.tibet_provenance.erin.input_files[0].sha256' <<<"$output")" \
+	    "$(sha256sum <"$BATS_TEST_TMPDIR/in.bin" | cut -d' ' -f1)"
+	jq -c .tibet_provenance <<<"$output" >"$BATS_TEST_TMPDIR/t.jsonl"
+	run_tool 0 airlock-sign -V -p "$DATA/test.pub" "$BATS_TEST_TMPDIR/t.jsonl"
+	# A run that leaves nothing has an empty object; one that never ran, null.
+	output=$(ask "$(frame 41 code:execute "print(1)")")
+	assert_equal "$(jq -c .result.files <<<"$output")" '{}'
+	output=$(ask "$(frame 42 code:execute "import socket; socket.socket()")")
+	assert_equal "$(jq -c .result.files <<<"$output")" '{}'
+	output=$(ask "$(frame 43 code:executeXYZ "print(1)")")
+	assert_equal "$(jq -c .result <<<"$output")" null
+}
+
 @test "a 200 KiB payload in one frame is run (the original read one 8 KiB buffer)" {
 	local big
 	big=$(head -c 200000 /dev/zero | tr '\0' x)
