@@ -417,9 +417,11 @@ rmentry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 
 /*
  * What a wake killed with SIGKILL left: its runtime directory (socket
- * files) and its cgroups.  A live wake holds the flock of its directory's
- * lock file for its whole life; pids cannot tell, since wakes in other pid
- * namespaces share the directory.  Called at start and now and then.
+ * files), and its cgroups, which cgroup_sweep() finds by their own lock
+ * (a wake with another -r leaves its directory elsewhere).  A live wake
+ * holds the flock of its directory's lock file for its whole life; pids
+ * cannot tell, since wakes in other pid namespaces share the directory.
+ * Called at start and now and then.
  */
 static void
 sweep(const char *base)
@@ -441,20 +443,13 @@ sweep(const char *base)
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			log_debug("sweeping %s, left by a dead wake",
 			    d->d_name);
-			/*
-			 * Its sandboxes may still be dying: until its cgroups
-			 * are gone, keep the directory (and its lock file) so
-			 * that a later sweep finds it again.
-			 */
-			if (cgroup_remove_instance(d->d_name, 1) == 0) {
-				snprintf(path, sizeof(path), "%s/%s", base,
-				    d->d_name);
-				nftw(path, rmentry, 16, FTW_DEPTH | FTW_PHYS);
-			}
+			snprintf(path, sizeof(path), "%s/%s", base, d->d_name);
+			nftw(path, rmentry, 16, FTW_DEPTH | FTW_PHYS);
 		}
 		close(fd);
 	}
 	closedir(dp);
+	cgroup_sweep(cgroup_version);
 }
 
 /*
@@ -718,6 +713,12 @@ main(int argc, char *argv[])
 
 	if ((cgroup_version = cgroup_probe(errbuf, sizeof(errbuf))) == 0)
 		log_info("warning: %s; sandbox limits are rlimits only", errbuf);
+	else if (cgroup_instance_hold(cgroup_version, instance) < 0) {
+		log_info("warning: cannot make the cgroup of %s: %s; sandbox "
+		    "limits are rlimits only", instance, strerror(errno));
+		cgroup_version = 0;
+	} else
+		cgroup_sweep(cgroup_version);
 	pool_warm(table, choose);
 
 	if ((r = jsonl_reader_new(0, 0)) == NULL)

@@ -6,6 +6,7 @@
  * used the caller logs a warning and relies on rlimits, which the runner
  * always sets: never no limit.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -232,11 +233,109 @@ rmsandboxes(const char *dir, int tries)
 	return -1;
 }
 
+/* Where instances live, in the order an instance's directories are made. */
+static const char *const roots[] = { V1_MEMORY "/airlock", V1_PIDS "/airlock",
+    V2_ROOT "/airlock" };
+
+/* The root whose instance directory carries the instance's lock. */
+static const char *
+lockroot(int version)
+{
+	return version == 1 ? roots[0] : roots[2];
+}
+
+int
+cgroup_instance_hold(int version, const char *name)
+{
+	char path[CGROUP_PATH_MAX];
+	int pfd, fd = -1;
+
+	if (version != 1 && version != 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mkdir(lockroot(version), 0755) != 0 && errno != EEXIST)
+		return -1;
+	/*
+	 * Shared on the parent while the instance is made and locked, so that
+	 * a sweep (exclusive there) never takes it for a dead one's.
+	 */
+	if ((pfd = open(lockroot(version), O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return -1;
+	if (flock(pfd, LOCK_SH) != 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", lockroot(version), name);
+	if (mkdir(path, 0755) != 0 ||
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto out;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		fd = -1;
+	}
+out:
+	close(pfd);
+	return fd;
+}
+
+/*
+ * Whether the instance name is held by a live wake: its directory under
+ * the lock root exists and its lock is taken.  A directory without that
+ * counterpart belongs to an instance already being removed.
+ */
+static int
+held(int version, const char *name)
+{
+	char path[CGROUP_PATH_MAX];
+	int fd, busy;
+
+	snprintf(path, sizeof(path), "%s/%s", lockroot(version), name);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	busy = flock(fd, LOCK_EX | LOCK_NB) != 0;
+	close(fd);
+	return busy;
+}
+
+int
+cgroup_sweep(int version)
+{
+	DIR *dp;
+	struct dirent *d;
+	size_t i;
+	int pfd, n = 0;
+
+	if (version != 1 && version != 2)
+		return 0;
+	if ((pfd = open(lockroot(version), O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return 0;
+	/* Another wake is making its instance, or sweeping: next time. */
+	if (flock(pfd, LOCK_EX | LOCK_NB) != 0) {
+		close(pfd);
+		return 0;
+	}
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if ((dp = opendir(roots[i])) == NULL)
+			continue;
+		while ((d = readdir(dp)) != NULL) {
+			if (strncmp(d->d_name, "wake-", 5) != 0 ||
+			    held(version, d->d_name))
+				continue;
+			log_debug("removing the cgroups of %s, a wake that "
+			    "is gone", d->d_name);
+			if (cgroup_remove_instance(d->d_name, 1) == 0)
+				n++;
+		}
+		closedir(dp);
+	}
+	close(pfd);
+	return n;
+}
+
 int
 cgroup_remove_instance(const char *name, int tries)
 {
-	static const char *const roots[] = { V1_MEMORY "/airlock",
-	    V1_PIDS "/airlock", V2_ROOT "/airlock" };
 	char path[CGROUP_PATH_MAX];
 	size_t i;
 	int rc = 0;

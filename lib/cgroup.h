@@ -39,6 +39,22 @@ void	cgroup_remove(const struct cgroup *);
  */
 int	cgroup_remove_instance(const char *name, int tries);
 
+/*
+ * Make the cgroup directory of the airlock-wake instance name ("wake-PID-
+ * HEX") and lock it for the caller's life: returns the descriptor that
+ * holds the lock (close-on-exec), or -1.  The lock is what tells a live
+ * instance from a dead one's leftovers, whatever pid namespace either is
+ * in, and the kernel drops it when the holder dies, even by SIGKILL.
+ */
+int	cgroup_instance_hold(int version, const char *name);
+
+/*
+ * Remove the cgroups of every instance whose lock nobody holds (a wake
+ * killed before it could clean up).  Returns how many went; one whose
+ * sandboxes are still dying stays for a later sweep.
+ */
+int	cgroup_sweep(int version);
+
 /* The pid of a pidfd's process, in our pid namespace, or -1. */
 pid_t	pidfd_hostpid(int pidfd);
 

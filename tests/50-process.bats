@@ -356,6 +356,57 @@ print(os.path.exists('$dir'))
 	done
 }
 
+# cgroups_of INSTANCE: the cgroup directories of one wake, in any hierarchy.
+cgroups_of() {
+	ls -d /sys/fs/cgroup/memory/airlock/"$1" /sys/fs/cgroup/pids/airlock/"$1" \
+	    /sys/fs/cgroup/airlock/"$1" 2>/dev/null || true
+}
+
+@test "a killed wake's cgroups go with the next wake, whatever its runtime directory; a live wake's stay" {
+	local d=$BATS_TEST_TMPDIR live dead pid i
+	mkdir -p "$d/live" "$d/dead" "$d/other"
+	mkfifo "$d/in" "$d/in2"
+	# A wake that keeps serving through all of this.
+	airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$d/live" -p 2 <"$d/in" |
+	    airlock-snaft -q -t "$PTABLE" -r "$d/live" | airlock-triage -q \
+	    >"$d/out.jsonl" &
+	exec 5>"$d/in"
+	# And one killed with SIGKILL once its pool is warm, whose runtime
+	# directory then goes too (a test's temporary directory, say).
+	airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$d/dead" -p 2 <"$d/in2" >/dev/null &
+	pid=$!
+	exec 6>"$d/in2"
+	for i in $(seq 300); do
+		live=$(basename "$(ls -d "$d"/live/wake-* 2>/dev/null)")
+		dead=$(basename "$(ls -d "$d"/dead/wake-* 2>/dev/null)")
+		[ -n "$live" ] && [ -n "$dead" ] &&
+		    [ -n "$(ls -d /sys/fs/cgroup/*/airlock/"$dead"/sb-* /sys/fs/cgroup/airlock/"$dead"/sb-* 2>/dev/null)" ] &&
+		    [ -n "$(ls -d /sys/fs/cgroup/*/airlock/"$live"/sb-* /sys/fs/cgroup/airlock/"$live"/sb-* 2>/dev/null)" ] &&
+		    break
+		sleep 0.1
+	done
+	[ -n "$(cgroups_of "$dead")" ]
+	kill -KILL "$pid"
+	exec 6>&-
+	wait "$pid" || true
+	rm -rf "$d/dead"
+	# Another wake, elsewhere, starts and ends: the dead one's cgroups go
+	# (its sandboxes may take a moment to die; a later wake tries again).
+	for i in $(seq 50); do
+		airlock-wake -q -t "$PTABLE" -I "$IMAGES" -r "$d/other" -p 0 </dev/null >/dev/null
+		[ -z "$(cgroups_of "$dead")" ] && break
+		sleep 0.2
+	done
+	assert_equal "$(cgroups_of "$dead")" ""
+	# The live one's are all there, and it still runs frames.
+	[ -n "$(cgroups_of "$live")" ]
+	frame 1 code:execute 'print(41 + 1)' >&5
+	exec 5>&-
+	wait
+	assert_equal "$(jq -r '[.verdict.status, .exec.stdout.b64 | tostring] | join(" ")' "$d/out.jsonl")" "200 NDIK"
+	assert_equal "$(cgroups_of "$live")" ""
+}
+
 @test "a run still under way when wake's input ends is reported, not lost with the zygote" {
 	# The last frame's payload is killed at its wall limit after wake has
 	# seen the end of its input: wake must let the zygote report that run
