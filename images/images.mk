@@ -14,7 +14,7 @@
 IMAGE_OUT    ?= build/images
 IMAGE_DEBS   ?= build/images/debs
 IMAGE_RUNNER ?= build/guest/python-runner
-IMAGES	      = airlock-python airlock-scanner
+IMAGES	      = airlock-python airlock-scanner airlock-sip airlock-webrtc
 
 # Extra packages for an image, beyond its recipe: IMAGE_EXTRA_PACKAGES_NAME.
 # Files of airlock's own layer for each image, as SRC:DEST.
@@ -30,9 +30,15 @@ IMAGE_SITE = guest/airlock_site.py:/usr/lib/python3.11/airlock_site.py
 IMAGE_FILES_airlock-scanner = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
     $(IMAGE_SITE) guest/scan.py:/usr/libexec/airlock/scan.py \
     guest/airlock_scanner.py:/usr/lib/python3/dist-packages/airlock_scanner.py \
-    $(foreach f,$(sort $(wildcard $(CLAMAV_DB)/*.c[vl]d $(CLAMAV_DB)/*.[hn]db \
-        $(CLAMAV_DB)/*.[hm]sb $(CLAMAV_DB)/*.ldb $(CLAMAV_DB)/*.ign2 \
-        $(CLAMAV_DB)/*.fp $(CLAMAV_DB)/*.sfp)),$(f):/var/lib/clamav/$(notdir $(f)))
+    $(if $(CLAMAV_DB),$(foreach f,$(sort $(wildcard $(addprefix $(CLAMAV_DB)/,\
+        *.cvd *.cld *.cud *.hdb *.hsb *.mdb *.msb *.ndb *.ldb *.fp *.sfp *.ign2 \
+        *.ftm *.crb *.pdb *.wdb *.yar *.yara))),$(f):/var/lib/clamav/$(notdir $(f))))
+
+IMAGE_FILES_airlock-sip = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
+    $(IMAGE_SITE)
+IMAGE_FILES_airlock-webrtc = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
+    $(IMAGE_SITE) guest/airlock_av.py:/usr/lib/python3/dist-packages/airlock_av.py
+
 .PHONY: images images-force kvm-snapshots
 
 # $(1): image name.  The package list is regenerated every time but written
