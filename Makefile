@@ -113,7 +113,7 @@ RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	-fstack-protector-strong -fPIE $(WARN) -Ilib
 RUNNER_FLAGS_python = $(shell pkg-config --cflags python3-embed 2>/dev/null)
 RUNNER_LIBS_python = $(shell pkg-config --libs python3-embed 2>/dev/null)
-build/guest/%-runner: guest/runner.c guest/%.c guest/lang.h lib/sbmsg.c \
+build/guest/%-runner: guest/runner.c guest/%.c guest/lang.h lib/sbmsg.c lib/intents.h \
     lib/sandbox.h lib/airlock.h
 	@mkdir -p $(@D)
 	$(CC) $(RUNNER_CFLAGS) $(RUNNER_FLAGS_$*) -pie -Wl,-z,relro,-z,now \

@@ -139,6 +139,38 @@ copyor(struct build *b, json_t *obj, const char *key, const char *path,
 }
 
 /*
+ * A list of files as the token binds them: [{name, bytes, sha256}, ...],
+ * without their contents (exec.output_files carries them as base64), or
+ * null when the record has none.
+ */
+static json_t *
+filelist(struct build *b, const char *path)
+{
+	json_t *list = field(b, path, JSON_ARRAY), *out, *f;
+	size_t i;
+
+	if (json_is_null(list))
+		return list;
+	if ((out = json_array()) == NULL)
+		errx(EXIT_SYSTEM, "out of memory");
+	json_array_foreach(list, i, f) {
+		if (!json_is_string(json_object_get(f, "name")) ||
+		    !json_is_integer(json_object_get(f, "bytes")) ||
+		    !json_is_string(json_object_get(f, "sha256"))) {
+			setfault(b, "%s[%zu] is not a {name, bytes, sha256} "
+			    "object", path, i);
+			break;
+		}
+		json_array_append_new(out, json_pack("{s:O, s:O, s:O}",
+		    "name", json_object_get(f, "name"),
+		    "bytes", json_object_get(f, "bytes"),
+		    "sha256", json_object_get(f, "sha256")));
+	}
+	json_decref(list);
+	return out;
+}
+
+/*
  * The token without seq, parent, content_hash and signature, in the
  * order airlock-token(5) lists the fields (the order carries no meaning;
  * the signature covers the canonical form).
@@ -219,6 +251,8 @@ body(struct build *b, const struct verdict *ov, const char *host,
 	copy(b, erin, "exit_code", "exec.exit_code", JSON_INTEGER);
 	copy(b, erin, "signal", "exec.signal", JSON_INTEGER);
 	copy(b, erin, "kill_reason", "exec.kill_reason", JSON_STRING);
+	set(erin, "input_files", filelist(b, "exec.input_files"));
+	set(erin, "output_files", filelist(b, "exec.output_files"));
 	set(tok, "erin", erin);
 
 	/* eraan: what is attached. */

@@ -19,9 +19,12 @@
 #include "sandbox.h"
 #include "snaft.h"
 
-/* The run request: the limits, the allow list and the VMM's own caps. */
+/*
+ * The run request: the limits, the allow list and the VMM's own caps.
+ * The payload memfd and output pipes only: the VMM takes no files yet.
+ */
 static int
-kvm_sendrun(struct run *r, struct sb_run *run, int fds[3])
+kvm_sendrun(struct run *r, struct sb_run *run, int fds[4])
 {
 	static struct sb_kvmpolicy kp;
 	int nr;

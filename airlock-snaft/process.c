@@ -12,7 +12,7 @@
 
 /* The run request: the limits, then the compiled filter. */
 static int
-process_sendrun(struct run *r, struct sb_run *run, int fds[3])
+process_sendrun(struct run *r, struct sb_run *run, int fds[4])
 {
 	const struct policy *p = r->policy;
 
@@ -20,13 +20,13 @@ process_sendrun(struct run *r, struct sb_run *run, int fds[3])
 	if (r->memcg)
 		run->flags |= SB_RUN_MEMCG;
 	return sb_send(r->conn, SB_RUN, 0, run, sizeof(*run), p->bpf,
-	    p->len * sizeof(struct sock_filter), fds, 3);
+	    p->len * sizeof(struct sock_filter), fds, 4);
 }
 
 const struct backend_ops backend_process = {
 	.id = BACKEND_PROCESS,
 	.sendrun = process_sendrun,
-	.startfds = 2,		/* the listener, a pidfd */
+	.startfds = 3,		/* the listener, a pidfd, /output */
 	.report = NULL,		/* SB_EXIT, from the zygote's wait4 */
 	.cgroup = 1,
 	.cpu = 1,

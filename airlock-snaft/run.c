@@ -86,7 +86,7 @@ killrun(struct run *r, int reason)
 
 /* The run request: the limits, then what the backend sends with them. */
 static int
-sendrun(struct run *r, size_t plen, int fds[3])
+sendrun(struct run *r, size_t plen, int fds[4])
 {
 	struct sb_run run;
 
@@ -237,7 +237,9 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	const char *handle, *payload, *backend;
 	struct run *r;
 	json_t *wake, *frame;
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, memfd = -1, fds[3];
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, memfd = -1, fds[4];
+	int filesfd = -1;
+	json_t *files;
 	size_t plen;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -245,7 +247,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	r->rec = json_incref(rec);
 	r->policy = p;
 	r->limits = *lim;
-	r->conn = r->listener = r->pidfd = -1;
+	r->conn = r->listener = r->pidfd = r->outdir = -1;
 	r->kill = -1;
 	r->ops = &backend_process;
 	stream_init(&r->out, -1, lim->output_bytes);
@@ -271,6 +273,19 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	payload = jsonl_get_string(frame, "payload");
 	if (handle == NULL || payload == NULL) {
 		run_fail(r, "record has no wake.handle or frame.payload");
+		goto close_all;
+	}
+	files = json_object_get(frame, "files");
+	if (files != NULL && !json_is_object(files)) {
+		run_fail(r, "frame.files is not an object");
+		goto close_all;
+	}
+	if (r->ops->id == BACKEND_KVM && json_object_size(files) > 0) {
+		run_fail(r, "the kvm backend takes no files yet");
+		goto close_all;
+	}
+	if (files_in(r, files, &filesfd) != 0) {
+		run_fail(r, "input files: %s", strerror(errno));
 		goto close_all;
 	}
 	plen = json_string_length(json_object_get(frame, "payload"));
@@ -311,12 +326,14 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	fds[0] = memfd;
 	fds[1] = outp[1];
 	fds[2] = errp[1];
+	fds[3] = filesfd;
 	if (sendrun(r, plen, fds) != 0) {
 		run_fail(r, "sending the run to the sandbox: %s",
 		    strerror(errno));
 		goto close_all;
 	}
 	close(memfd);
+	close(filesfd);
 	close(outp[1]);
 	close(errp[1]);
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
@@ -329,6 +346,8 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 close_all:
 	if (memfd >= 0)
 		close(memfd);
+	if (filesfd >= 0)
+		close(filesfd);
 	closefd(&outp[0]);
 	closefd(&outp[1]);
 	closefd(&errp[0]);
@@ -348,11 +367,11 @@ onmessage(struct run *r)
 	} body;
 	static char buf[SB_REPORT_MAX];
 	struct sb_hdr h;
-	int fds[2], nfds;
+	int fds[3], nfds;
 	ssize_t n;
 
 	memset(&body, 0, sizeof(body));
-	n = sb_recv(r->conn, MSG_DONTWAIT, &h, buf, sizeof(buf), fds, 2,
+	n = sb_recv(r->conn, MSG_DONTWAIT, &h, buf, sizeof(buf), fds, 3,
 	    &nfds);
 	if (n > 0 && h.type != SB_REPORT)
 		memcpy(&body, buf, h.len < sizeof(body) ? h.len : sizeof(body));
@@ -384,6 +403,7 @@ onmessage(struct run *r)
 		else {
 			r->listener = fds[0];
 			r->pidfd = fds[1];
+			r->outdir = fds[2];
 		}
 		r->payload_pid = body.st.pid;
 		r->tmp_dev = body.st.tmp_dev;
@@ -825,6 +845,11 @@ run_finish(struct run *r)
 	    "stderr", streamjson(&r->err),
 	    "observed_syscalls", obs,
 	    "violations", json_incref(r->violations));
+	/* The files in and out, whatever the outcome: the record says what. */
+	if (exec != NULL)
+		files_out(r, exec);
+	closefd(&r->outdir);
+	json_decref(r->inputs);
 	if (exec != NULL && outcome == OUTCOME_FAILED)
 		json_object_set_new(exec, "error", json_string(r->error));
 	if (exec != NULL && r->have_exit && !r->early && r->ops->cpu)

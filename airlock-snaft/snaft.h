@@ -75,6 +75,8 @@ struct run {
 	int		 memcg;		/* cg holds this run's memory limit */
 	uint64_t	 tmp_dev;	/* the sandbox's private /tmp */
 	pid_t		 hostpid;	/* of the payload, once looked up */
+	int		 outdir;	/* the sandbox's /output, or -1 */
+	json_t		*inputs;	/* {name, bytes, sha256} of each input */
 	const struct backend_ops *ops;	/* the sandbox's kind */
 	long		 oom_before;	/* OOM kills in it before the run */
 };
@@ -91,8 +93,11 @@ struct sb_run;
 struct backend_ops {
 	enum backend	 id;
 	/* Send the run request: run holds the limits already. */
-	int		(*sendrun)(struct run *, struct sb_run *run, int fds[3]);
-	/* Descriptors SB_STARTED carries: 2 a listener and a pidfd, 1 a pidfd. */
+	int		(*sendrun)(struct run *, struct sb_run *run, int fds[4]);
+	/*
+	 * Descriptors SB_STARTED carries: 3 a listener, a pidfd and /output;
+	 * 1 a pidfd.
+	 */
 	int		 startfds;
 	/* How the run ended, from an SB_REPORT; NULL: SB_EXIT says it. */
 	int		(*report)(struct run *, const char *text, size_t len);
@@ -104,6 +109,10 @@ extern const struct backend_ops	backend_process, backend_kvm;
 
 struct seccomp_data;
 struct seccomp_notif_resp;
+
+/* files.c: input files into a memfd, /output into the exec section. */
+int		 files_in(struct run *, json_t *files, int *memfd);
+void		 files_out(struct run *, json_t *exec);
 
 /* answer.c: the calls the monitor answers itself. */
 int		 answer_wanted(int nr);

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "airlock.h"
+#include "b64.h"
 #include "intents.h"
 #include "jsonl.h"
 #include "sha256.h"
@@ -150,15 +151,95 @@ tighten(json_t *req, struct limits *l, char *why, size_t len)
 	return NULL;
 }
 
+/*
+ * A file name of a frame's "files": one path component of at most
+ * FILE_NAME_MAX bytes (valid UTF-8, as the frame is), not "." or "..",
+ * without '/' or control characters.
+ */
+static int
+filename_ok(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n == 0 || n > FILE_NAME_MAX || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f ||
+		    name[i] == '/')
+			return 0;
+	return 1;
+}
+
+/*
+ * A frame's input files, {"name": "base64", ...}: names, count and total
+ * size within the row's limits, every value strict base64.  Returns NULL
+ * or the reason, in why.
+ */
+static const char *
+checkfiles(json_t *files, const struct limits *l, char *why, size_t len)
+{
+	const char *name, *b64;
+	uint64_t total = 0;
+	json_t *v;
+	long n;
+	void *buf;
+
+	if (files == NULL)
+		return NULL;
+	if (!json_is_object(files))
+		return "\"files\" must be an object of file names to base64 "
+		    "contents";
+	if (json_object_size(files) > l->files) {
+		snprintf(why, len, "%zu files, more than the %llu this intent "
+		    "takes", json_object_size(files),
+		    (unsigned long long)l->files);
+		return why;
+	}
+	json_object_foreach(files, name, v) {
+		if (!filename_ok(name)) {
+			snprintf(why, len, "file name \"%.80s\" is not one path "
+			    "component of 1 to %d bytes without '/' or control "
+			    "characters", name, FILE_NAME_MAX);
+			return why;
+		}
+		if ((b64 = json_string_value(v)) == NULL) {
+			snprintf(why, len, "file \"%s\": its content must be a "
+			    "base64 string", name);
+			return why;
+		}
+		if ((buf = malloc(json_string_length(v) / 4 * 3 + 1)) == NULL)
+			err(EXIT_SYSTEM, NULL);
+		n = b64_decode(b64, json_string_length(v), buf);
+		free(buf);
+		if (n < 0) {
+			snprintf(why, len, "file \"%s\": its content is not "
+			    "base64 (padded, standard alphabet, no whitespace)",
+			    name);
+			return why;
+		}
+		if ((total += (uint64_t)n) > l->input_bytes) {
+			snprintf(why, len, "input files of more than %llu bytes: "
+			    "this intent takes %llu", (unsigned long long)total,
+			    (unsigned long long)l->input_bytes);
+			return why;
+		}
+	}
+	return NULL;
+}
+
 static json_t *
 limits_json(const struct limits *l)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "wall_ms", (json_int_t)l->wall_ms, "cpu_ms", (json_int_t)l->cpu_ms,
 	    "memory_bytes", (json_int_t)l->memory_bytes,
 	    "output_bytes", (json_int_t)l->output_bytes,
 	    "file_bytes", (json_int_t)l->file_bytes,
-	    "tmp_bytes", (json_int_t)l->tmp_bytes);
+	    "tmp_bytes", (json_int_t)l->tmp_bytes,
+	    "files", (json_int_t)l->files,
+	    "input_bytes", (json_int_t)l->input_bytes,
+	    "outdir_bytes", (json_int_t)l->outdir_bytes);
 }
 
 /* The backend a row asks for, -1 for auto. */
@@ -257,6 +338,9 @@ route(json_t *frame)
 	if ((bad = tighten(json_object_get(frame, "limits"), &lim, why,
 	    sizeof(why))) != NULL)
 		return reject(id, frame, 400, "bad_limits", "%s", bad);
+	if ((bad = checkfiles(json_object_get(frame, "files"), &lim, why,
+	    sizeof(why))) != NULL)
+		return reject(id, frame, 400, "bad_files", "%s", bad);
 
 	/* No silent downgrade: kvm asked for is kvm or an error. */
 	want = forcebackend >= 0 ? forcebackend : rowbackend(row);

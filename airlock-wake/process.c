@@ -119,8 +119,10 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	static char env_lang[] = "LANG=C.UTF-8";
 	static char env_home[] = "HOME=/tmp";
 	/* A scrubbed environment: nothing of the host's reaches the sandbox. */
-	char *envp[] = { env_path, env_lang, env_home, NULL };
-	char path[PATH_MAX + 32], *argv[SNAPSHOT_MAXPRELOAD + 2], c;
+	char *envp[3 + SNAPSHOT_MAXENV + 1] = { env_path, env_lang, env_home };
+	char path[PATH_MAX + 32], *argv[SNAPSHOT_MAXPRELOAD + 4], c;
+	char popt[] = "-p";
+	size_t n;
 	size_t i;
 	struct pollfd pfd;
 	sigset_t mask;
@@ -243,10 +245,20 @@ zygote_child(struct snapshot *s, int ctl, int syncfd, int errfd)
 	if (sigprocmask(SIG_SETMASK, &mask, NULL) != 0)
 		childfail(errfd, "sigprocmask");
 
-	argv[0] = s->runner;
+	/* runner [-p program] preload...: guest/lang.h's lang_init(). */
+	n = 0;
+	argv[n++] = s->runner;
+	if (s->program != NULL) {
+		argv[n++] = popt;
+		argv[n++] = s->program;
+	}
 	for (i = 0; i < s->npreload; i++)
-		argv[i + 1] = s->preload[i];
-	argv[s->npreload + 1] = NULL;
+		argv[n++] = s->preload[i];
+	argv[n] = NULL;
+	/* The scrubbed three, and what the snapshot adds (thread counts). */
+	for (i = 0; i < s->nenv; i++)
+		envp[3 + i] = s->env[i];
+	envp[3 + s->nenv] = NULL;
 	execve(s->runner, argv, envp);
 	childfail(errfd, s->runner);
 }
@@ -426,7 +438,8 @@ static int
 zygote_request(struct snapshot *s)
 {
 	static unsigned long counter;
-	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes };
+	struct sb_spawn sp = { s->lease_ms, s->tmp_bytes, s->outdir_bytes,
+	    s->files };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pending *p;
 	int ls, go[2], fds[2], n;

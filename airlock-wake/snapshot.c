@@ -46,8 +46,33 @@ readsmall(const char *path, size_t max, size_t *lenp)
 }
 
 /*
+ * NAME=VALUE of an env line: NAME of capitals, digits and '_', not one the
+ * sandbox's environment already sets; VALUE printable, no blanks.
+ */
+static int
+env_ok(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	size_t i;
+
+	if (eq == NULL || eq == s || strlen(s) > SNAPSHOT_ENV_MAX ||
+	    strncmp(s, "PATH=", 5) == 0 || strncmp(s, "LANG=", 5) == 0 ||
+	    strncmp(s, "HOME=", 5) == 0)
+		return 0;
+	for (i = 0; s + i < eq; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' ||
+		    (i > 0 && s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	for (eq++; *eq != '\0'; eq++)
+		if ((unsigned char)*eq <= 0x20 || *eq == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
  * Load a snapshot description: images/IMAGE/snapshots/NAME, lines
- * "runner PATH" and "preload MODULE...".  Its digest covers the image
+ * "runner PATH", "preload MODULE...", "program PATH" and "env NAME=VALUE"
+ * (airlock-image(5)).  Its digest covers the image
  * digest and the description, so a changed image or preload list is a
  * different snapshot.
  */
@@ -62,6 +87,8 @@ snapshot_load(struct snapshot *s, const struct intent *row)
 
 	s->lease_ms = lease_ms;
 	s->tmp_bytes = row->limits.tmp_bytes;
+	s->outdir_bytes = row->limits.outdir_bytes;
+	s->files = row->limits.files;
 	s->memory_bytes = row->limits.memory_bytes;
 	snprintf(path, sizeof(path), "%s/%s/digest", imagesdir, s->image);
 	if ((digest = readsmall(path, 200, &dlen)) == NULL) {
@@ -124,6 +151,21 @@ snapshot_load(struct snapshot *s, const struct intent *row)
 			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||
 			    tok[0] != '/')
 				goto bad;
+		} else if (strcmp(tok, "program") == 0) {
+			/* The image's own program, run instead of the payload. */
+			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||
+			    tok[0] != '/' || s->program != NULL ||
+			    strtok_r(NULL, " \t", &lsave) != NULL)
+				goto bad;
+			if ((s->program = strdup(tok)) == NULL)
+				err(EXIT_SYSTEM, NULL);
+		} else if (strcmp(tok, "env") == 0) {
+			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||
+			    !env_ok(tok) || s->nenv == SNAPSHOT_MAXENV ||
+			    strtok_r(NULL, " \t", &lsave) != NULL)
+				goto bad;
+			if ((s->env[s->nenv++] = strdup(tok)) == NULL)
+				err(EXIT_SYSTEM, NULL);
 		} else if (strcmp(tok, "preload") == 0) {
 			while ((tok = strtok_r(NULL, " \t", &lsave)) != NULL) {
 				if (s->npreload == SNAPSHOT_MAXPRELOAD)
@@ -149,9 +191,10 @@ bad:
 
 /*
  * The snapshot of row for backend b, brought up the first time it is
- * asked for.  One per snapshot and /tmp size: a pool sandbox mounts its
- * /tmp before anyone knows which row's frame it will serve.  A snapshot
- * that cannot come up is kept with its error, for the frames that ask.
+ * asked for.  One per snapshot, /tmp and /output size and file count: a
+ * pool sandbox mounts those before anyone knows which row's frame it will
+ * serve.  A snapshot that cannot come up is kept with its error, for the
+ * frames that ask.
  */
 struct snapshot *
 snapshot_for(const struct intent *row, const struct wake_backend *b)
@@ -160,6 +203,8 @@ snapshot_for(const struct intent *row, const struct wake_backend *b)
 
 	for (s = snapshots; s != NULL; s = s->next)
 		if (s->backend == b && strcmp(s->image, row->image) == 0 &&
+		    s->outdir_bytes == row->limits.outdir_bytes &&
+		    s->files == row->limits.files &&
 		    strcmp(s->name, row->snapshot) == 0 &&
 		    s->tmp_bytes == row->limits.tmp_bytes)
 			return s;

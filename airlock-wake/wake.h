@@ -20,6 +20,8 @@
 #include "record.h"
 
 #define SNAPSHOT_MAXPRELOAD	64
+#define SNAPSHOT_MAXENV		16
+#define SNAPSHOT_ENV_MAX	256	/* bytes of one NAME=VALUE */
 #define ZYGOTE_START_MS		30000
 
 /* How long an OOM-killed sandbox's cgroup waits for airlock-snaft. */
@@ -78,8 +80,13 @@ struct snapshot {
 	char			*runner;
 	char			*preload[SNAPSHOT_MAXPRELOAD];
 	size_t			 npreload;
+	char			*program;	/* run instead of the payload */
+	char			*env[SNAPSHOT_MAXENV];	/* NAME=VALUE */
+	size_t			 nenv;
 	uint64_t		 lease_ms;
 	uint64_t		 tmp_bytes;
+	uint64_t		 outdir_bytes;	/* size of /output */
+	uint64_t		 files;		/* most files in and out */
 	uint64_t		 memory_bytes;	/* the cgroup's first limit */
 	char			 error[PATH_MAX + 512];	/* why unavailable */
 	int			 up;		/* started and not stopped */

@@ -7,11 +7,47 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "lang.h"
 
 const char *const lang_name = "python-runner";
+
+/* The image's own program (snapshot "program"), run instead of a payload. */
+static PyObject		*program;
+static const char	*program_path;
+
+/*
+ * Compile the program once, here in the zygote, so that no run pays for
+ * it (and so that a program that does not compile is the snapshot's
+ * failure, not a run's).
+ */
+static void
+loadprogram(const char *path)
+{
+	FILE *fp;
+	char *src;
+	long n;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		die("program %s: %s", path, strerror(errno));
+	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
+	    n > 16 * 1024 * 1024 || fseek(fp, 0, SEEK_SET) != 0 ||
+	    (src = malloc((size_t)n + 1)) == NULL ||
+	    fread(src, 1, (size_t)n, fp) != (size_t)n)
+		die("program %s: cannot be read", path);
+	fclose(fp);
+	src[n] = '\0';
+	if ((program = Py_CompileString(src, path, Py_file_input)) == NULL) {
+		PyErr_Print();
+		die("program %s does not compile", path);
+	}
+	free(src);
+	program_path = path;
+}
 
 static int
 exitcode(void)
@@ -65,9 +101,29 @@ lang_init(int argc, char *argv[])
 	PyConfig_Clear(&config);
 	if (PyStatus_Exception(st))
 		die("initialising Python: %s", st.err_msg ? st.err_msg : "?");
+	/*
+	 * Without site, Debian's python3-* packages are not on the path: the
+	 * images that ship them need /usr/lib/python3/dist-packages.
+	 */
+	if ((scratch = PyDict_New()) == NULL)
+		die("out of memory");
+	res = PyRun_String("import sys, os\n"
+	    "d = '/usr/lib/python3/dist-packages'\n"
+	    "if os.path.isdir(d): sys.path.append(d)\n",
+	    Py_file_input, scratch, scratch);
+	if (res == NULL)
+		die("setting sys.path failed");
+	Py_DECREF(res);
+	Py_DECREF(scratch);
 
+	/* runner [-p program] module...: see guest/lang.h. */
+	i = 1;
+	if (argc > 2 && strcmp(argv[1], "-p") == 0) {
+		loadprogram(argv[2]);
+		i = 3;
+	}
 	/* The snapshot's modules, imported once so no run pays for them. */
-	for (i = 1; i < argc; i++) {
+	for (; i < argc; i++) {
 		PyObject *m = PyImport_ImportModule(argv[i]);
 
 		if (m == NULL) {
@@ -132,10 +188,20 @@ lang_run(const char *src, size_t len)
 	PyObject *main, *globals, *res;
 	int code = 0;
 
-	(void)len;	/* NUL-terminated, with no other NUL */
 	main = PyImport_AddModule("__main__");
 	globals = PyModule_GetDict(main);
-	res = PyRun_StringFlags(src, Py_file_input, globals, globals, NULL);
+	if (program != NULL) {
+		/* The image's program, with the payload as its one argument. */
+		PyObject *args = Py_BuildValue("[ss#]", program_path, src,
+		    (Py_ssize_t)len);
+
+		if (args == NULL || PySys_SetObject("argv", args) != 0)
+			die("setting sys.argv failed");
+		Py_DECREF(args);
+		res = PyEval_EvalCode(program, globals, globals);
+	} else
+		res = PyRun_StringFlags(src, Py_file_input, globals, globals,
+		    NULL);
 	if (res == NULL) {
 		if (PyErr_ExceptionMatches(PyExc_SystemExit))
 			code = exitcode();

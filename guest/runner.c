@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "airlock.h"
+#include "intents.h"
 #include "lang.h"
 #include "sandbox.h"
 
@@ -170,6 +171,101 @@ keepfds(int a, int b)
 	(void)syscall(SYS_close_range, hi + 1, ~0U, 0);
 }
 
+/*
+ * The sandbox's /input and /output, made while we still hold our
+ * namespace's capabilities.  /input is two mounts of one tmpfs: the one on
+ * top read-only, the one under it writable and reachable only through
+ * *inputw, which we close once the run's files are in.  /output is a
+ * tmpfs of the row's size; *outdir stays open for snaft, which reads what
+ * the payload left there once it has ended.  Neither can hold a device or
+ * run a program, and each holds at most the row's file count (its inodes:
+ * one for the directory, one a file).  Safe: the mounts are invisible
+ * outside our mount namespace, and we hold CAP_SYS_ADMIN only in our user
+ * namespace.
+ */
+static void
+mountfiles(const struct sb_spawn *sp, int *inputw, int *outdir)
+{
+	const unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	char opts[96];
+
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=0755",
+	    (unsigned long long)SB_INPUT_BYTES,
+	    (unsigned long long)sp->files + 1);
+	if (mount("tmpfs", "/input", "tmpfs", fl, opts) != 0 ||
+	    (*inputw = open("/input", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    mount("/input", "/input", NULL, MS_BIND, NULL) != 0 ||
+	    mount(NULL, "/input", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | fl,
+	    NULL) != 0)
+		die("mount /input: %s", strerror(errno));
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=0777",
+	    (unsigned long long)(sp->outdir_bytes ? sp->outdir_bytes : 4096),
+	    (unsigned long long)sp->files + 1);
+	if (mount("tmpfs", "/output", "tmpfs", fl, opts) != 0 ||
+	    (*outdir = open("/output", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		die("mount /output: %s", strerror(errno));
+}
+
+/*
+ * The run's input files, from snaft's memfd (struct sb_file records), into
+ * /input through its writable mount, read-only for the payload.  snaft
+ * made the records, but they are checked here all the same.
+ */
+static void
+putfiles(int memfd, int inputw, uint64_t max)
+{
+	struct sb_file h;
+	struct stat st;
+	uint64_t off = 0, nfiles = 0;
+	char name[FILE_NAME_MAX + 1], buf[65536];
+	size_t want;
+	ssize_t n;
+	int fd;
+
+	if (fstat(memfd, &st) != 0)
+		die("input files: %s", strerror(errno));
+	while (off < (uint64_t)st.st_size) {
+		if (pread(memfd, &h, sizeof(h), (off_t)off) != sizeof(h) ||
+		    h.name_len == 0 || h.name_len > FILE_NAME_MAX ||
+		    h.data_len > (uint64_t)st.st_size ||
+		    pread(memfd, name, h.name_len, (off_t)(off + sizeof(h))) !=
+		    (ssize_t)h.name_len || ++nfiles > max)
+			die("input files: a malformed record");
+		name[h.name_len] = '\0';
+		if (memchr(name, '/', h.name_len) != NULL ||
+		    strlen(name) != h.name_len || strcmp(name, ".") == 0 ||
+		    strcmp(name, "..") == 0)
+			die("input files: a malformed name");
+		off += sizeof(h) + h.name_len;
+		if ((fd = openat(inputw, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0444)) < 0)
+			die("input file %s: %s", name, strerror(errno));
+		while (h.data_len > 0) {
+			want = h.data_len < sizeof(buf) ? h.data_len : sizeof(buf);
+			if ((n = pread(memfd, buf, want, (off_t)off)) <= 0 ||
+			    write(fd, buf, (size_t)n) != n)
+				die("input file %s: %s", name, n < 0 ?
+				    strerror(errno) : "short");
+			off += (uint64_t)n;
+			h.data_len -= (uint64_t)n;
+		}
+		close(fd);
+	}
+}
+
+/* Move fd to a descriptor at or above 16, out of the way of the dup2s. */
+static int
+movehigh(int fd)
+{
+	int nfd;
+
+	if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, 16)) < 0)
+		die("fcntl: %s", strerror(errno));
+	close(fd);
+	return nfd;
+}
+
 static void __attribute__((noreturn))
 payload(int ctl, int go, const struct sb_spawn *sp)
 {
@@ -186,7 +282,7 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	ssize_t n;
 	size_t got = 0;
 	long listener;
-	int code = 0, nullfd, fds[3], nfds, memfd, out, errfd;
+	int code = 0, nullfd, fds[4], nfds, memfd, out, errfd, inputw, outdir;
 	char opts[64], c;
 	struct pollfd pfd;
 
@@ -215,6 +311,7 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 		die("mount /tmp: %s", strerror(errno));
 	memset(&arming, 0, sizeof(arming));
 	arming.tmp_dev = (uint64_t)st.st_dev;
+	mountfiles(sp, &inputw, &outdir);
 	if (dropcaps() != 0)
 		die("dropping capabilities: %s", strerror(errno));
 
@@ -232,11 +329,11 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	/* The language's own preparation: fresh randomness, a warm-up. */
 	lang_after_fork();
 
-	n = recvmsgfds(ctl, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 3,
+	n = recvmsgfds(ctl, SB_RUN, &req, sizeof(req.run), sizeof(req), fds, 4,
 	    &nfds);
 	if (n <= 0)
 		_exit(0);	/* the sandbox expired unclaimed */
-	if (nfds != 3 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
+	if (nfds != 4 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter))
 		_exit(EXIT_SANDBOX);
@@ -260,25 +357,35 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	src[got] = '\0';
 	if (memchr(src, '\0', got) != NULL)
 		die("payload contains a NUL byte");
+	close(memfd);
+	putfiles(fds[3], inputw, sp->files);
+	close(fds[3]);
+	close(inputw);
 
 	/*
 	 * Descriptors: stdin /dev/null, stdout and stderr snaft's pipes, the
-	 * zygote on CTL_FD for the hand-over, and nothing else, so that the
-	 * listener lands on SB_LISTENER_FD.
+	 * zygote on CTL_FD for the hand-over, /output on SB_OUTDIR_FD until it
+	 * is sent, and nothing else, so that the listener lands on
+	 * SB_LISTENER_FD.  Everything is moved out of the way first, so that
+	 * no dup2 overwrites a descriptor still to be moved.
 	 */
+	ctl = movehigh(ctl);
+	out = movehigh(out);
+	errfd = movehigh(errfd);
+	outdir = movehigh(outdir);
 	if ((nullfd = open("/dev/null", O_RDONLY)) < 0 ||
 	    dup2(nullfd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
-	    (ctl != CTL_FD && dup2(ctl, CTL_FD) < 0))
+	    dup2(ctl, CTL_FD) < 0 || dup2(outdir, SB_OUTDIR_FD) < 0)
 		die("descriptors: %s", strerror(errno));
-	if (syscall(SYS_close_range, CTL_FD + 1, ~0U, 0) != 0)
+	if (syscall(SYS_close_range, SB_OUTDIR_FD + 1, ~0U, 0) != 0 ||
+	    (close(SB_LISTENER_FD) != 0 && errno != EBADF))
 		die("close_range: %s", strerror(errno));
 
 	/*
 	 * Limits inside the sandbox; snaft enforces wall time and output from
 	 * the host side as well.  The hard CPU limit is one second above the
 	 * soft one so that SIGXCPU comes first and SIGKILL follows.
-	 */
-	/*
+	 *
 	 * Memory: where snaft set the run's cgroup to memory_bytes, that is
 	 * the limit, and the kernel counts its OOM kills where no payload can
 	 * write; the address space is then left unlimited, so that a payload
@@ -309,17 +416,20 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 		die("prctl: %s", strerror(errno));
 
 	/*
-	 * The hand-over (see CTL_FD).  NO_NEW_PRIVS is already set (inherited
-	 * from the zygote).  From the filter on every system call goes through
-	 * it, and in observe mode every one waits for the monitor.
+	 * The hand-over (see CTL_FD), with /output for snaft.  NO_NEW_PRIVS is
+	 * already set (inherited from the zygote).  From the filter on every
+	 * system call goes through it, and in observe mode every one waits
+	 * for the monitor.
 	 */
-	if (sendmsgfds(CTL_FD, SB_ARMING, 0, &arming, sizeof(arming), NULL,
-	    0) != 0)
+	outdir = SB_OUTDIR_FD;
+	if (sendmsgfds(CTL_FD, SB_ARMING, 0, &arming, sizeof(arming), &outdir,
+	    1) != 0)
 		_exit(EXIT_SANDBOX);
+	close(SB_OUTDIR_FD);
 	listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 	if (listener != SB_LISTENER_FD)
-		_exit(EXIT_SANDBOX);	/* the zygote reports it: no listener came */
+		_exit(EXIT_SANDBOX);	/* the zygote reports it: no listener */
 	if (read(CTL_FD, &c, 1) != 1 || c != 'g')
 		_exit(EXIT_SANDBOX);
 	close(CTL_FD);
@@ -412,6 +522,7 @@ struct sandbox {
 	int		 lsock;		/* its handle, until claimed */
 	int		 conn;		/* snaft, from the claim on */
 	int		 ctl;		/* to the payload process, until it runs */
+	int		 outdir;	/* its /output, from SB_ARMING to snaft */
 	int		 wallkilled;
 	uint64_t	 tmp_dev;	/* from its SB_ARMING */
 	uint64_t	 deadline;	/* ms: lease, filter, then wall time */
@@ -501,6 +612,7 @@ sbend(struct sandbox *b)
 	closefd(&b->lsock);
 	closefd(&b->conn);
 	closefd(&b->ctl);
+	closefd(&b->outdir);
 	b->state = SBX_ENDING;
 }
 
@@ -541,6 +653,7 @@ spawn(const struct sb_spawn *sp, int lsock, int go)
 	b->lsock = lsock;
 	b->conn = -1;
 	b->ctl = sv[0];
+	b->outdir = -1;
 	/*
 	 * Unclaimed, it expires: a lease for go (the payload process gives
 	 * up by itself) and a lease from then to be claimed.
@@ -568,17 +681,17 @@ onclaim(struct sandbox *b)
 static void
 onrun(struct sandbox *b)
 {
-	int fds[3], nfds = 0, i;
+	int fds[4], nfds = 0, i;
 	ssize_t n;
 
 	n = recvmsgfds(b->conn, SB_RUN, &zy->req, sizeof(zy->req.run),
-	    sizeof(zy->req), fds, 3, &nfds);
+	    sizeof(zy->req), fds, 4, &nfds);
 	if (n == 0) {
 		/* snaft hung up without a run: it will not run the record. */
 		sbend(b);
 		return;
 	}
-	if (n < 0 || nfds != 3 || zy->req.run.bpf_len == 0 ||
+	if (n < 0 || nfds != 4 || zy->req.run.bpf_len == 0 ||
 	    zy->req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(zy->req.run) + zy->req.run.bpf_len *
 	    sizeof(struct sock_filter)) {
@@ -588,14 +701,14 @@ onrun(struct sandbox *b)
 		sbend(b);
 		return;
 	}
-	if (sendmsgfds(b->ctl, SB_RUN, 0, &zy->req, (uint32_t)n, fds, 3) != 0) {
+	if (sendmsgfds(b->ctl, SB_RUN, 0, &zy->req, (uint32_t)n, fds, 4) != 0) {
 		senderror(b->conn, "handing the run over: %s", strerror(errno));
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 4; i++)
 			close(fds[i]);
 		sbend(b);
 		return;
 	}
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		close(fds[i]);
 	b->wall_ms = zy->req.run.wall_ms;
 	/* Forwarded: nothing of this tenant's request stays here. */
@@ -616,7 +729,7 @@ takelistener(struct sandbox *b)
 {
 	struct sb_started started;
 	uint64_t id = 0;
-	int lfd, give[2];
+	int lfd, give[3];
 
 	lfd = (int)syscall(SYS_pidfd_getfd, b->pidfd, SB_LISTENER_FD, 0);
 	if (lfd < 0 && errno == EBADF)
@@ -641,16 +754,18 @@ takelistener(struct sandbox *b)
 	}
 	give[0] = lfd;
 	give[1] = b->pidfd;
+	give[2] = b->outdir;
 	memset(&started, 0, sizeof(started));
 	started.pid = b->pid;
 	started.tmp_dev = b->tmp_dev;
 	if (sendmsgfds(b->conn, SB_STARTED, 0, &started, sizeof(started), give,
-	    2) != 0) {
+	    3) != 0) {
 		close(lfd);
 		sbend(b);
 		return;
 	}
 	close(lfd);
+	closefd(&b->outdir);
 	/* snaft holds the listener: go, and the channel closes for good. */
 	if (write(b->ctl, "g", 1) != 1) {
 		sbend(b);
@@ -669,8 +784,13 @@ onarming(struct sandbox *b)
 	int nfds = 0;
 	ssize_t n;
 
-	n = recvmsgfds(b->ctl, SB_ARMING, &a, sizeof(a), sizeof(a), NULL, 0,
-	    &nfds);
+	n = recvmsgfds(b->ctl, SB_ARMING, &a, sizeof(a), sizeof(a), &b->outdir,
+	    1, &nfds);
+	if (n > 0 && nfds != 1) {
+		n = -1;
+		if (nfds > 0)
+			closefd(&b->outdir);
+	}
 	if (n <= 0) {
 		/* Gone or garbled before its filter: onexit reports it. */
 		closefd(&b->ctl);
@@ -701,6 +821,7 @@ onexit(struct sandbox **bp)
 	closefd(&b->lsock);
 	closefd(&b->conn);
 	closefd(&b->ctl);
+	closefd(&b->outdir);
 	close(b->pidfd);
 	*bp = b->next;
 	memset(b, 0, sizeof(*b));

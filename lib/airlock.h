@@ -10,6 +10,8 @@
 
 #define AIRLOCK_VERSION		"0.1.0"
 #define RECORD_VERSION		1
+/* The longest line a stage reads (JSON lines, DESIGN.md section 2). */
+#define RECORD_LINE_MAX		(8u * 1024 * 1024)
 
 /* Exit codes, the same in every tool (STYLE.md). */
 #define EXIT_OK			0	/* success */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "airlock.h"
 #include "intents.h"
 #include "sha256.h"
 
@@ -68,13 +69,19 @@ static const struct limitdef limitdefs[] = {
 	{ "memory", 0, offsetof(struct limits, memory_bytes),
 	    LIMIT_MEMORY_MIN, 64 * GiB, 512 * MiB, "64M to 64G" },
 	{ "output", 0, offsetof(struct limits, output_bytes),
-	    1, 1 * GiB, 1 * MiB, "1 to 1G" },
+	    1, 2 * MiB, 1 * MiB, "1 to 2M" },
 	{ "file", 0, offsetof(struct limits, file_bytes),
 	    1, 16 * GiB, 16 * MiB, "1 to 16G" },
 	{ "tmp", 0, offsetof(struct limits, tmp_bytes),
 	    1 * MiB, 16 * GiB, 16 * MiB, "1M to 16G" },
 	{ "payload", 0, offsetof(struct limits, payload_bytes),
 	    1, 4 * MiB, 1 * MiB, "1 to 4M" },
+	{ "files", 0, offsetof(struct limits, files),
+	    0, 64, 16, "0 to 64" },
+	{ "input", 0, offsetof(struct limits, input_bytes),
+	    0, 4 * MiB, 1 * MiB, "0 to 4M" },
+	{ "outdir", 0, offsetof(struct limits, outdir_bytes),
+	    0, 4 * MiB, 1 * MiB, "0 to 4M" },
 };
 
 #define NLIMITS	(sizeof(limitdefs) / sizeof(limitdefs[0]))
@@ -334,8 +341,8 @@ parselimits(struct parser *p, char **w, size_t nw)
 			}
 		if (ld == NULL)
 			return perr(p, "limits: unknown limit \"%s\" (expected "
-			    "wall, cpu, memory, output, file, tmp or payload)",
-			    w[i]);
+			    "wall, cpu, memory, output, file, tmp, payload, "
+			    "files, input or outdir)", w[i]);
 		if (seen[j])
 			return perr(p, "limits: %s given twice", ld->name);
 		seen[j] = 1;
@@ -423,11 +430,21 @@ intents_policy_text(const struct intent *in)
 }
 
 /* Check the stanza just ended and give it its allowed set and digest. */
+/* The most a record of a row with limits l can grow to. */
+static uint64_t
+recordbytes(const struct limits *l)
+{
+	uint64_t raw = l->input_bytes + 2 * l->output_bytes + l->outdir_bytes;
+
+	return l->payload_bytes + (raw + 2) / 3 * 4 + RECORD_SLACK;
+}
+
 static int
 endstanza(struct parser *p, const uint8_t extra[SYSCALL_MAX])
 {
 	struct intent *in = p->cur;
 	char *text, hex[SHA256_HEXLEN + 1];
+	uint64_t need;
 	int nr, saved = p->line;
 
 	if (in == NULL)
@@ -437,6 +454,11 @@ endstanza(struct parser *p, const uint8_t extra[SYSCALL_MAX])
 		return perr(p, "intent \"%s\" has no image", in->pattern);
 	if (in->snapshot == NULL)
 		return perr(p, "intent \"%s\" has no snapshot", in->pattern);
+	if ((need = recordbytes(&in->limits)) > RECORD_LINE_MAX)
+		return perr(p, "intent \"%s\": its payload, input files, output "
+		    "and output files (as base64) need %llu bytes of a record, "
+		    "more than the %u a record line holds between stages",
+		    in->pattern, (unsigned long long)need, RECORD_LINE_MAX);
 	p->line = saved;
 	if (in->backend == NULL && (in->backend = strdup("auto")) == NULL)
 		return perr(p, "%s", strerror(errno));

@@ -27,7 +27,21 @@ struct limits {
 	uint64_t	file_bytes;	/* largest file the payload may write */
 	uint64_t	tmp_bytes;	/* size of the private /tmp */
 	uint64_t	payload_bytes;	/* largest payload accepted */
+	uint64_t	files;		/* most input files, most output files */
+	uint64_t	input_bytes;	/* all input files together, decoded */
+	uint64_t	outdir_bytes;	/* size of the private /output */
 };
+
+/*
+ * A record carries its payload, its input files and, after the run, its
+ * output and output files as base64 on one line of at most
+ * JSONL_MAX_DEFAULT bytes between stages; a row's limits must leave room
+ * for all of them and RECORD_SLACK of everything else.
+ */
+#define RECORD_SLACK		(256ULL * 1024)
+
+/* The longest name of an input or output file. */
+#define FILE_NAME_MAX		128
 
 enum snaft_mode {
 	SNAFT_OBSERVE,		/* every call goes to the monitor and is counted */

@@ -11,8 +11,10 @@
 
 #include <jansson.h>
 
+#include "airlock.h"
+
 /* Default cap on one line, newline excluded. */
-#define JSONL_MAX_DEFAULT	(8u * 1024 * 1024)
+#define JSONL_MAX_DEFAULT	RECORD_LINE_MAX
 
 enum jsonl_errcode {
 	JSONL_OK = 0,

@@ -27,9 +27,9 @@ enum sb_type {
 	/* zygote -> wake: initialised, ready to spawn */
 	SB_READY,
 	/* snaft -> sandbox (its zygote): run; fds: [payload memfd, stdout,
-	 * stderr] */
+	 * stderr, input files memfd (struct sb_file records)] */
 	SB_RUN,
-	/* zygote -> snaft: filter in place; fds: [listener, pidfd] */
+	/* zygote -> snaft: filter in place; fds: [listener, pidfd, /output] */
 	SB_STARTED,
 	/* zygote -> snaft: the payload process is gone */
 	SB_EXIT,
@@ -43,9 +43,25 @@ enum sb_type {
 	 * takes the listener with pidfd_getfd(2) and answers with one byte,
 	 * "go", once snaft holds it.  Sent before the filter, by the runner's
 	 * own code: after it, the payload process holds no channel to anyone.
+	 * fds: [its /output, a directory], for snaft to read after the run.
 	 */
 	SB_ARMING,
 };
+
+/*
+ * A run's input files travel in one sealed memfd, one record each: the
+ * header, then name_len bytes of name, then data_len bytes of data.  The
+ * runner checks every record (a name is one path component) before it
+ * writes the file into the sandbox's /input.
+ */
+struct sb_file {
+	uint32_t	name_len;
+	uint32_t	pad;
+	uint64_t	data_len;
+};
+
+/* Where a payload process holds its /output while it sends SB_ARMING. */
+#define SB_OUTDIR_FD	5
 
 /* Where a payload process's seccomp listener lands: the lowest free fd. */
 #define SB_LISTENER_FD	4
@@ -61,7 +77,12 @@ struct sb_hdr {
 struct sb_spawn {
 	uint64_t	lease_ms;	/* exit if nobody claims it by then */
 	uint64_t	tmp_bytes;	/* size of the private /tmp */
+	uint64_t	outdir_bytes;	/* size of the private /output */
+	uint64_t	files;		/* most files in /input and /output */
 };
+
+/* Size of a sandbox's /input: above any intent's input limit. */
+#define SB_INPUT_BYTES	(8ULL * 1024 * 1024)
 
 #define SB_BPF_MAX	4096		/* instructions, the kernel's cap */
 

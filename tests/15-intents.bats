@@ -166,18 +166,20 @@ analyze_malware_sample"
 	printf 'intent a\n\timage a\n\tsnapshot b\nintent b\n\timage a\n\tsnapshot b\n\tlimits wall=1500ms cpu=2m memory=1G output=1 file=3K tmp=1M payload=4M\n' >"$tab"
 	run_tool 0 "$IC" "$tab"
 	json_eq "$(jq -c .limits <<<"${lines[1]}")" \
-	    '{"wall_ms":10000,"cpu_ms":5000,"memory_bytes":536870912,"output_bytes":1048576,"file_bytes":16777216,"tmp_bytes":16777216,"payload_bytes":1048576}'
+	    '{"wall_ms":10000,"cpu_ms":5000,"memory_bytes":536870912,"output_bytes":1048576,"file_bytes":16777216,"tmp_bytes":16777216,"payload_bytes":1048576,"files":16,"input_bytes":1048576,"outdir_bytes":1048576}'
 	json_eq "$(jq -c .limits <<<"${lines[2]}")" \
-	    '{"wall_ms":1500,"cpu_ms":120000,"memory_bytes":1073741824,"output_bytes":1,"file_bytes":3072,"tmp_bytes":1048576,"payload_bytes":4194304}'
+	    '{"wall_ms":1500,"cpu_ms":120000,"memory_bytes":1073741824,"output_bytes":1,"file_bytes":3072,"tmp_bytes":1048576,"payload_bytes":4194304,"files":16,"input_bytes":1048576,"outdir_bytes":1048576}'
 	assert_equal "$(jq -r '[.backend, .mode, .allow] | join("|")' <<<"${lines[1]}")" \
 	    "auto|observe|"
 }
 
 @test "limits: the ends of each range are accepted" {
 	local tab=$BATS_TEST_TMPDIR/t.intents
-	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=1ms cpu=60m memory=64M output=1G file=16G tmp=16G payload=1\n' >"$tab"
+	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=1ms cpu=60m memory=64M output=2M file=16G tmp=16G payload=1 files=0 input=0 outdir=0\n' >"$tab"
 	run_tool 0 "$IC" "$tab"
-	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=3600000ms memory=64G output=1 file=1 tmp=1024K\n' >"$tab"
+	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits wall=3600000ms memory=64G output=1 file=1 tmp=1024K files=64 input=4M outdir=1M\n' >"$tab"
+	run_tool 0 "$IC" "$tab"
+	printf 'intent a\n\timage a\n\tsnapshot b\n\tlimits output=1 payload=1 input=0 outdir=4M\n' >"$tab"
 	run_tool 0 "$IC" "$tab"
 }
 

@@ -219,7 +219,7 @@ stdout_of() {
 
 @test "the root the payload sees is the image's" {
 	verdict 41 200
-	assert_equal "$(stdout_of 41)" "['bin', 'dev', 'etc', 'lib', 'lib64', 'proc', 'tmp', 'usr']"
+	assert_equal "$(stdout_of 41)" "['bin', 'dev', 'etc', 'input', 'lib', 'lib64', 'output', 'proc', 'tmp', 'usr']"
 }
 
 @test "fast mode runs allowed calls in the kernel and still kills violations" {

@@ -783,7 +783,7 @@ False ENOENT"
 
 @test "'..' never climbs above the image's root" {
 	verdict 184 200
-	local root="['bin', 'dev', 'etc', 'lib', 'lib64', 'proc', 'tmp', 'usr']"
+	local root="['bin', 'dev', 'etc', 'input', 'lib', 'lib64', 'output', 'proc', 'tmp', 'usr']"
 	assert_equal "$(stdout_of 184)" "$root
 $root"
 }

@@ -54,7 +54,7 @@ rowjson(const struct intent *in)
 			json_array_append_new(names,
 			    json_string(syscall_name(nr)));
 	o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}, s:s, s:o, s:s}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I}, s:s, s:o, s:s}",
 	    "pattern", in->pattern, "line", in->line,
 	    "image", in->image, "snapshot", in->snapshot,
 	    "backend", in->backend,
@@ -67,6 +67,9 @@ rowjson(const struct intent *in)
 	    "file_bytes", (json_int_t)in->limits.file_bytes,
 	    "tmp_bytes", (json_int_t)in->limits.tmp_bytes,
 	    "payload_bytes", (json_int_t)in->limits.payload_bytes,
+	    "files", (json_int_t)in->limits.files,
+	    "input_bytes", (json_int_t)in->limits.input_bytes,
+	    "outdir_bytes", (json_int_t)in->limits.outdir_bytes,
 	    "allow", in->allow_text, "allowed", names,
 	    "policy_digest", in->policy_digest);
 	if (o == NULL)
