@@ -49,8 +49,8 @@ REPORT_VERSION = 1
 # MAX_ENTRIES members, or members past TOTAL_ENTRIES in the whole scan,
 # has only the first examined ("too many entries").
 MAX_DEPTH = 4
-MAX_ENTRIES = 1000
-TOTAL_ENTRIES = 10000
+MAX_ENTRIES = 256
+TOTAL_ENTRIES = 1024
 MEMBER_MAX = 16 << 20
 TOTAL_MAX = 64 << 20
 # Lists in a report are cut at these lengths (the count is always given).
@@ -58,7 +58,12 @@ MAX_SECTIONS = 128
 MAX_IMPORTS = 1024
 MAX_SYMBOLS = 1024
 MAX_STRINGS = 16
+MAX_LIMITS = 64
 YARA_TIMEOUT = 10
+# The report's largest size, which file:scan's /output and standard output
+# hold (etc/intents): a larger one loses its lists, then its details (and
+# says so in "truncated"); the summary is always whole.
+REPORT_MAX = 960 << 10
 
 EXTERNALS = {"filename": "", "extension": "", "filetype": ""}
 
@@ -554,20 +559,74 @@ def scan(rules_text="", input_dir=INPUT):
         "objects": s.objects,
         "matches": sorted(s.matches),
         "detections": sorted(detections),
-        "limits": s.limits,
+        "limits": s.limits[:MAX_LIMITS],
         "errors": s.errors,
         "complete": not s.limits and not s.errors and
         CLAMAV.engine is not None and rules_error is None}
+    if len(s.limits) > MAX_LIMITS:
+        report["summary"]["limits_more"] = len(s.limits) - MAX_LIMITS
     return report, 2 if rules_error else 0
+
+
+# What a report keeps of an object when it must shrink: first everything
+# but the long lists, then only what identifies the object and its verdicts.
+LISTS = ("sections", "segments", "imports", "exports", "dynamic_symbols",
+         "strings", "meta", "warnings")
+BRIEF = ("path", "size", "md5", "sha1", "sha256", "type", "verdict", "error",
+         "errors", "clamav")
+
+
+def _shrink(obj, level):
+    if isinstance(obj, list):
+        return [_shrink(v, level) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {}
+    for k, v in obj.items():
+        if level >= 1 and k in LISTS and isinstance(v, (list, dict)):
+            continue
+        if level >= 2 and "sha256" in obj and k not in BRIEF:
+            if k == "yara":
+                out[k] = ["%s:%s" % (m["namespace"], m["rule"]) for m in v]
+            elif k == "archive":
+                out[k] = {"verdict": v.get("verdict"),
+                          "members": _shrink(v.get("members", []), level)}
+            continue
+        out[k] = _shrink(v, level)
+    return out
+
+
+def encode(report):
+    """The report as bytes of at most REPORT_MAX, shrunk if it must be."""
+    full = None
+    for level in (0, 1, 2, 3):
+        r = report
+        if level == 3:
+            r = {k: v for k, v in report.items() if k != "files"}
+            r["files"] = [{k: f.get(k) for k in ("path", "size", "sha256")}
+                          for f in report["files"]]
+        elif level:
+            r = dict(report, files=_shrink(report["files"], level))
+        if level:
+            r["truncated"] = ("the full report was %d bytes, over %d: %s"
+                              % (full, REPORT_MAX,
+                                 ("lists dropped", "details dropped",
+                                  "only the files' digests kept")[level - 1]))
+        body = (json.dumps(r, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True) + "\n").encode()
+        if full is None:
+            full = len(body)
+        if len(body) <= REPORT_MAX:
+            break
+    return body
 
 
 def main(rules_text="", input_dir=INPUT, output_dir=OUTPUT):
     """file:scan: the report to output_dir/report.json and to standard
     output, then one line: the summary and the report's SHA-256."""
     report, status = scan(rules_text, input_dir)
-    text = json.dumps(report, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True) + "\n"
-    body = text.encode()
+    body = encode(report)
+    text = body.decode()
     digest = hashlib.sha256(body).hexdigest()
     try:
         with open(os.path.join(output_dir, REPORT), "wb") as f:
