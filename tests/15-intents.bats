@@ -31,8 +31,8 @@ man_items() {
 	    "analyze_malware_sample|airlock-scanner|malware-analysis|open stat close
 code:execute|airlock-python|python-safe-boot|open stat close getpid
 file:scan|airlock-scanner|scanner-ready|
-call:voice:*|airlock-sip|sip-ready|sendto recvfrom ioctl
-call:video:*|airlock-webrtc|webrtc-ready|sendto recvfrom ioctl"
+call:voice:*|airlock-sip|sip-ready|sendto recvfrom ioctl mbind
+call:video:*|airlock-webrtc|webrtc-ready|sendto recvfrom ioctl mbind"
 }
 
 @test "shipped rows allow the base set plus their extras, families expanded" {
@@ -56,7 +56,7 @@ call:video:*|airlock-webrtc|webrtc-ready|sendto recvfrom ioctl"
 	row=$(printf '%s\n' "${lines[@]}" | jq -c 'select(.pattern == "call:voice:*")')
 	extra=$(comm -13 <(echo "$base") <(jq -r '.allowed[]' <<<"$row" | sort) |
 	    tr '\n' ' ')
-	assert_equal "$extra" "recvfrom sendto "
+	assert_equal "$extra" "mbind recvfrom sendto "
 }
 
 @test "no row of the shipped table allows an always-dangerous call" {
