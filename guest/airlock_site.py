@@ -1,14 +1,15 @@
 """What site.py would do for an airlock image, minus what a sandbox forbids.
 
-The runner starts Python isolated and without site, so Debian's
-/usr/lib/python3/dist-packages is not on sys.path; importing this module,
-first in a snapshot's preload list, puts it there.  It also replaces
-ctypes.util.find_library: the standard one runs /sbin/ldconfig, gcc and ld
-as subprocesses, which an image does not have and a sandbox may not start
-(fork is always dangerous), and libraries such as python3-magic and
-soundfile call it when they are imported.  This one looks for the library
-in the image's library directories and returns its file name, as the
-standard one does.
+Imported first in the preload list of every snapshot of the images with
+Debian's python3-* packages.  It replaces ctypes.util.find_library: the
+standard one runs /sbin/ldconfig, gcc and ld as subprocesses, which an image
+does not have and a sandbox may not start (fork is always dangerous), and
+libraries such as python3-magic and soundfile call it when they are
+imported, which is in the zygote.  This one looks for the library in the
+image's library directories and returns its file name, as the standard one
+does.  It also puts Debian's /usr/lib/python3/dist-packages on sys.path,
+as the runner does (Python there runs isolated and without site), for the
+image's own python3.11 run by hand or by the tests.
 """
 import ctypes.util
 import os
