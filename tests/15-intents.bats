@@ -381,6 +381,13 @@ analyze_malware_sample"
 	    "$("$IC" base | sort)"
 }
 
+@test "the man page gives a reason for every name in a shipped row's allow list, and only those" {
+	run_tool 0 "$IC" "$TOP/etc/intents"
+	assert_equal "$(man_items '^\.Ss The shipped rows' | sort -u)" \
+	    "$(printf '%s\n' "${lines[@]:1}" | jq -r '.allow' | tr ' ' '\n' |
+	    sed '/^$/d' | sort -u)"
+}
+
 @test "the base set stays out of what the man page says is left out" {
 	local left s
 	left=$(awk '/^Left out of the base set/ { on = 1; next }
