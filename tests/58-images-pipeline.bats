@@ -27,7 +27,7 @@ setup_file() {
 	x86_64-w64-mingw32-gcc -O2 -s -o "$s/hello.exe" "$t/hello.c"
 	/usr/bin/python3.11 "$d/mksamples.py" "$s"
 	# A SIP call and a 1 kHz tone; videos from ffmpeg's test sources.
-	/usr/bin/python3.11 -W ignore "$d/mkcall.py" "$m"
+	/usr/bin/python3.11 "$d/mkcall.py" "$m"
 	sox -n -r 8000 -b 16 -c 1 "$m/tone.wav" synth 1 sine 1000
 	ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25 \
 	    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 2 \
