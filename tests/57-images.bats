@@ -271,6 +271,9 @@ exclude python3-yara'
 	jq -e '.archive.verdict == "too deep"' <<<"$(entry nested.zip)"
 	jq -e '[.. | objects | select(.archive.verdict? == "too deep" and
 	    (.archive.members | length) == 0)] | length == 1' <<<"$(entry nested.zip)"
+	# Past 256 members, the rest of an archive is left alone.
+	jq -e '.archive.verdict == "too many entries" and .archive.nmembers == 300 and
+	    (.archive.members | length) == 256' <<<"$(entry many.zip)"
 	# Parsers that fail on a malformed file cost that file's analysis only.
 	jq -e '(.errors.elf | test("^ELF")) and .sha256 and .type' <<<"$(entry broken.elf)"
 	if [ -f "$SAMPLES/hello.exe" ]; then
@@ -294,6 +297,36 @@ rule big_file { condition: filesize > 30000 and extension == "elf" }'
 	WANT=2 scan 'rule broken { condition: $nope }'
 	jq -e '.payload_rules.error == "SyntaxError: line 1: undefined string \"$nope\"" and
 	    .summary.complete == false and (.summary.matches | index("airlock:EICAR_test_file"))' <<<"$REPORT"
+}
+
+@test "scanner: a report too large for /output sheds its lists, then its details, and says so; the summary stays whole" {
+	# shrunk MAX: the scan with REPORT_MAX at MAX; the report in $r.
+	shrunk() {
+		rm -rf "$OUT"
+		mkdir -p "$OUT"
+		in_image airlock-scanner "$SAMPLES" "$OUT"
+		run_tool 0 "${IN_IMAGE[@]}" /usr/bin/python3.11 -I -S -c '
+import sys
+import airlock_site, airlock_scanner
+airlock_scanner.REPORT_MAX = int(sys.argv[1])
+sys.exit(airlock_scanner.main(""))' "$1"
+		r=$(cat "$OUT/report.json")
+		[ "$(stat -c %s "$OUT/report.json")" -le "$1" ]
+		json_eq "$(jq -c .summary <<<"$r")" "$(jq -c .summary <<<"${lines[1]}")"
+		jq -e '(.summary.detections | index("Airlock.Test.EICAR.UNOFFICIAL")) and
+		    (.files | length) == .summary.files' <<<"$r"
+	}
+	shrunk 1000000
+	jq -e 'has("truncated") | not' <<<"$r"
+	full=$(stat -c %s "$OUT/report.json")
+	shrunk $((full - 1))
+	jq -e --argjson f "$full" '.truncated == "the full report was \($f) bytes, over \($f - 1): lists dropped"' <<<"$r"
+	[ -z "$(jq -c '.. | objects | (.sections, .imports, .dynamic_symbols) // empty' <<<"$r")" ]
+	jq -e '.files[] | select(.path == "hello.exe") | .pe.imphash' <<<"$r"
+	shrunk $(((full + 2000) / 2))
+	shrunk 2000
+	jq -e '.truncated | endswith("only the files'"'"' digests kept")' <<<"$r"
+	jq -e '.files[0] | keys == ["path", "sha256", "size"]' <<<"$r"
 }
 
 @test "scanner: the same files give the same report, byte for byte" {

@@ -1,8 +1,8 @@
 """Write file:scan's test inputs into the directory argv[1], which already
 holds hello.exe (a PE the test built) and true.elf (an ELF): the EICAR test
 file, a ZIP of the three, and the hostile ones: a zip bomb, a ZIP whose
-member inflates past the size its header gives, ZIPs nested 20 deep, a
-truncated PE and an ELF whose section table lies."""
+member inflates past the size its header gives, ZIPs nested 20 deep, a ZIP
+of 300 members, a truncated PE and an ELF whose section table lies."""
 import io
 import os
 import struct
@@ -97,6 +97,13 @@ for i in range(20):
         z.writestr(name, data)
     data, name = b.getvalue(), "level%02d.zip" % (19 - i)
 write("nested.zip", data)
+
+# More members than the scanner examines in one archive.
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w") as z:
+    for i in range(300):
+        z.writestr("m%03d.txt" % i, b"%d\n" % i)
+write("many.zip", b.getvalue())
 
 # A PE cut off in its section table, and an ELF whose section header table
 # starts near the end of the file and claims 65520 entries.
