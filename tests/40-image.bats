@@ -10,9 +10,10 @@ IMG=$TOP/build/images/airlock-python
 ROOTFS=$IMG/rootfs
 
 # make with the image rules, whether or not the top Makefile includes
-# images/images.mk yet; and a command of the image run with the image as
-# its root (and nothing of the host's environment).
-MAKE_IMAGES=(make -C "$TOP" --no-print-directory)
+# images/images.mk yet, for this image alone (57-images.bats builds the
+# others); and a command of the image run with the image as its root (and
+# nothing of the host's environment).
+MAKE_IMAGES=(make -C "$TOP" --no-print-directory IMAGES=airlock-python)
 grep -q '^include images/images.mk' "$TOP/Makefile" ||
     MAKE_IMAGES+=(-f Makefile -f images/images.mk)
 IN_IMAGE=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin unshare -r chroot "$ROOTFS")

@@ -2,9 +2,13 @@
  * pipebench: measure the tool pipeline against what a user would otherwise
  * run, side by side in one run (make bench).
  *
- *   pipebench pipeline N CMD      start CMD (sh -c), send N frames one at a
+ *   pipebench pipeline N CMD [FRAME]
+ *                                 start CMD (sh -c), send N frames one at a
  *                                 time, waiting for each answer; then N more
- *                                 with up to 8 in flight for throughput
+ *                                 with up to 8 in flight for throughput.
+ *                                 FRAME is a file holding the frame to send
+ *                                 (its channel_id replaced for each), by
+ *                                 default code:execute's hello world
  *   pipebench spawn N CMD...      fork+exec CMD N times, output to a pipe
  *
  * Prints one JSON object: latency percentiles in microseconds, runs per
@@ -70,6 +74,22 @@ summary(const char *name, double *lat, int n, double rate, double wake,
 	fflush(stdout);
 }
 
+/* The frame to send, and its text with channel_id c. */
+static json_t *frame;
+
+static void
+sendframe(FILE *to, int c)
+{
+	if (frame == NULL) {
+		fprintf(to, FRAME, c);
+		return;
+	}
+	if (json_object_set_new(frame, "channel_id", json_integer(c)) != 0 ||
+	    json_dumpf(frame, to, JSON_COMPACT) != 0)
+		errx(111, "cannot write the frame");
+	fputc('\n', to);
+}
+
 static int
 pipeline(int n, const char *cmd)
 {
@@ -107,7 +127,7 @@ pipeline(int n, const char *cmd)
 	/* Latency: one frame at a time, after a few to warm the pool. */
 	for (i = -5; i < n; i++) {
 		t0 = now();
-		fprintf(to, FRAME, i + 5);
+		sendframe(to, i + 5);
 		fflush(to);
 		if (jsonl_next(r, &line, &len) != 1 || line == NULL)
 			errx(111, "pipeline ended early");
@@ -137,7 +157,7 @@ pipeline(int n, const char *cmd)
 	t0 = now();
 	for (sent = got = 0; got < n;) {
 		while (sent < n && sent - got < 8) {
-			fprintf(to, FRAME, sent);
+			sendframe(to, sent);
 			sent++;
 		}
 		fflush(to);
@@ -205,11 +225,19 @@ main(int argc, char *argv[])
 	int n;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc >= 4 && strcmp(argv[1], "pipeline") == 0)
+	if (argc >= 4 && strcmp(argv[1], "pipeline") == 0) {
+		if (argc >= 5) {
+			json_error_t je;
+
+			if ((frame = json_load_file(argv[4], 0, &je)) == NULL ||
+			    !json_is_object(frame))
+				errx(100, "%s: not a frame: %s", argv[4], je.text);
+		}
 		return pipeline(atoi(argv[2]), argv[3]);
+	}
 	if (argc >= 5 && strcmp(argv[1], "spawn") == 0) {
 		n = atoi(argv[2]);
 		return spawn(n, argv + 4, argv[3]);
 	}
-	errx(100, "usage: pipebench pipeline N CMD | spawn N NAME CMD...");
+	errx(100, "usage: pipebench pipeline N CMD [FRAME] | spawn N NAME CMD...");
 }

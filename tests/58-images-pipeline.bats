@@ -1,0 +1,200 @@
+#!/usr/bin/env bats
+# file:scan, analyze_malware_sample, call:voice:* and call:video:* through
+# the real pipeline (wake | snaft | triage) with the shipped rows of
+# etc/intents (on the process backend), with real files made here: the
+# EICAR file, an ELF, a PE, ZIPs, a zip bomb, nested and malformed files,
+# a pcap of a SIP call, a WAV from sox, videos from ffmpeg's test sources.
+# Every frame ends in a clear verdict, never a 500.
+
+load helpers
+load process
+
+# One batch for the whole file, as in 50-process.bats.
+setup_file() {
+	needs_image
+	for i in airlock-scanner airlock-sip airlock-webrtc; do
+		[ -f "$IMAGES/$i/digest" ] || skip "the $i image is not built (make images)"
+	done
+	local t=$BATS_FILE_TMPDIR d=$DATA/images s m
+	s=$t/samples
+	m=$t/media
+	mkdir -p "$s" "$m"
+	# Samples: an ELF, a PE built by MinGW, and mksamples.py's.
+	cp /usr/bin/true "$s/true.elf"
+	printf '%s\n' '#include <windows.h>' \
+	    'int main(void) { MessageBoxA(0, "hi", "airlock", 0); return 0; }' \
+	    >"$t/hello.c"
+	x86_64-w64-mingw32-gcc -O2 -s -o "$s/hello.exe" "$t/hello.c"
+	/usr/bin/python3.11 "$d/mksamples.py" "$s"
+	# A SIP call and a 1 kHz tone; videos from ffmpeg's test sources.
+	/usr/bin/python3.11 "$d/mkcall.py" "$m"
+	sox -n -r 8000 -b 16 -c 1 "$m/tone.wav" synth 1 sine 1000
+	ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25 \
+	    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 2 \
+	    -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$m/clip.mp4"
+	ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=10 -t 1 \
+	    -c:v libvpx "$m/clip.webm"
+	head -c 3000 "$m/clip.mp4" >"$m/broken.mp4"
+	head -c 20000 /dev/urandom >"$m/noise.mp4"
+	head -c 100 "$m/call.pcap" >"$m/short.pcap"
+	# The shipped rows, on the process backend.
+	sed 's/^\(\tbackend *\)auto/\1process/' "$TOP/etc/intents" >"$t/intents"
+	PTABLE=$t/intents
+	local all="eicar.com true.elf hello.exe samples.zip bomb.zip liar.zip nested.zip truncated.exe broken.elf"
+	f() { /usr/bin/python3.11 "$d/mkframe.py" "$@"; }
+	{
+		# shellcheck disable=SC2086 # the names are words
+		f 1 file:scan - "$s" $all
+		printf 'rule calls_messagebox { strings: $a = "MessageBoxA" condition: $a }\n' >"$t/rules.yar"
+		f 2 file:scan "$t/rules.yar" "$s" hello.exe
+		printf 'rule broken { condition: $nope }\n' >"$t/bad.yar"
+		f 3 file:scan "$t/bad.yar" "$s" eicar.com
+		f 4 file:scan - "$s"
+		f 10 analyze_malware_sample "$d/analysis.py" "$s" hello.exe true.elf eicar.com
+		f 20 call:voice:sip "$d/sip-call.py" "$m" call.pcap tone.wav
+		printf 'not a pcap\n' >"$m/bad.pcap"
+		printf 'import dpkt\nfor name in ("short.pcap", "bad.pcap"):\n    print(name, len(list(dpkt.pcap.Reader(open("/input/" + name, "rb")))))\n' >"$t/bad.py"
+		f 21 call:voice:sip "$t/bad.py" "$m" short.pcap bad.pcap
+		f 30 call:video:webrtc "$d/video.py" "$m" clip.mp4 clip.webm
+		f 31 call:video:webrtc "$d/video-threads.py" "$m" clip.mp4
+		f 32 call:video:webrtc "$d/video-bad.py" "$m" broken.mp4 noise.mp4
+	} >"$t/frames.jsonl"
+	pipeline -p 2 <"$t/frames.jsonl" >"$t/out.jsonl"
+}
+
+setup() {
+	PTABLE=$BATS_FILE_TMPDIR/intents
+}
+
+# rec CHANNEL: that channel's record; stdout CHANNEL: its standard output;
+# outfile CHANNEL NAME: the content of an output file.
+rec() {
+	record "$1"
+}
+stdout() {
+	rec "$1" | jq -r '.exec.stdout.b64' | base64 -d
+}
+outfile() {
+	rec "$1" | jq -r --arg n "$2" '.exec.output_files[] | select(.name == $n) | .b64' |
+	    base64 -d
+}
+
+# ran CHANNEL CODE: the run exited with CODE, without a violation, and its
+# verdict is 200.
+ran() {
+	local r
+	r=$(rec "$1")
+	jq -e --argjson c "$2" '.verdict.status == 200 and .exec.outcome == "exited" and
+	    .exec.exit_code == $c and .exec.violations == []' <<<"$r" || {
+		jq -c '{verdict, exec: (.exec | del(.stdout.b64, .output_files))}' <<<"$r" >&2
+		echo "stderr: $(jq -r .exec.stderr.b64 <<<"$r" | base64 -d)" >&2
+		return 1
+	}
+}
+
+@test "images pipeline: every frame has its record, none a 500" {
+	[ "$(wc -l <"$BATS_FILE_TMPDIR/out.jsonl")" -eq "$(wc -l <"$BATS_FILE_TMPDIR/frames.jsonl")" ]
+	[ -z "$(jq -c 'select(.verdict.status >= 500)' "$BATS_FILE_TMPDIR/out.jsonl")" ]
+}
+
+@test "file:scan: the scanner reports the EICAR file, the ELF, the PE and the ZIPs, report.json comes back with its digest" {
+	ran 1 0
+	r=$(rec 1)
+	jq -e '.route.image == "airlock-scanner" and .route.snapshot == "scanner-ready" and
+	    (.exec.input_files | length) == 9' <<<"$r"
+	report=$(outfile 1 report.json)
+	summary=$(stdout 1 | tail -n 1)
+	# The summary line names the report by the digest the record (and so
+	# the token) binds.
+	[ "$(jq -r .report_sha256 <<<"$summary")" = \
+	    "$(jq -r '.exec.output_files[] | select(.name == "report.json") | "sha256:" + .sha256' <<<"$r")" ]
+	[ "$(stdout 1 | head -n 1)" = "$report" ]
+	jq -e '.summary.files == 9 and
+	    (.summary.detections | index("Airlock.Test.EICAR.UNOFFICIAL")) and
+	    (.summary.detections | index("Airlock.Test.EICAR-String.UNOFFICIAL")) and
+	    (.summary.matches | index("airlock:EICAR_test_file"))' <<<"$summary"
+	jq -e '.files[] | select(.path == "eicar.com") |
+	    .sha256 == "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f" and
+	    .type == "EICAR virus test files"' <<<"$report"
+	jq -e '.files[] | select(.path == "hello.exe") |
+	    (.pe.imports | map(.dll) | index("USER32.dll")) and (.pe.sections | length) > 3' <<<"$report"
+	jq -e '.files[] | select(.path == "true.elf") | .elf.needed == ["libc.so.6"]' <<<"$report"
+	jq -e '.files[] | select(.path == "samples.zip") | .archive.verdict == "ok" and
+	    (.archive.members | length) == 3' <<<"$report"
+}
+
+@test "file:scan: a zip bomb, a lying ZIP, ZIPs 20 deep and a malformed PE and ELF each end in a verdict" {
+	ran 1 0
+	jq -e '.summary.complete == false and
+	    .summary.limits == ["bomb.zip/inner.zip/zeros.bin: too large",
+	        "liar.zip/small.txt: corrupt",
+	        "nested.zip/level01.zip/level02.zip/level03.zip/level04.zip: too deep"] and
+	    .summary.errors == 2' <<<"$(stdout 1 | tail -n 1)"
+	report=$(outfile 1 report.json)
+	jq -e '.files[] | select(.path == "truncated.exe") | (.errors.pe | startswith("PEFormatError"))' <<<"$report"
+	jq -e '.files[] | select(.path == "broken.elf") | (.errors.elf | length) > 0 and .sha256' <<<"$report"
+}
+
+@test "file:scan: a frame's YARA rules; rules that do not compile are an error in the report and exit 2; no files is an empty report" {
+	ran 2 0
+	jq -e '.summary.matches == ["payload:calls_messagebox"]' <<<"$(stdout 2 | tail -n 1)"
+	ran 3 2
+	jq -e '.payload_rules.error | startswith("SyntaxError: line 1: undefined string")' <<<"$(outfile 3 report.json)"
+	jq -e '.summary.matches == ["airlock:EICAR_test_file"]' <<<"$(stdout 3 | tail -n 1)"
+	ran 4 0
+	jq -e '.files == [] and .summary.files == 0 and .summary.complete' <<<"$(outfile 4 report.json)"
+}
+
+@test "analyze_malware_sample: the analyst's Python with pefile, Capstone, pyelftools, libmagic, YARA and the scanner's ClamAV" {
+	ran 10 0
+	jq -e '.route.image == "airlock-scanner" and .route.snapshot == "malware-analysis"' <<<"$(rec 10)"
+	out=$(outfile 10 analysis.json)
+	[ "$(stdout 10)" = "$out" ]
+	jq -e '(.entry | length) == 3 and (.imports | index("USER32.dll")) and
+	    .elf_sections > 10 and .elf_text and .magic == "EICAR virus test files" and
+	    .yara == ["mz"] and
+	    (.clamav.detections | index("Airlock.Test.EICAR.UNOFFICIAL"))' <<<"$out"
+}
+
+@test "call:voice:*: a pcap's SIP dialog and RTP stream decoded to a WAV, scipy and OpenBLAS, no thread" {
+	ran 20 0
+	stats=$(outfile 20 stats.json)
+	jq -e '.sip == ["INVITE", 180, 200, "ACK", "BYE", 200] and
+	    .ssrcs == ["11223344"] and .rtp_bytes == 8000 and .call_seconds == 1 and
+	    (.call_peak_hz > 420 and .call_peak_hz < 460) and .tone_peak_hz == 1000 and
+	    .tone_rate == 8000 and .svd_rank == 256' <<<"$stats"
+	outfile 20 call.wav >"$BATS_TEST_TMPDIR/call.wav"
+	[ "$(soxi -r "$BATS_TEST_TMPDIR/call.wav")" = 8000 ]
+	[ "$(soxi -s "$BATS_TEST_TMPDIR/call.wav")" = 8000 ]
+}
+
+@test "call:voice:*: a truncated pcap ends early, one that is not a pcap fails in the payload, cleanly" {
+	ran 21 1
+	[ "$(stdout 21)" = "short.pcap 1" ]
+	[[ $(rec 21 | jq -r .exec.stderr.b64 | base64 -d) == *"dpkt.dpkt.NeedData: got 11, 24 needed at least"* ]]
+}
+
+@test "call:video:*: probe, decode and transcode with PyAV; a frame comes back as a PNG; no decode dies as clone" {
+	ran 30 0
+	jq -e '.probe == {format: "mov,mp4,m4a,3gp,3g2,mj2", seconds: 2,
+	    video: ["h264", 320, 240, 25], audio: ["aac"]} and .frames == 50 and
+	    .transcoded == 10' <<<"$(stdout 30)"
+	outfile 30 frame25.png >"$BATS_TEST_TMPDIR/f.png"
+	[ "$(head -c 8 "$BATS_TEST_TMPDIR/f.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$BATS_TEST_TMPDIR/f.png" |
+	    grep -qx '320,240'
+	outfile 30 small.mp4 >"$BATS_TEST_TMPDIR/s.mp4"
+	[ "$(ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$BATS_TEST_TMPDIR/s.mp4")" = "h264,80,60" ]
+}
+
+@test "call:video:*: a decoder asked for threads dies as clone, which is why the image keeps them off" {
+	r=$(rec 31)
+	jq -e '.verdict.status == 403 and .exec.kill_reason == "violation" and
+	    .exec.violations[0].family == "clone"' <<<"$r"
+}
+
+@test "call:video:*: a truncated video and noise are refused by PyAV, cleanly" {
+	ran 32 3
+	[ "$(stdout 32)" = "broken.mp4 refused: InvalidDataError
+noise.mp4 refused: InvalidDataError" ]
+}
