@@ -270,6 +270,9 @@ answer_new(const struct frame *f, json_t *rec, int *statusp)
 		put_output(a, result, exec, "stdout");
 		put_output(a, result, exec, "stderr");
 		put_files(result, exec);
+		if (json_is_object(json_object_get(verd, "report")))
+			json_object_set(result, "report",
+			    json_object_get(verd, "report"));
 	} else
 		result = json_null();
 	a->tree = json_pack("{s:o, s:i, s:o, s:s, s:O?, s:o, s:O?}",

@@ -297,6 +297,7 @@ body(struct build *b, const struct verdict *ov, const char *host,
 	set(erachter, "status", status);
 	set(erachter, "reason", reason);
 	set(erachter, "severity", severity);
+	copy(b, erachter, "report", "verdict.report", JSON_OBJECT);
 	copy(b, erachter, "input_sha256", "input.sha256", JSON_STRING);
 	set(tok, "erachter", erachter);
 	return tok;

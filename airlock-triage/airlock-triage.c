@@ -18,6 +18,7 @@
 #include "airlock.h"
 #include "jsonl.h"
 #include "record_json.h"
+#include "report.h"
 #include "verdict.h"
 
 #define MAXLINE_MAX	(1024ul * 1024 * 1024)
@@ -66,7 +67,7 @@ static void
 triage(json_t *rec, uintmax_t n, struct tally *t)
 {
 	struct verdict v;
-	json_t *old;
+	json_t *old, *rep;
 	int finding;
 
 	verdict_decide(rec, &v);
@@ -82,8 +83,15 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 			t->disagree++;
 			finding = 1;
 		}
-	} else if (json_object_set_new(rec, "verdict", verdict_json(&v)) != 0)
-		errx(EXIT_SYSTEM, "record %ju: out of memory", n);
+	} else {
+		if ((old = verdict_json(&v)) == NULL ||
+		    json_object_set_new(rec, "verdict", old) != 0)
+			errx(EXIT_SYSTEM, "record %ju: out of memory", n);
+		/* A program's report, summed up for the token to bind. */
+		if ((rep = report_of(rec)) != NULL &&
+		    json_object_set_new(old, "report", rep) != 0)
+			errx(EXIT_SYSTEM, "record %ju: out of memory", n);
+	}
 
 	t->status[verdict_index(v.status)]++;
 	if (finding)

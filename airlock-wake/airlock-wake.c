@@ -393,6 +393,9 @@ route(json_t *frame)
 	    "wake", "backend", backend_name(b->id), "handle", e->path,
 	    "pool", hit ? "hit" : "cold", "wake_us",
 	    (json_int_t)(now_us() - t0));
+	if (rec != NULL && s->report != NULL)
+		json_object_set_new(json_object_get(rec, "route"), "report",
+		    json_string(s->report));
 	if (rec != NULL)
 		json_object_set_new(json_object_get(rec, "wake"), "cgroup",
 		    e->cg.version == 0 ? json_null() : json_pack("{s:i, s:s, "

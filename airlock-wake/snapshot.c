@@ -70,9 +70,23 @@ env_ok(const char *s)
 }
 
 /*
+ * A report's name: one portable file name (letters, digits, '.', '_', '-')
+ * of at most FILE_NAME_MAX bytes, since it names a file in /output.
+ */
+static int
+report_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= FILE_NAME_MAX && strcmp(name, ".") != 0 &&
+	    strcmp(name, "..") != 0 && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/*
  * Load a snapshot description: images/IMAGE/snapshots/NAME, lines
- * "runner PATH", "preload MODULE...", "program PATH" and "env NAME=VALUE"
- * (airlock-image(5)).  Its digest covers the image
+ * "runner PATH", "preload MODULE...", "program PATH", "env NAME=VALUE" and
+ * "report NAME" (airlock-image(5)).  Its digest covers the image
  * digest and the description, so a changed image or preload list is a
  * different snapshot.
  */
@@ -158,6 +172,14 @@ snapshot_load(struct snapshot *s, const struct intent *row)
 			    strtok_r(NULL, " \t", &lsave) != NULL)
 				goto bad;
 			if ((s->program = strdup(tok)) == NULL)
+				err(EXIT_SYSTEM, NULL);
+		} else if (strcmp(tok, "report") == 0) {
+			/* The file in /output whose summary the token binds. */
+			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||
+			    !report_name_ok(tok) || s->report != NULL ||
+			    strtok_r(NULL, " \t", &lsave) != NULL)
+				goto bad;
+			if ((s->report = strdup(tok)) == NULL)
 				err(EXIT_SYSTEM, NULL);
 		} else if (strcmp(tok, "env") == 0) {
 			if ((tok = strtok_r(NULL, " \t", &lsave)) == NULL ||

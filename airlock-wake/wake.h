@@ -88,6 +88,7 @@ struct snapshot {
 	char			*preload[SNAPSHOT_MAXPRELOAD];
 	size_t			 npreload;
 	char			*program;	/* run instead of the payload */
+	char			*report;	/* its report in /output, or NULL */
 	char			*env[SNAPSHOT_MAXENV];	/* NAME=VALUE */
 	size_t			 nenv;
 	uint64_t		 lease_ms;

@@ -59,6 +59,7 @@ MAX_IMPORTS = 1024
 MAX_SYMBOLS = 1024
 MAX_STRINGS = 16
 MAX_LIMITS = 64
+SUMMARY_MAX = 3584	# bytes of compact JSON, under triage's 4096
 YARA_TIMEOUT = 10
 # The report's largest size, which file:scan's /output and standard output
 # hold (etc/intents): a larger one loses its lists, then its details (and
@@ -565,7 +566,27 @@ def scan(rules_text="", input_dir=INPUT):
         CLAMAV.engine is not None and rules_error is None}
     if len(s.limits) > MAX_LIMITS:
         report["summary"]["limits_more"] = len(s.limits) - MAX_LIMITS
+    fit_summary(report["summary"])
     return report, 2 if rules_error else 0
+
+
+def fit_summary(summary):
+    """Keep the summary within SUMMARY_MAX bytes of compact JSON: the token
+    binds it (airlock-triage(1), Reports: at most 4096).  The longest list
+    is halved until it fits, and LIST_more counts what it lost; the report
+    itself keeps every match."""
+    def size():
+        return len(json.dumps(summary, separators=(",", ":")))
+    while size() > SUMMARY_MAX:
+        key = max(("matches", "detections", "limits"),
+                  key=lambda k: len(json.dumps(summary[k])))
+        lst = summary[key]
+        if not lst:
+            break
+        keep = len(lst) // 2
+        summary[key + "_more"] = summary.get(key + "_more", 0) + \
+            len(lst) - keep
+        summary[key] = lst[:keep]
 
 
 # What a report keeps of an object when it must shrink: first everything

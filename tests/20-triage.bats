@@ -161,6 +161,60 @@ rejected_here() {
 	[ "$(printf '%s' "$reason" | wc -c)" -eq 1022 ]
 }
 
+# report_rec CONTENT [NAME]: exited-0.in whose route names report.json and
+# whose run left NAME (report.json) holding CONTENT (bytes, from stdin).
+report_rec() {
+	local b
+	b=$(base64 -w0)
+	jq -c --arg b "$b" --arg n "${1:-report.json}" '.route.report = "report.json" |
+	    .exec.output_files = [{name: $n, bytes: ($b | @base64d | length),
+	    sha256: "ab", b64: $b}]' "$T/exited-0.in"
+}
+
+@test "triage: a report's summary goes into the verdict; one it cannot take says why, and the verdict stands" {
+	local r
+	r=$(printf '{"files": [1, 2], "summary": {"matches": ["a:b"], "n": 3, "ok": true}}' |
+	    report_rec | airlock-triage -q)
+	jq -e '.verdict.status == 200 and .verdict.report == {name: "report.json",
+	    bytes: 70, sha256: "ab", summary: {matches: ["a:b"], n: 3, ok: true}}' <<<"$r"
+	# Each way a summary cannot be had, and the error that says so.
+	check() {
+		r=$(report_rec "${2:-}" | airlock-triage -q)
+		jq -e --arg e "$1" '.verdict.status == 200 and .verdict.reason == "exited with code 0" and
+		    .verdict.report.summary == null and .verdict.report.error == $e' <<<"$r" || {
+			jq -c .verdict.report <<<"$r" >&2
+			return 1
+		}
+	}
+	printf '{"summary": {}}' | check "the run left no report.json in /output" other.json
+	printf '{"summary": ' | check "report.json is not JSON (at byte 12)"
+	printf '{"summary": {}, "summary": {}}' | check "report.json is not JSON (at byte 25)"
+	printf '{"summary": "\\u0000"}' | check "report.json is not JSON (at byte 20)"
+	printf '{"summary": "\377"}' | check "report.json is not JSON (at byte 13)"
+	printf '[1]' | check 'report.json has no "summary" object'
+	printf '{"summary": [1]}' | check 'report.json has no "summary" object'
+	printf '{"summary": {"e": 2.5}}' |
+	    check "report.json: its summary cannot be signed: it holds a real number (signed numbers are integers only)"
+	printf '{"summary": {"e": 9007199254740992}}' |
+	    check "report.json: its summary cannot be signed: it holds an integer beyond 2^53-1"
+	printf '{"summary": {"a": [[[[[[[[1]]]]]]]]}}' |
+	    check "report.json: its summary cannot be signed: it nests too deep"
+	jq -nc '{summary: {a: ("x" * 4090)}}' |
+	    check "report.json: its summary is 4098 bytes, over 4096"
+	# Exactly at the cap, and 8 deep, are fine.
+	r=$(jq -nc '{summary: {a: ("x" * 4070), b: [[[[[[1]]]]]]}}' | report_rec | airlock-triage -q)
+	jq -e '.verdict.report.error == null and (.verdict.report.summary | tojson | length) == 4096' <<<"$r"
+	# No report line, or nothing ran: no report member at all.
+	r=$(airlock-triage -q <"$T/exited-0.in")
+	jq -e '.verdict | has("report") | not' <<<"$r"
+	r=$(jq -c '.route.report = "report.json"' "$T/reject-400.in" | airlock-triage -q)
+	jq -e '.verdict | has("report") | not' <<<"$r"
+	# And the signer binds it.
+	r=$(printf '{"summary": {"detections": ["x"]}}' | report_rec | airlock-triage -q |
+	    AIRLOCK_SIGN_KEY= airlock-sign -q -k "$BATS_TEST_TMPDIR/k.sec" -c -s "$BATS_TEST_TMPDIR/chain")
+	jq -e '.token.erachter.report.summary == {detections: ["x"]}' <<<"$r"
+}
+
 @test "triage: golden output for every edge of the verdict table" {
 	run_tool 0 airlock-triage -q <"$T/golden.jsonl"
 	diff <(printf '%s\n' "$output" | jq -cS .) <(jq -cS . "$T/golden.out")

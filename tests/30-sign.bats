@@ -104,7 +104,7 @@ token() {
 	    .erachter == {"intent": "code:execute", "from_aint": "agent.aint",
 	        "channel_id": 2, "status": 403,
 	        "reason": "SNAFT violation: socket (socket, domain=2)",
-	        "severity": "critical", "input_sha256": null} and
+	        "severity": "critical", "report": null, "input_sha256": null} and
 	    .seq == 2 and (.parent | test("^sha256:[0-9a-f]{64}$")) and
 	    (.content_hash | test("^sha256:[0-9a-f]{64}$")) and
 	    .signature.alg == "Ed25519" and .signature.key_id == "'$KEYID'" and

@@ -299,6 +299,22 @@ rule big_file { condition: filesize > 30000 and extension == "elf" }'
 	    .summary.complete == false and (.summary.matches | index("airlock:EICAR_test_file"))' <<<"$REPORT"
 }
 
+@test "scanner: a summary stays within what the token binds (4096 bytes): long lists are cut and counted, the report keeps them all" {
+	local rules i
+	# 400 frame rules with long names that the EICAR file (68 bytes) matches.
+	for i in $(seq 400); do
+		rules+="rule the_eicar_file_matches_this_rule_with_a_rather_long_name_$i { condition: filesize == 68 }
+"
+	done
+	scan "$rules"
+	jq -e '(.summary | tojson | length) <= 4096 and .summary.matches_more > 0 and
+	    (.summary.matches | length) + .summary.matches_more == 401 and
+	    (.summary.detections | index("Airlock.Test.EICAR.UNOFFICIAL")) and
+	    (has("truncated") | not) and
+	    ([.. | objects | select(.namespace? == "payload") | .rule] | unique | length) == 400' <<<"$REPORT"
+	json_eq "$(jq -c .summary <<<"$REPORT")" "$(jq -c .summary <<<"$SUMMARY")"
+}
+
 @test "scanner: a report too large for /output sheds its lists, then its details, and says so; the summary stays whole" {
 	# shrunk MAX: the scan with REPORT_MAX at MAX; the report in $r.
 	shrunk() {

@@ -66,6 +66,10 @@ setup() {
 	PTABLE=$BATS_FILE_TMPDIR/intents
 }
 
+teardown() {
+	[ -z "${MUXPID:-}" ] || stop_pipeline
+}
+
 # rec CHANNEL: that channel's record; stdout CHANNEL: its standard output;
 # outfile CHANNEL NAME: the content of an output file.
 rec() {
@@ -109,6 +113,13 @@ ran() {
 	[ "$(jq -r .report_sha256 <<<"$summary")" = \
 	    "$(jq -r '.exec.output_files[] | select(.name == "report.json") | "sha256:" + .sha256' <<<"$r")" ]
 	[ "$(stdout 1 | head -n 1)" = "$report" ]
+	# Triage sums the report up in the verdict, for the token to bind.
+	jq -e --argjson s "$summary" '.verdict.report.name == "report.json" and
+	    .verdict.report.summary == $s.summary and .verdict.report.error == null and
+	    "sha256:" + .verdict.report.sha256 == $s.report_sha256 and
+	    .verdict.report.bytes == (.exec.output_files[] | select(.name == "report.json") | .bytes)' <<<"$r"
+	# A snapshot without a report line has none.
+	jq -e '.verdict | has("report") | not' <<<"$(rec 10)"
 	jq -e '.summary.files == 9 and
 	    (.summary.detections | index("Airlock.Test.EICAR.UNOFFICIAL")) and
 	    (.summary.detections | index("Airlock.Test.EICAR-String.UNOFFICIAL")) and
@@ -197,4 +208,29 @@ ran() {
 	ran 32 3
 	[ "$(stdout 32)" = "broken.mp4 refused: InvalidDataError
 noise.mp4 refused: InvalidDataError" ]
+}
+
+@test "through muxd as make run serves it: file:scan's findings are in the token, call:video's PNG in result.files" {
+	local d=$DATA/images t=$BATS_FILE_TMPDIR a
+	serve_pipeline
+	a=$(/usr/bin/python3.11 "$d/mkframe.py" 40 file:scan - "$t/samples" eicar.com hello.exe |
+	    "$TOP/build/tests/loadgen" -S -x -a "127.0.0.1:$PORT" -T 120)
+	jq -e '.status == 200 and .tibet_provenance.token_type == "SAFE_EXECUTION" and
+	    .tibet_provenance.erachter.report as $r |
+	    ($r.summary.detections | index("Airlock.Test.EICAR.UNOFFICIAL")) and
+	    $r.summary.files == 2 and $r.name == "report.json" and
+	    $r.sha256 == .result.files["report.json"].sha256 and
+	    $r.summary == .result.report.summary and
+	    ([.tibet_provenance.erin.output_files[] | select(.name == "report.json") | .sha256] == [$r.sha256])' <<<"$a"
+	# The report's bytes are the ones the token binds.
+	[ "$(jq -r '.result.files["report.json"].b64' <<<"$a" | base64 -d | sha256sum | cut -d' ' -f1)" = \
+	    "$(jq -r .tibet_provenance.erachter.report.sha256 <<<"$a")" ]
+	jq -c .tibet_provenance <<<"$a" >"$BATS_TEST_TMPDIR/t.jsonl"
+	a=$(/usr/bin/python3.11 "$d/mkframe.py" 41 call:video:webrtc "$d/video.py" "$t/media" clip.mp4 clip.webm |
+	    "$TOP/build/tests/loadgen" -S -x -a "127.0.0.1:$PORT" -T 120)
+	jq -e '.status == 200 and .tibet_provenance.erachter.report == null' <<<"$a"
+	jq -r '.result.files["frame25.png"].b64' <<<"$a" | base64 -d >"$BATS_TEST_TMPDIR/f.png"
+	[ "$(head -c 8 "$BATS_TEST_TMPDIR/f.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	jq -c .tibet_provenance <<<"$a" >>"$BATS_TEST_TMPDIR/t.jsonl"
+	run_tool 0 airlock-sign -V -p "$DATA/test.pub" "$BATS_TEST_TMPDIR/t.jsonl"
 }

@@ -122,7 +122,7 @@ frame_lines() {
 	start_muxd
 	run_send 0 < <(frame 3 exit:3)
 	run jq -c '{channel_id, status, intent, reason, result, t: .tibet_provenance.token_type, sig: (.tibet_provenance.signature | type)}' <<<"$output"
-	json_eq "$output" '{"channel_id":3,"status":200,"intent":"code:execute","reason":"exited with code 3","result":{"exit_code":3,"signal":null,"stdout_truncated":false,"stdout":"","stderr_truncated":false,"stderr":"err"},"t":"SAFE_EXECUTION","sig":"object"}'
+	json_eq "$output" '{"channel_id":3,"status":200,"intent":"code:execute","reason":"exited with code 3","result":{"exit_code":3,"signal":null,"stdout_truncated":false,"stdout":"","stderr_truncated":false,"stderr":"err","files":null},"t":"SAFE_EXECUTION","sig":"object"}'
 }
 
 @test "muxd: output that is not UTF-8 comes as text with U+FFFD and exact base64" {
