@@ -173,6 +173,31 @@ setup_json() {
 	[[ "$stderr" == *"always dangerous"* ]]
 }
 
+# The -a file goes through the intent table's own allow-list parser
+# (lib/intents.c): a list the table refuses, airlock-vmm refuses in the
+# table's words, naming its own file and the line of the name at fault.
+@test "vmm: an allow list the intent table refuses is refused in the table's words" {
+	local list tab=$BATS_TEST_TMPDIR/intents a=$BATS_TEST_TMPDIR/allow want
+	for list in socket dlopen clone3 no_such_call 'write write' \
+	    'exit_group getpid fork'; do
+		printf 'intent x\n\timage a\n\tsnapshot b\n\tallow %s\n' \
+		    "$list" >"$tab"
+		run_tool 1 "$TOP/build/tests/intentcheck" "$tab"
+		want=${stderr#"intentcheck: $tab:4: "}
+		[ "$want" != "$stderr" ]
+		printf '# a comment\n\nopen # another\n%s\n' "$list" >"$a"
+		run_tool 100 airlock-vmm -a "$a" -r "$GROOT" -- /hello \
+		    </dev/null
+		assert_equal "$stderr" "airlock-vmm: $a:4: $want"
+	done
+	# Names that run into a comment, over several lines, are a list.
+	printf 'write#one\n\texit_group#two\n' >"$a"
+	run_tool 7 airlock-vmm -a "$a" -r "$GROOT" -- /hello </dev/null
+	printf '%0200d\n' 0 >"$a"
+	run_tool 100 airlock-vmm -a "$a" -r "$GROOT" -- /hello </dev/null
+	[[ "$stderr" == *"$a:1: name too long"* ]]
+}
+
 @test "vmm: the wall-time limit interrupts a spinning guest" {
 	setup_json
 	run_tool 137 sh -c '"$@" 3>"$JSONF" </dev/null' sh airlock-vmm -j \
