@@ -146,8 +146,8 @@ static char *
 report(struct vm *vm, const char *digest, uint64_t create_us,
     uint64_t setup_us, uint64_t jail_us, size_t *lenp)
 {
-	static const char *const oname[] = { "running", "exited", "signaled",
-	    "killed", "failed", "failed" };
+	/* A run that never ended (the VMM gave up on it) failed. */
+	enum outcome o = vm->state == VM_ENDED ? vm->outcome : OUTCOME_FAILED;
 	FILE *f;
 	char *buf = NULL;
 	size_t len = 0;
@@ -155,17 +155,17 @@ report(struct vm *vm, const char *digest, uint64_t create_us,
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
-	fprintf(f, "{\"backend\":\"kvm\",\"outcome\":\"%s\"",
-	    oname[vm->outcome]);
-	if (vm->outcome == OUT_EXITED)
+	fprintf(f, "{\"backend\":\"%s\",\"outcome\":\"%s\"",
+	    backend_name(BACKEND_KVM), outcome_name(o));
+	if (o == OUTCOME_EXITED)
 		fprintf(f, ",\"exit_code\":%d,\"signal\":null", vm->exit_code);
-	else if (vm->outcome == OUT_SIGNALED || vm->outcome == OUT_KILLED)
+	else if (o == OUTCOME_SIGNALED || o == OUTCOME_KILLED)
 		fprintf(f, ",\"exit_code\":null,\"signal\":%d", vm->signal);
 	else
 		fprintf(f, ",\"exit_code\":null,\"signal\":null");
 	fprintf(f, ",\"kill_reason\":");
-	if (vm->kill_reason != NULL)
-		json_str(f, vm->kill_reason);
+	if (o == OUTCOME_KILLED)
+		json_str(f, kill_name((enum kill_reason)vm->kill));
 	else
 		fputs("null", f);
 	fprintf(f, ",\"reason\":");
@@ -199,18 +199,18 @@ report(struct vm *vm, const char *digest, uint64_t create_us,
 	    (unsigned long long)vm->unknown_calls);
 	if (vm->nviol > 0) {
 		fprintf(f, "{\"family\":");
-		if (vm->viol.family != NULL)
-			json_str(f, vm->viol.family);
-		else
-			fputs("null", f);
+		json_str(f, vm->viol.family);
 		fprintf(f, ",\"syscall\":");
 		json_str(f, vm->viol.name);
 		fprintf(f, ",\"nr\":%d,\"arch\":\"%s\",\"args\":[", vm->viol.nr,
-		    strcmp(vm->viol.name, "int 0x80") == 0 ? "i386" :
-		    strcmp(vm->viol.name, "x32") == 0 ? "x32" : "x86_64");
+		    abi_name(vm->viol.arch));
+		/*
+		 * Signed: a register over 2^63 (a -1 argument) as an
+		 * unsigned number is more than JSON readers (jansson) take.
+		 */
 		for (i = 0; i < 6; i++)
-			fprintf(f, "%s%llu", i ? "," : "",
-			    (unsigned long long)vm->viol.args[i]);
+			fprintf(f, "%s%lld", i ? "," : "",
+			    (long long)vm->viol.args[i]);
 		fprintf(f, "],\"at_us\":%llu}",
 		    (unsigned long long)vm->viol.at_us);
 	}
@@ -243,11 +243,13 @@ report_write(const char *buf, size_t len)
 static int
 exit_status(struct vm *vm)
 {
+	if (vm->state != VM_ENDED)
+		return EXIT_SANDBOX;
 	switch (vm->outcome) {
-	case OUT_EXITED:
+	case OUTCOME_EXITED:
 		return vm->exit_code;
-	case OUT_SIGNALED:
-	case OUT_KILLED:
+	case OUTCOME_SIGNALED:
+	case OUTCOME_KILLED:
 		return 128 + vm->signal;
 	default:
 		return EXIT_SANDBOX;
@@ -603,9 +605,9 @@ main(int argc, char *argv[])
 			warnx("snapshot %s: %s", snapout, digest);
 		return EXIT_OK;
 	}
-	if (vm.outcome == OUT_FAILED)
+	if (vm.state != VM_ENDED || vm.outcome == OUTCOME_FAILED)
 		warnx("%s", vm.reason);
-	else if (vm.outcome != OUT_EXITED && vm.verbose)
+	else if (vm.outcome != OUTCOME_EXITED && vm.verbose)
 		warnx("%s", vm.reason);
 	if (json && (rep = report(&vm, digest[0] ? digest : NULL, t1 - t0,
 	    t2 - t0, jail_us, &replen)) != NULL) {

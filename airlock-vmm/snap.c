@@ -148,7 +148,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	uint8_t *keep = NULL;
 	int rc = -1;
 
-	if (vm->outcome != OUT_SNAPSHOT)
+	if (vm->state != VM_SNAPSHOT)
 		return errorf(err, errlen, "the program did not reach its "
 		    "payload: %s", vm->reason);
 	xlen = (uint32_t)xsave_size(vm);

@@ -42,21 +42,34 @@
 #define ALLOW_NAME_MAX	127
 
 
+/*
+ * A violation: the run is killed at this call, which is never emulated.
+ * name is the call's name, or NULL for a call that has none here: one of
+ * another ABI, named "x32:39" or "i386:1" as airlock-snaft names it, or a
+ * number without a name, named by the number.
+ */
 void
 sys_violation(struct vm *vm, int nr, const char *name, const char *family,
-    const uint64_t args[6])
+    enum abi arch, const uint64_t args[6])
 {
-	if (vm->outcome != OUT_RUNNING)
+	if (vm->state != VM_RUNNING)
 		return;
+	if (arch != ABI_X86_64)
+		snprintf(vm->viol.numname, sizeof(vm->viol.numname), "%s:%d",
+		    abi_name(arch), nr);
+	else if (name == NULL)
+		snprintf(vm->viol.numname, sizeof(vm->viol.numname), "%d", nr);
 	vm->viol.nr = nr;
-	vm->viol.name = name;
+	vm->viol.name = arch != ABI_X86_64 || name == NULL ?
+	    vm->viol.numname : name;
 	vm->viol.family = family;
+	vm->viol.arch = arch;
 	memcpy(vm->viol.args, args, sizeof(vm->viol.args));
 	vm->viol.at_us = now_us() - vm->start_us;
 	vm->nviol = 1;
-	vm_end(vm, OUT_KILLED, SIGKILL, "violation",
-	    "forbidden system call %s (%d)%s%s", name, nr,
-	    family != NULL ? " of family " : "", family != NULL ? family : "");
+	vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
+	    "forbidden system call %s (%d) of family %s", vm->viol.name, nr,
+	    family);
 }
 
 /*
@@ -66,7 +79,7 @@ sys_violation(struct vm *vm, int nr, const char *name, const char *family,
 void
 sys_signal_end(struct vm *vm, int sig, const char *why)
 {
-	vm_end(vm, OUT_SIGNALED, sig, NULL, "%s", why);
+	vm_end(vm, OUTCOME_SIGNALED, sig, NO_KILL, "%s", why);
 }
 
 /*
@@ -385,7 +398,7 @@ sys_futex(struct vm *vm, const uint64_t a[6])
 		 * would sleep until the timeout or the wall limit.
 		 */
 		if (a[3] == 0) {
-			vm_end(vm, OUT_KILLED, SIGKILL, "wall_time",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_WALL_TIME,
 			    "futex wait that can never be woken");
 			return -EINTR;
 		}
@@ -464,7 +477,7 @@ sys_misc(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 	case __NR_exit:
 	case __NR_exit_group:
 		/* One thread: exit and exit_group both end the run. */
-		vm_end(vm, OUT_EXITED, (int)(a[0] & 0xff), NULL, "exited");
+		vm_end(vm, OUTCOME_EXITED, (int)(a[0] & 0xff), NO_KILL, "exited");
 		return 0;
 	case __NR_getpid:
 	case __NR_gettid:
@@ -600,7 +613,8 @@ sys_dispatch(struct vm *vm, struct kvm_regs *r)
 	nr = (int)(uint32_t)r->rax;
 	/* x32 system calls are a violation whatever the number. */
 	if (nr >= 0 && (nr & X32_BIT)) {
-		sys_violation(vm, nr & ~(int)X32_BIT, "x32", "x32", a);
+		sys_violation(vm, nr & ~(int)X32_BIT, NULL, FAMILY_FOREIGN_ABI,
+		    ABI_X32, a);
 		return;
 	}
 	/*
@@ -610,9 +624,8 @@ sys_dispatch(struct vm *vm, struct kvm_regs *r)
 	 */
 	if (nr < 0 || nr >= SYSCALL_MAX || syscall_name(nr) == NULL) {
 		if (vm->have_allowlist) {
-			snprintf(vm->viol.numname, sizeof(vm->viol.numname),
-			    "%d", nr);
-			sys_violation(vm, nr, vm->viol.numname, NULL, a);
+			sys_violation(vm, nr, NULL, FAMILY_UNLISTED,
+			    ABI_X86_64, a);
 			return;
 		}
 		vm->unknown_calls++;
@@ -632,11 +645,11 @@ sys_dispatch(struct vm *vm, struct kvm_regs *r)
 	 */
 	fam = family_of_call_self(nr, a, GUEST_PID);
 	if (fam != NULL && (strcmp(fam, "dlopen") != 0 || vm->forbid_exec)) {
-		sys_violation(vm, nr, name, fam, a);
+		sys_violation(vm, nr, name, fam, ABI_X86_64, a);
 		return;
 	}
 	if (vm->have_allowlist && !vm->allowed[nr]) {
-		sys_violation(vm, nr, name, NULL, a);
+		sys_violation(vm, nr, name, FAMILY_UNLISTED, ABI_X86_64, a);
 		return;
 	}
 	vm->counts[nr]++;

@@ -219,7 +219,7 @@ fs_output(struct vm *vm, int which, const void *buf, size_t len)
 	}
 	if (o->bytes > vm->out_cap) {
 		o->truncated = 1;
-		vm_end(vm, OUT_KILLED, SIGKILL, "output",
+		vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_OUTPUT,
 		    "%s over %llu bytes", which == 0 ? "stdout" : "stderr",
 		    (unsigned long long)vm->out_cap);
 	}
@@ -478,8 +478,7 @@ read_at(struct vm *vm, struct ofile *f, void *dst, uint64_t len,
 	case FD_STDIN:
 		if (vm->snap_mode) {
 			/* -S: the program is ready for its payload. */
-			vm_end(vm, OUT_SNAPSHOT, 0, NULL, "blocked reading "
-			    "its payload");
+			vm_snapshot_point(vm);
 			return -EINTR;
 		}
 		left = vm->stdin_len - vm->stdin_off;
@@ -587,7 +586,7 @@ do_rwv(struct vm *vm, int wr, uint64_t fd, uint64_t giov, uint64_t cnt)
 		if (n < 0)
 			return total > 0 ? total : n;
 		total += n;
-		if ((uint64_t)n < iov.iov_len || vm->outcome != OUT_RUNNING)
+		if ((uint64_t)n < iov.iov_len || vm->state != VM_RUNNING)
 			break;
 	}
 	return total;
@@ -907,7 +906,7 @@ do_poll(struct vm *vm, uint64_t gfds, uint64_t n, uint64_t timeout)
 	 */
 	if (n == 0) {
 		if ((int)timeout < 0) {
-			vm_end(vm, OUT_KILLED, SIGKILL, "wall_time",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_WALL_TIME,
 			    "poll of no descriptor that can never end");
 			return -EINTR;
 		}

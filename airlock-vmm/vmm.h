@@ -25,6 +25,7 @@
 
 #include "airlock.h"
 #include "intents.h"
+#include "record.h"
 #include "sha256.h"
 #include "view.h"
 
@@ -77,15 +78,19 @@
 #define SEL_UCODE	0x33
 #define SEL_TSS		0x38
 
-/* How a run ended. */
-enum outcome {
-	OUT_RUNNING = 0,
-	OUT_EXITED,		/* exit/exit_group */
-	OUT_SIGNALED,		/* an exception or a self-sent signal */
-	OUT_KILLED,		/* the VMM ended it: violation or limit */
-	OUT_FAILED,		/* the VMM itself failed */
-	OUT_SNAPSHOT,		/* -S: the program blocked on its payload */
+/*
+ * How far a run is.  Once it has ended, struct vm says how in the stage
+ * contract's own terms (lib/record.h): outcome, exit code or signal, and
+ * the kill reason of a killed run.
+ */
+enum vmstate {
+	VM_RUNNING = 0,
+	VM_ENDED,
+	VM_SNAPSHOT,		/* -S: the program blocked on its payload */
 };
+
+/* vm_end()'s kill reason for a run that was not killed. */
+#define NO_KILL		(-1)
 
 /* Per-page bookkeeping: the guest's view of its address space. */
 #define PG_READ		0x01
@@ -93,11 +98,19 @@ enum outcome {
 #define PG_EXEC		0x04
 #define PG_MAPPED	0x80
 
-struct violation {
+/*
+ * The system call that was a violation, as the report gives it: in the
+ * names of lib/record.h (a family, FAMILY_FOREIGN_ABI or FAMILY_UNLISTED;
+ * "x32:39" for a call of another ABI) with the entry point it came
+ * through, and all six argument registers, from which airlock-snaft
+ * describes the one that mattered.
+ */
+struct vmviolation {
 	int		 nr;
-	const char	*name;		/* syscall or mechanism name */
-	char		 numname[16];	/* a number without a name, as text */
-	const char	*family;	/* always-dangerous family, or NULL */
+	const char	*name;		/* syscall name, or numname */
+	char		 numname[24];	/* "x32:39", "i386:1", "-1" */
+	const char	*family;
+	enum abi	 arch;
 	uint64_t	 args[6];
 	uint64_t	 at_us;
 };
@@ -251,12 +264,13 @@ struct vm {
 	struct kvm_sregs pend_sregs;
 
 	/* The end. */
-	enum outcome	 outcome;
+	enum vmstate	 state;
+	enum outcome	 outcome;	/* once VM_ENDED */
 	int		 exit_code;
 	int		 signal;
-	const char	*kill_reason;	/* "violation", "wall_time", ... */
+	int		 kill;		/* enum kill_reason, for OUTCOME_KILLED */
 	char		 reason[256];	/* human detail */
-	struct violation viol;
+	struct vmviolation viol;
 	int		 nviol;
 
 	int		 verbose;
@@ -273,8 +287,9 @@ uint64_t vm_host_mono_ns(void);
 uint64_t vm_mono_ns(struct vm *);
 int	 vm_set_fsbase(struct vm *, uint64_t);
 uint64_t vm_get_fsbase(struct vm *);
-void	 vm_end(struct vm *, enum outcome, int code, const char *kill,
+void	 vm_end(struct vm *, enum outcome, int code, int kill,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	 vm_snapshot_point(struct vm *);
 
 /* vdso.c */
 int	 vdso_build(struct vm *);
@@ -325,7 +340,7 @@ int	 stack_build(struct vm *, const struct elfinfo *prog,
 void	 sys_dispatch(struct vm *, struct kvm_regs *);
 int	 sys_policy_load(struct vm *, const char *path);
 void	 sys_violation(struct vm *, int nr, const char *name,
-	    const char *family, const uint64_t args[6]);
+	    const char *family, enum abi, const uint64_t args[6]);
 void	 sys_signal_end(struct vm *, int sig, const char *why);
 
 /* path.c: every guest path resolved inside the image root. */

@@ -138,14 +138,15 @@ setup_json() {
 	setup_json
 	vmm 137 /int80
 	[ "$(jq -r .kill_reason <<<"$json")" = violation ]
-	[ "$(jq -r '.violations[0].arch' <<<"$json")" = i386 ]
-	[ "$(jq -r '.violations[0].nr' <<<"$json")" = 20 ]
+	[ "$(jq -c '.violations[0] | [.family, .syscall, .nr, .arch]' \
+	    <<<"$json")" = '["foreign_abi","i386:20",20,"i386"]' ]
 }
 
 @test "vmm: an x32 system call is a violation" {
 	setup_json
 	vmm 137 /x32
-	[ "$(jq -r '.violations[0].arch' <<<"$json")" = x32 ]
+	[ "$(jq -c '.violations[0] | [.family, .arch]' <<<"$json")" = \
+	    '["foreign_abi","x32"]' ]
 }
 
 @test "vmm: an always-dangerous call kills the VM and is recorded" {
@@ -171,6 +172,8 @@ setup_json() {
 	run_tool 100 airlock-vmm -a "$BATS_TEST_TMPDIR/allow" -r "$GROOT" \
 	    -- /hello </dev/null
 	[[ "$stderr" == *"always dangerous"* ]]
+	[ "$(jq -c '.violations[0] | [.family, .syscall]' <<<"$json")" = \
+	    '["unlisted","write"]' ]
 }
 
 # The -a file goes through the intent table's own allow-list parser

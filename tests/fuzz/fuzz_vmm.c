@@ -634,8 +634,8 @@ checkret(int nr, const uint64_t a[6], int64_t ret)
 	int prot;
 
 	/* Nothing a guest does is the VMM's own failure. */
-	CHECK(vm.outcome != OUT_FAILED);
-	if (vm.outcome != OUT_RUNNING)
+	CHECK(vm.state != VM_ENDED || vm.outcome != OUTCOME_FAILED);
+	if (vm.state != VM_RUNNING)
 		return;
 	CHECK(ret >= -4095);
 	if (ret < 0)
@@ -771,7 +771,7 @@ reset(void)
 	int64_t n;
 	int i;
 
-	vm.outcome = OUT_RUNNING;
+	vm.state = VM_RUNNING;
 	vm.have_allowlist = 0;
 	vm.forbid_exec = 0;
 	vm.snap_mode = 0;
@@ -814,9 +814,9 @@ start(const uint8_t *data, size_t size)
 	vm.mem_refused = 0;
 	canned();
 	vm.brk_start = vm.brk_cur = G_BRK;
-	vm.outcome = OUT_RUNNING;
+	vm.state = VM_RUNNING;
 	vm.exit_code = vm.signal = 0;
-	vm.kill_reason = NULL;
+	vm.kill = NO_KILL;
 	vm.reason[0] = '\0';
 	vm.nviol = 0;
 	vm.sigmask = 0;
@@ -856,7 +856,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	start(data, size);
 	for (ncalls = 0; ncalls < CALLS_MAX && inpos < inlen &&
-	    vm.outcome == OUT_RUNNING;) {
+	    vm.state == VM_RUNNING;) {
 		op = (uint8_t)take(1);
 		if (op == 0xfe || op == 0xff) {
 			off = take(2) % SCRATCH_SIZE;
