@@ -850,6 +850,8 @@ run_finish(struct run *r)
 		files_out(r, exec);
 	closefd(&r->outdir);
 	json_decref(r->inputs);
+	json_decref(r->outputs);
+	json_decref(r->refused);
 	if (exec != NULL && outcome == OUTCOME_FAILED)
 		json_object_set_new(exec, "error", json_string(r->error));
 	if (exec != NULL && r->have_exit && !r->early && r->ops->cpu)
