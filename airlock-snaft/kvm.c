@@ -2,16 +2,20 @@
  * The kvm backend's side of a run (airlock-snaft(1), "kvm sandboxes"): a
  * sandbox that is an airlock-vmm serving one run.  Its VMM is its own
  * monitor, so it gets the row's allow list rather than a filter, and at the
- * end it reports how the run went, which becomes the exec section in the
- * same terms as a process run.
+ * end it reports how the run went, and hands back what its /output held,
+ * which become the exec section in the same terms as a process run.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "airlock.h"
@@ -21,8 +25,8 @@
 #include "snaft.h"
 
 /*
- * The run request: the limits, the allow list and the VMM's own caps.
- * The payload memfd and output pipes only: the VMM takes no files yet.
+ * The run request: the limits, the allow list and the VMM's own caps,
+ * with the payload memfd, the output pipes and the input files' memfd.
  */
 static int
 kvm_sendrun(struct run *r, struct sb_run *run, int fds[4])
@@ -35,9 +39,85 @@ kvm_sendrun(struct run *r, struct sb_run *run, int fds[4])
 		kp.allowed[nr] = r->policy->row->allowed[nr] != 0;
 	kp.output_bytes = r->limits.output_bytes;
 	kp.tmp_bytes = r->limits.tmp_bytes;
+	kp.files = r->limits.files;
+	kp.outdir_bytes = r->limits.outdir_bytes;
 	run->flags = SB_RUN_KVM;
 	return sb_send(r->conn, SB_RUN, 0, run, sizeof(*run), &kp, sizeof(kp),
-	    fds, 3);
+	    fds, 4);
+}
+
+/*
+ * What the VMM's /output held: the sealed memfd of struct sb_file records
+ * (lib/sandbox.h) that came with its report, one per entry at the top
+ * level.  The memfd must be sealed against every change, no larger than
+ * the row's caps allow, and exactly a sequence of records, each length
+ * checked against what is left before it is used, each name one path
+ * component (at most NAME_MAX bytes, no NUL, not "." or ".."), none twice,
+ * no more of them than the row's files: anything else is a malformed
+ * report.  Then each entry is taken or refused by the rules and in the
+ * words of a process sandbox's /output (files.c).
+ */
+static int
+kvm_outputs(struct run *r, int fd)
+{
+	const int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	struct sb_file h;
+	struct stat st;
+	char name[NAME_MAX + 1], *buf = NULL, *names = NULL;
+	const char *why;
+	uint64_t size, max, off, n, i, left = r->limits.outdir_bytes;
+	int seals, rc = -1;
+
+	max = ((r->limits.outdir_bytes + 4095) & ~4095ULL) +
+	    r->limits.files * (sizeof(h) + NAME_MAX);
+	if ((seals = fcntl(fd, F_GET_SEALS)) == -1 ||
+	    (seals & need) != need || fstat(fd, &st) != 0 ||
+	    (size = (uint64_t)st.st_size) > max ||
+	    (buf = malloc(size ? size : 1)) == NULL ||
+	    (names = calloc(r->limits.files + 1, NAME_MAX + 1)) == NULL ||
+	    preadall(fd, buf, size, 0) != 0 || files_out_start(r) != 0)
+		goto free_buf;
+	for (off = 0, n = 0; off < size; off += h.data_len, n++) {
+		if (size - off < sizeof(h))
+			goto free_buf;
+		memcpy(&h, buf + off, sizeof(h));
+		off += sizeof(h);
+		if (h.name_len == 0 || h.name_len > NAME_MAX ||
+		    h.name_len > size - off || n >= r->limits.files ||
+		    (h.type != SB_FILE_REGULAR && (h.type != SB_FILE_OTHER ||
+		    h.data_len != 0)))
+			goto free_buf;
+		memcpy(name, buf + off, h.name_len);
+		name[h.name_len] = '\0';
+		off += h.name_len;
+		if (strlen(name) != h.name_len || strchr(name, '/') != NULL ||
+		    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		    h.data_len > size - off)
+			goto free_buf;
+		for (i = 0; i < n; i++)
+			if (strcmp(names + i * (NAME_MAX + 1), name) == 0)
+				goto free_buf;
+		strcpy(names + n * (NAME_MAX + 1), name);
+		if ((why = files_admit(r, name)) == NULL)
+			why = files_fits(h.type == SB_FILE_REGULAR, h.data_len,
+			    left);
+		if (why != NULL)
+			files_refuse(r, name, why);
+		else
+			files_take(r, name, buf + off, (size_t)h.data_len,
+			    &left);
+	}
+	rc = 0;
+free_buf:
+	if (rc != 0) {
+		/* Nothing of a malformed one is taken. */
+		json_decref(r->outputs);
+		json_decref(r->refused);
+		r->outputs = r->refused = NULL;
+	}
+	free(names);
+	free(buf);
+	return rc;
 }
 
 /*
@@ -119,7 +199,7 @@ kvm_violation(json_t *v, struct kvmviolation *kv)
  * report is taken before all of it has been checked.
  */
 static int
-kvm_report(struct run *r, const char *text, size_t len)
+kvm_report(struct run *r, const char *text, size_t len, int fd)
 {
 	struct kvmviolation kv = { .arch = -1 };
 	json_t *j, *v, *a, *obs;
@@ -151,6 +231,9 @@ kvm_report(struct run *r, const char *text, size_t len)
 		    nr < 0 || nr >= SYSCALL_MAX)
 			goto decref_report;
 	}
+	/* The last to be checked, and kept only if all of it is good. */
+	if (kvm_outputs(r, fd) != 0)
+		goto decref_report;
 
 	/* All of it checked: now taken. */
 	switch (outcome) {
@@ -197,6 +280,7 @@ const struct backend_ops backend_kvm = {
 	.sendrun = kvm_sendrun,
 	.startfds = 1,
 	.report = kvm_report,
+	.reportfds = 1,
 	.cgroup = 0,
 	.cpu = 0,
 };

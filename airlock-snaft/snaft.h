@@ -101,8 +101,13 @@ struct backend_ops {
 	 * 1 a pidfd.
 	 */
 	int		 startfds;
-	/* How the run ended, from an SB_REPORT; NULL: SB_EXIT says it. */
-	int		(*report)(struct run *, const char *text, size_t len);
+	/*
+	 * How the run ended, from an SB_REPORT and the descriptor it
+	 * carries (-1 if reportfds is 0); NULL: SB_EXIT says it.
+	 */
+	int		(*report)(struct run *, const char *text, size_t len,
+			    int fd);
+	int		 reportfds;	/* descriptors SB_REPORT carries */
 	int		 cgroup;	/* its sandboxes have airlock-wake's cgroups */
 	int		 cpu;		/* its SB_EXIT reports the payload's CPU time */
 };

@@ -235,6 +235,13 @@ filter(struct vm *vm, int sock)
 		RULE("serve_recvmsg", SCMP_SYS(recvmsg), 0);
 		RULE("serve_sendmsg", SCMP_SYS(sendmsg), 0);
 		RULE("serve_getpid", SCMP_SYS(getpid), 0);
+		/*
+		 * The memfd of /output's files, made before the jail and
+		 * written with write(2), is sealed before it goes with the
+		 * report: seals only ever take rights away.
+		 */
+		RULE("serve_add_seals", SCMP_SYS(fcntl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
 	}
 #if JAIL_SANITIZER
 	/*

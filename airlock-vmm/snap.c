@@ -178,7 +178,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	ser_putstr(&s, vm->execfn != NULL ? vm->execfn : "");
 	if (fs_save(vm, &s) != 0) {
 		errorf(err, errlen, "files open at the snapshot point cannot be "
-		    "saved (a /tmp file?)");
+		    "saved (a file in /tmp or /output?)");
 		goto out;
 	}
 	if (s.bad) {
