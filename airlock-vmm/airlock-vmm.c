@@ -180,9 +180,11 @@ report(struct vm *vm, const char *digest, uint64_t create_us,
 	fprintf(f, ",\"memory_refused\":%s,\"mapped_bytes\":%llu",
 	    vm->mem_refused ? "true" : "false",
 	    (unsigned long long)(vm->mapped_pages * PAGE_SIZE));
-	fprintf(f, ",\"exits\":%llu,\"create_us\":%llu,\"setup_us\":%llu,"
-	    "\"jail_us\":%llu,\"run_us\":%llu,\"first_output_us\":%llu",
-	    (unsigned long long)vm->nexits, (unsigned long long)create_us,
+	fprintf(f, ",\"exits\":%llu,\"page_faults\":%llu,\"create_us\":%llu,"
+	    "\"setup_us\":%llu,\"jail_us\":%llu,\"run_us\":%llu,"
+	    "\"first_output_us\":%llu",
+	    (unsigned long long)vm->nexits, (unsigned long long)vm->faults,
+	    (unsigned long long)create_us,
 	    (unsigned long long)setup_us, (unsigned long long)jail_us,
 	    (unsigned long long)vm->run_us,
 	    (unsigned long long)(vm->first_out_us == 0 ? 0 :

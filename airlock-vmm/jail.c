@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include <linux/capability.h>
@@ -181,6 +182,9 @@ filter(struct vm *vm, int sock)
 	RULE("fcntl_getfl", SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL));
 	/* getrandom(2) and /dev/urandom for the guest. */
 	RULE("getrandom", SCMP_SYS(getrandom), 0);
+	/* The run's page faults, for the report. */
+	RULE("getrusage", SCMP_SYS(getrusage), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (unsigned)RUSAGE_SELF));
 	/* Time for the guest and the run, where the vDSO falls back. */
 	RULE("clock_gettime", SCMP_SYS(clock_gettime), 0);
 	/* nanosleep(2), poll(2) and futex timeouts of the guest. */

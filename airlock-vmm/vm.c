@@ -26,6 +26,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <linux/kvm.h>
 
@@ -736,6 +737,21 @@ vm_arm(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Page faults this process has taken: KVM faults a guest page in through
+ * the VMM's own page tables on the guest's first touch of it, so during
+ * a run these are the guest's first touches, and the few of the VMM.
+ */
+static uint64_t
+faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
 int
 vm_run(struct vm *vm)
 {
@@ -744,6 +760,7 @@ vm_run(struct vm *vm)
 
 	running_vm = vm;
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	vm->faults = faults();
 	vm->start_us = now_us();
 	vdso_update(vm);
 	if (vm->resume) {
@@ -852,6 +869,7 @@ vm_run(struct vm *vm)
 		}
 	}
 	vm->run_us = now_us() - vm->start_us;
+	vm->faults = faults() - vm->faults;
 	if (vm->have_timer)
 		timer_delete(vm->timer);
 	if (vm->have_cputimer)

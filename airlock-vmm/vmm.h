@@ -270,6 +270,7 @@ struct vm {
 
 	/* Accounting. */
 	uint64_t	 nexits;
+	uint64_t	 faults;	/* host page faults during the run */
 	uint64_t	 counts[SYSCALL_MAX];
 	uint64_t	 unknown_calls;
 	uint64_t	 start_us;
