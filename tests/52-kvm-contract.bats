@@ -147,46 +147,40 @@ report() {
 	assert_equal "$(ex .violations)" '[]'
 }
 
-@test "kvm contract: the VMM's violation is recorded in snaft's own form" {
+# killedby VIOLATION: a run the VMM killed for VIOLATION (a jq object
+# over zero arguments and an at_us of 5).
+killedby() {
 	kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-	    kill_reason: "violation", violations: [{family: "socket",
-	    syscall: "socket", nr: 41, arch: "x86_64",
-	    args: [2, 524289, 0, 0, 0, 0], at_us: 120}]}')"
+	    kill_reason: "violation", violations: [{args: [0, 0, 0, 0, 0, 0],
+	    at_us: 5} + ('"$1"')]}')"
+}
+
+@test "kvm contract: the VMM's violation is recorded in snaft's own form" {
+	killedby '{family: "socket", syscall: "socket", nr: 41,
+	    arch: "x86_64", args: [2, 524289, 0, 0, 0, 0], at_us: 120}'
 	assert_equal "$(ex '[.outcome, .signal, .kill_reason]')" '["killed",9,"violation"]'
 	assert_equal "$(ex '.violations[0]')" \
 	    '{"family":"socket","syscall":"socket","nr":41,"arch":"x86_64","arg":"domain=2 type=0x80001","at_us":120}'
 }
 
 @test "kvm contract: the VMM names x32, i386 and unlisted calls in the record's own terms" {
-	kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-	    kill_reason: "violation", violations: [{family: "foreign_abi",
-	    syscall: "x32:39", nr: 39, arch: "x32", args: [0, 0, 0, 0, 0, 0],
-	    at_us: 5}]}')"
+	killedby '{family: "foreign_abi", syscall: "x32:39", nr: 39, arch: "x32"}'
 	assert_equal "$(ex '.violations[0] | [.family, .syscall, .arch]')" \
 	    '["foreign_abi","x32:39","x32"]'
-	kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-	    kill_reason: "violation", violations: [{family: "foreign_abi",
-	    syscall: "i386:20", nr: 20, arch: "i386", args: [1, 0, 0, 0, 0, 0],
-	    at_us: 5}]}')"
+	killedby '{family: "foreign_abi", syscall: "i386:20", nr: 20,
+	    arch: "i386", args: [1, 0, 0, 0, 0, 0]}'
 	assert_equal "$(ex '.violations[0] | [.family, .syscall, .arch]')" \
 	    '["foreign_abi","i386:20","i386"]'
-	kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-	    kill_reason: "violation", violations: [{family: "unlisted",
-	    syscall: "chdir", nr: 80, arch: "x86_64", args: [1, 2, 3, 0, 0, 0],
-	    at_us: 5}]}')"
+	killedby '{family: "unlisted", syscall: "chdir", nr: 80,
+	    arch: "x86_64", args: [1, 2, 3, 0, 0, 0]}'
 	assert_equal "$(ex '.violations[0] | [.family, .syscall, .arg]')" \
 	    '["unlisted","chdir","args=0x1,0x2,0x3"]'
-	kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-	    kill_reason: "violation", violations: [{family: "unlisted",
-	    syscall: "-1", nr: -1, arch: "x86_64", args: [0, 0, 0, 0, 0, 0],
-	    at_us: 5}]}')"
+	killedby '{family: "unlisted", syscall: "-1", nr: -1, arch: "x86_64"}'
 	assert_equal "$(ex '.violations[0] | [.family, .syscall, .nr]')" \
 	    '["unlisted","-1",-1]'
 	# Registers are signed 64-bit in the report: -1 is 0xffff...ffff.
-	kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-	    kill_reason: "violation", violations: [{family: "socket",
-	    syscall: "socket", nr: 41, arch: "x86_64",
-	    args: [-1, -2, 0, 0, 0, 0], at_us: 5}]}')"
+	killedby '{family: "socket", syscall: "socket", nr: 41,
+	    arch: "x86_64", args: [-1, -2, 0, 0, 0, 0]}'
 	assert_equal "$(ex '.violations[0].arg')" \
 	    '"domain=18446744073709551615 type=0xfffffffffffffffe"'
 }
@@ -203,9 +197,7 @@ report() {
 	    '{family: "open", syscall: "open", nr: 2, arch: "x86_64"}' \
 	    '{family: "socket", syscall: "-1", nr: -1, arch: "x86_64"}' \
 	    '{family: "unlisted", syscall: "chdir", nr: 80, arch: "arm64"}'; do
-		kvmrun "$(report '{outcome: "killed", exit_code: null, signal: 9,
-		    kill_reason: "violation", violations: [('"$v"') +
-		    {args: [0, 0, 0, 0, 0, 0], at_us: 5}]}')"
+		killedby "$v"
 		assert_equal "$(ex '[.outcome, .error]')" \
 		    '["failed","sandbox sent a malformed report"]'
 	done
