@@ -2,13 +2,17 @@
  * A run's files (airlock-snaft(1), "Files"): the frame's input files,
  * decoded into one sealed memfd for the sandbox, which writes them into
  * its read-only /input; and what the payload left in /output, read back
- * through the directory descriptor the sandbox handed us.
+ * through the directory descriptor a process sandbox handed us, or from
+ * the sealed memfd of records a kvm sandbox's VMM sent with its report
+ * (kvm.c).
  *
  * /output was written by a hostile payload: every entry is looked at
  * through that descriptor only (never by a path from the root), opened
  * without following links and without blocking, and taken only if it is
  * a regular file with a name fit for JSON, within the count and size
- * limits.  The payload is dead by then, so nothing changes under us.
+ * limits; a kvm sandbox's entries are taken by the same rules
+ * (files_admit(), files_fits()) in the same words.  The payload is dead
+ * by then, so nothing changes under us.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -135,56 +139,106 @@ goodname(const char *name)
 	return 1;
 }
 
-/* Read one entry of /output into out, or say in refused why not. */
-static void
-takeoutput(struct run *r, const char *name, json_t *out, json_t *refused,
+/*
+ * What a run's /output held, as the record says it, whichever backend
+ * found it: each entry is taken into exec.output_files or refused into
+ * exec.output_refused by the same rules and in the same words.
+ */
+int
+files_out_start(struct run *r)
+{
+	if (r->outputs == NULL && (r->outputs = json_array()) == NULL)
+		return -1;
+	if (r->refused == NULL && (r->refused = json_array()) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Whether the entry name may come in, by its name and the count. */
+const char *
+files_admit(struct run *r, const char *name)
+{
+	if (!goodname(name))
+		return "a name that is not printable UTF-8 of at most 128 bytes";
+	if (json_array_size(r->outputs) >= r->limits.files)
+		return "more files than the intent's limit";
+	return NULL;
+}
+
+/* Whether an admitted entry is a file the row still has room for. */
+const char *
+files_fits(int regular, uint64_t size, uint64_t left)
+{
+	if (!regular)
+		return "not a regular file";
+	if (size > left)
+		return "over the intent's output files limit";
+	return NULL;
+}
+
+/* An entry not taken, and why; not by its name if that is unfit for JSON. */
+void
+files_refuse(struct run *r, const char *name, const char *why)
+{
+	json_array_append_new(r->refused, json_pack("{s:s, s:s}", "name",
+	    goodname(name) ? name : "?", "why", why));
+}
+
+/* A file taken, its len bytes counted against what is *left. */
+void
+files_take(struct run *r, const char *name, const void *data, size_t len,
     uint64_t *left)
 {
-	struct stat st;
-	const char *why = NULL;
-	char *data = NULL, *b64;
 	json_t *info;
-	int fd;
+	char *b64;
 
-	if (!goodname(name))
-		why = "a name that is not printable UTF-8 of at most 128 bytes";
-	else if (json_array_size(out) >= r->limits.files)
-		why = "more files than the intent's limit";
-	else if ((fd = openat(r->outdir, name, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0)
-		why = errno == ELOOP ? "a symbolic link" : "cannot be opened";
-	else {
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-			why = "not a regular file";
-		else if ((uint64_t)st.st_size > *left)
-			why = "over the intent's output files limit";
-		else if ((data = malloc((size_t)st.st_size + 1)) == NULL ||
-		    preadall(fd, data, (size_t)st.st_size, 0) != 0)
-			why = "cannot be read";
-		close(fd);
-	}
-	if (why != NULL) {
-		/* Not the name itself if it is not fit for JSON. */
-		json_array_append_new(refused, json_pack("{s:s, s:s}", "name",
-		    goodname(name) ? name : "?", "why", why));
-		free(data);
-		return;
-	}
-	*left -= (uint64_t)st.st_size;
-	info = fileinfo(name, data, (size_t)st.st_size);
-	if ((b64 = malloc(B64_ENCLEN((size_t)st.st_size))) != NULL) {
-		b64_encode(data, (size_t)st.st_size, b64);
+	*left -= (uint64_t)len;
+	info = fileinfo(name, data, len);
+	if ((b64 = malloc(B64_ENCLEN(len))) != NULL) {
+		b64_encode(data, len, b64);
 		json_object_set_new(info, "b64", json_string(b64));
 		free(b64);
 	}
-	json_array_append_new(out, info);
+	json_array_append_new(r->outputs, info);
+}
+
+/*
+ * One entry of a process sandbox's /output, read through the directory
+ * descriptor alone: opened without following links and without blocking.
+ */
+static void
+takeoutput(struct run *r, const char *name, uint64_t *left)
+{
+	struct stat st;
+	const char *why;
+	char *data = NULL;
+	size_t size = 0;
+	int fd, regular;
+
+	why = files_admit(r, name);
+	if (why == NULL && (fd = openat(r->outdir, name, O_RDONLY |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0)
+		why = errno == ELOOP ? "a symbolic link" : "cannot be opened";
+	else if (why == NULL) {
+		regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		if (regular)
+			size = (size_t)st.st_size;
+		if ((why = files_fits(regular, size, *left)) == NULL &&
+		    ((data = malloc(size + 1)) == NULL ||
+		    preadall(fd, data, size, 0) != 0))
+			why = "cannot be read";
+		close(fd);
+	}
+	if (why != NULL)
+		files_refuse(r, name, why);
+	else
+		files_take(r, name, data, size, left);
 	free(data);
 }
 
 void
 files_out(struct run *r, json_t *exec)
 {
-	json_t *out, *refused;
 	struct dirent *d;
 	uint64_t left = r->limits.outdir_bytes;
 	DIR *dp;
@@ -192,22 +246,25 @@ files_out(struct run *r, json_t *exec)
 
 	if (r->inputs != NULL)
 		json_object_set(exec, "input_files", r->inputs);
-	if (r->outdir < 0)
+	/* A process sandbox's /output is read now; a kvm one's came back. */
+	if (r->outdir >= 0 && files_out_start(r) == 0) {
+		if ((fd = dup(r->outdir)) >= 0 &&
+		    (dp = fdopendir(fd)) != NULL) {
+			while ((d = readdir(dp)) != NULL)
+				if (strcmp(d->d_name, ".") != 0 &&
+				    strcmp(d->d_name, "..") != 0)
+					takeoutput(r, d->d_name, &left);
+			closedir(dp);
+		} else if (fd >= 0)
+			close(fd);
+	}
+	if (r->outputs == NULL || r->refused == NULL)
 		return;
-	out = json_array();
-	refused = json_array();
-	if ((fd = dup(r->outdir)) >= 0 && (dp = fdopendir(fd)) != NULL) {
-		while ((d = readdir(dp)) != NULL)
-			if (strcmp(d->d_name, ".") != 0 &&
-			    strcmp(d->d_name, "..") != 0)
-				takeoutput(r, d->d_name, out, refused, &left);
-		closedir(dp);
-	} else if (fd >= 0)
-		close(fd);
-	sortbyname(out);
-	json_object_set_new(exec, "output_files", out);
-	if (json_array_size(refused) > 0)
-		json_object_set_new(exec, "output_refused", refused);
+	sortbyname(r->outputs);
+	json_object_set_new(exec, "output_files", r->outputs);
+	if (json_array_size(r->refused) > 0)
+		json_object_set_new(exec, "output_refused", r->refused);
 	else
-		json_decref(refused);
+		json_decref(r->refused);
+	r->outputs = r->refused = NULL;
 }

@@ -280,10 +280,6 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		run_fail(r, "frame.files is not an object");
 		goto close_all;
 	}
-	if (r->ops->id == BACKEND_KVM && json_object_size(files) > 0) {
-		run_fail(r, "the kvm backend takes no files yet");
-		goto close_all;
-	}
 	if (files_in(r, files, &filesfd) != 0) {
 		run_fail(r, "input files: %s", strerror(errno));
 		goto close_all;
@@ -412,10 +408,13 @@ onmessage(struct run *r)
 		return;
 	case SB_REPORT:
 		if (r->ops->report == NULL || r->state != RUN_RUNNING ||
-		    nfds != 0 || r->ops->report(r, buf, h.len) != 0) {
+		    nfds != r->ops->reportfds || r->ops->report(r, buf, h.len,
+		    nfds > 0 ? fds[0] : -1) != 0) {
 			run_fail(r, "sandbox sent a malformed report");
 			goto protocol;
 		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 		r->have_exit = 1;
 		r->t_end = now_us();
 		r->state = RUN_EXITED;
@@ -850,6 +849,8 @@ run_finish(struct run *r)
 		files_out(r, exec);
 	closefd(&r->outdir);
 	json_decref(r->inputs);
+	json_decref(r->outputs);
+	json_decref(r->refused);
 	if (exec != NULL && outcome == OUTCOME_FAILED)
 		json_object_set_new(exec, "error", json_string(r->error));
 	if (exec != NULL && r->have_exit && !r->early && r->ops->cpu)

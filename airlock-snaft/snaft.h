@@ -77,6 +77,8 @@ struct run {
 	pid_t		 hostpid;	/* of the payload, once looked up */
 	int		 outdir;	/* the sandbox's /output, or -1 */
 	json_t		*inputs;	/* {name, bytes, sha256} of each input */
+	json_t		*outputs;	/* /output's files taken, with b64 */
+	json_t		*refused;	/* {name, why} of what was not */
 	const struct backend_ops *ops;	/* the sandbox's kind */
 	long		 oom_before;	/* OOM kills in it before the run */
 };
@@ -99,8 +101,13 @@ struct backend_ops {
 	 * 1 a pidfd.
 	 */
 	int		 startfds;
-	/* How the run ended, from an SB_REPORT; NULL: SB_EXIT says it. */
-	int		(*report)(struct run *, const char *text, size_t len);
+	/*
+	 * How the run ended, from an SB_REPORT and the descriptor it
+	 * carries (-1 if reportfds is 0); NULL: SB_EXIT says it.
+	 */
+	int		(*report)(struct run *, const char *text, size_t len,
+			    int fd);
+	int		 reportfds;	/* descriptors SB_REPORT carries */
 	int		 cgroup;	/* its sandboxes have airlock-wake's cgroups */
 	int		 cpu;		/* its SB_EXIT reports the payload's CPU time */
 };
@@ -110,8 +117,19 @@ extern const struct backend_ops	backend_process, backend_kvm;
 struct seccomp_data;
 struct seccomp_notif_resp;
 
-/* files.c: input files into a memfd, /output into the exec section. */
+/*
+ * files.c: input files into a memfd, /output into the exec section.  The
+ * entries of a kvm sandbox's /output go through the same rules: after
+ * files_out_start(), each is admitted by name and count, fits or not,
+ * and is taken or refused.
+ */
 int		 files_in(struct run *, json_t *files, int *memfd);
+int		 files_out_start(struct run *);
+const char	*files_admit(struct run *, const char *name);
+const char	*files_fits(int regular, uint64_t size, uint64_t left);
+void		 files_take(struct run *, const char *name, const void *data,
+		    size_t len, uint64_t *left);
+void		 files_refuse(struct run *, const char *name, const char *why);
 void		 files_out(struct run *, json_t *exec);
 
 /* answer.c: the calls the monitor answers itself. */

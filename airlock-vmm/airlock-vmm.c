@@ -23,6 +23,7 @@
  * (default 10000, 0 for none).  -j writes one JSON line about the run on
  * fd 3 if it is open, else on stderr; -v traces every system call.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -46,6 +47,7 @@
 #define PAYLOAD_MAX	(64ULL * 1024 * 1024)
 #define STACK_RESERVE	(8ULL * 1024 * 1024)
 #define PIE_BASE	(2 * HUGE_SIZE)
+#define OUTDIR_MAX	(1ULL << 30)	/* most bytes of /output, -c */
 
 static void __attribute__((noreturn))
 usage(void)
@@ -146,8 +148,8 @@ static char *
 report(struct vm *vm, const char *digest, uint64_t create_us,
     uint64_t setup_us, uint64_t jail_us, size_t *lenp)
 {
-	static const char *const oname[] = { "running", "exited", "signaled",
-	    "killed", "failed", "failed" };
+	/* A run that never ended (the VMM gave up on it) failed. */
+	enum outcome o = vm->state == VM_ENDED ? vm->outcome : OUTCOME_FAILED;
 	FILE *f;
 	char *buf = NULL;
 	size_t len = 0;
@@ -155,17 +157,17 @@ report(struct vm *vm, const char *digest, uint64_t create_us,
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
-	fprintf(f, "{\"backend\":\"kvm\",\"outcome\":\"%s\"",
-	    oname[vm->outcome]);
-	if (vm->outcome == OUT_EXITED)
+	fprintf(f, "{\"backend\":\"%s\",\"outcome\":\"%s\"",
+	    backend_name(BACKEND_KVM), outcome_name(o));
+	if (o == OUTCOME_EXITED)
 		fprintf(f, ",\"exit_code\":%d,\"signal\":null", vm->exit_code);
-	else if (vm->outcome == OUT_SIGNALED || vm->outcome == OUT_KILLED)
+	else if (o == OUTCOME_SIGNALED || o == OUTCOME_KILLED)
 		fprintf(f, ",\"exit_code\":null,\"signal\":%d", vm->signal);
 	else
 		fprintf(f, ",\"exit_code\":null,\"signal\":null");
 	fprintf(f, ",\"kill_reason\":");
-	if (vm->kill_reason != NULL)
-		json_str(f, vm->kill_reason);
+	if (o == OUTCOME_KILLED)
+		json_str(f, kill_name((enum kill_reason)vm->kill));
 	else
 		fputs("null", f);
 	fprintf(f, ",\"reason\":");
@@ -178,9 +180,11 @@ report(struct vm *vm, const char *digest, uint64_t create_us,
 	fprintf(f, ",\"memory_refused\":%s,\"mapped_bytes\":%llu",
 	    vm->mem_refused ? "true" : "false",
 	    (unsigned long long)(vm->mapped_pages * PAGE_SIZE));
-	fprintf(f, ",\"exits\":%llu,\"create_us\":%llu,\"setup_us\":%llu,"
-	    "\"jail_us\":%llu,\"run_us\":%llu,\"first_output_us\":%llu",
-	    (unsigned long long)vm->nexits, (unsigned long long)create_us,
+	fprintf(f, ",\"exits\":%llu,\"page_faults\":%llu,\"create_us\":%llu,"
+	    "\"setup_us\":%llu,\"jail_us\":%llu,\"run_us\":%llu,"
+	    "\"first_output_us\":%llu",
+	    (unsigned long long)vm->nexits, (unsigned long long)vm->faults,
+	    (unsigned long long)create_us,
 	    (unsigned long long)setup_us, (unsigned long long)jail_us,
 	    (unsigned long long)vm->run_us,
 	    (unsigned long long)(vm->first_out_us == 0 ? 0 :
@@ -199,18 +203,18 @@ report(struct vm *vm, const char *digest, uint64_t create_us,
 	    (unsigned long long)vm->unknown_calls);
 	if (vm->nviol > 0) {
 		fprintf(f, "{\"family\":");
-		if (vm->viol.family != NULL)
-			json_str(f, vm->viol.family);
-		else
-			fputs("null", f);
+		json_str(f, vm->viol.family);
 		fprintf(f, ",\"syscall\":");
 		json_str(f, vm->viol.name);
 		fprintf(f, ",\"nr\":%d,\"arch\":\"%s\",\"args\":[", vm->viol.nr,
-		    strcmp(vm->viol.name, "int 0x80") == 0 ? "i386" :
-		    strcmp(vm->viol.name, "x32") == 0 ? "x32" : "x86_64");
+		    abi_name(vm->viol.arch));
+		/*
+		 * Signed: a register over 2^63 (a -1 argument) as an
+		 * unsigned number is more than JSON readers (jansson) take.
+		 */
 		for (i = 0; i < 6; i++)
-			fprintf(f, "%s%llu", i ? "," : "",
-			    (unsigned long long)vm->viol.args[i]);
+			fprintf(f, "%s%lld", i ? "," : "",
+			    (long long)vm->viol.args[i]);
 		fprintf(f, "],\"at_us\":%llu}",
 		    (unsigned long long)vm->viol.at_us);
 	}
@@ -243,11 +247,13 @@ report_write(const char *buf, size_t len)
 static int
 exit_status(struct vm *vm)
 {
+	if (vm->state != VM_ENDED)
+		return EXIT_SANDBOX;
 	switch (vm->outcome) {
-	case OUT_EXITED:
+	case OUTCOME_EXITED:
 		return vm->exit_code;
-	case OUT_SIGNALED:
-	case OUT_KILLED:
+	case OUTCOME_SIGNALED:
+	case OUTCOME_KILLED:
 		return 128 + vm->signal;
 	default:
 		return EXIT_SANDBOX;
@@ -331,15 +337,150 @@ open_snapshot(const char *path)
 	return fd;
 }
 
+/* -c: say why a run request is refused, as a process sandbox does. */
+static int
+refuse(int conn, uint32_t seq, const char *why)
+{
+	struct sb_error er;
+
+	memset(&er, 0, sizeof(er));
+	snprintf(er.text, sizeof(er.text), "%s", why);
+	(void)sb_send(conn, SB_ERROR, seq, &er, sizeof(er), NULL, 0, NULL, 0);
+	warnx("%s", er.text);
+	return EXIT_SANDBOX;
+}
+
+/*
+ * The run's input files, from snaft's sealed memfd of struct sb_file
+ * records, into /input, which the guest can only read.  snaft made the
+ * records, but they are checked here all the same, as the process
+ * backend's runner checks them: each name one path component of at most
+ * FILE_NAME_MAX bytes, not "." or "..", no NUL, no two alike; at most
+ * files of them and SB_INPUT_BYTES of data, every length within the
+ * memfd.  Returns NULL, or why not.
+ */
+static const char *
+takeinputs(struct vm *vm, int fd, uint64_t files)
+{
+	struct sb_file h;
+	struct stat st;
+	char name[FILE_NAME_MAX + 1];
+	const char *why = NULL;
+	uint8_t *buf;
+	uint64_t off, n = 0, size;
+
+	if (fstat(fd, &st) != 0)
+		return "input files: cannot stat the memfd";
+	size = (uint64_t)st.st_size;
+	if (size > SB_INPUT_BYTES + files * (sizeof(h) + FILE_NAME_MAX))
+		return "input files: more than the sandbox takes";
+	if ((buf = malloc(size ? size : 1)) == NULL ||
+	    preadall(fd, buf, size, 0) != 0) {
+		free(buf);
+		return "input files: cannot read the memfd";
+	}
+	for (off = 0; off < size && why == NULL; off += h.data_len) {
+		/* Every length is checked against what is left first. */
+		if (size - off < sizeof(h)) {
+			why = "input files: a malformed record";
+			break;
+		}
+		memcpy(&h, buf + off, sizeof(h));
+		off += sizeof(h);
+		if (h.type != SB_FILE_REGULAR || h.name_len == 0 ||
+		    h.name_len > FILE_NAME_MAX || h.name_len > size - off) {
+			why = "input files: a malformed record";
+			break;
+		}
+		memcpy(name, buf + off, h.name_len);
+		name[h.name_len] = '\0';
+		off += h.name_len;
+		if (strlen(name) != h.name_len || strchr(name, '/') != NULL ||
+		    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			why = "input files: a malformed name";
+			break;
+		}
+		if (h.data_len > size - off || ++n > files) {
+			why = "input files: a malformed record";
+			break;
+		}
+		switch (tmp_put(vm, &vm->fs[FS_INPUT], name, buf + off,
+		    h.data_len)) {
+		case 0:
+			break;
+		case -EEXIST:
+			why = "input files: a name given twice";
+			break;
+		case -ENOSPC:
+			why = "input files: more than the sandbox takes";
+			break;
+		default:
+			why = "input files: out of memory";
+			break;
+		}
+	}
+	free(buf);
+	return why;
+}
+
+/* Write all of len bytes to fd (write(2) only: the jail allows it). */
+static int
+writeall(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * What /output holds at the end of a served run, whatever its outcome,
+ * into the memfd made before the jail, as struct sb_file records: every
+ * entry at its top level, a regular file with its data, anything else
+ * (a directory) by its name alone; then sealed, so that airlock-snaft
+ * reads what we wrote and nothing else.  Returns 0 or -1.
+ */
+static int
+giveoutputs(struct vm *vm, int fd)
+{
+	struct sb_file h;
+	struct tmpnode *t;
+
+	for (t = vm->fs[FS_OUTPUT].list; t != NULL; t = t->next) {
+		if (t->parent != NULL)
+			continue;
+		memset(&h, 0, sizeof(h));
+		h.name_len = (uint32_t)strlen(t->name);
+		h.type = t->dir ? SB_FILE_OTHER : SB_FILE_REGULAR;
+		h.data_len = t->dir ? 0 : t->size;
+		if (writeall(fd, &h, sizeof(h)) != 0 ||
+		    writeall(fd, t->name, h.name_len) != 0 ||
+		    (h.data_len > 0 && writeall(fd, t->data,
+		    (size_t)h.data_len) != 0))
+			return -1;
+	}
+	return fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_WRITE);
+}
+
 /*
  * -c: serve one run over airlock-snaft's control protocol (sandbox.h) on
  * the listening socket sock.  Wait for the claim up to the lease, take the
- * run (payload, stdout and stderr, policy, limits), say it started, run,
- * and send the report.  Everything in the request is checked: snaft is
- * trusted, but a message is still only bytes.
+ * run (payload, stdout and stderr, input files, policy, limits), say it
+ * started, run, and send the report with what /output holds (in outfd).
+ * Everything in the request is checked: snaft is trusted, but a message is
+ * still only bytes.
  */
 static int
-serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
+serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd, int outfd,
     const char *digest, uint64_t create_us, uint64_t setup_us,
     uint64_t jail_us)
 {
@@ -348,9 +489,9 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
 		struct sb_kvmpolicy	pol;
 	} req;
 	struct sb_started st;
-	struct sb_error er;
 	struct sb_hdr h;
 	struct pollfd pfd = { sock, POLLIN, 0 };
+	const char *why;
 	uint8_t *payload;
 	char *rep;
 	size_t replen;
@@ -364,19 +505,15 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
 		err(EXIT_SANDBOX, "accept");
 	close(sock);
 	memset(&req, 0, sizeof(req));
-	n = sb_recv(conn, 0, &h, &req, sizeof(req), fds, 3, &nfds);
-	if (n <= 0 || h.type != SB_RUN || h.len != sizeof(req) || nfds != 3 ||
-	    !(req.run.flags & SB_RUN_KVM) || req.run.bpf_len != 0) {
+	n = sb_recv(conn, 0, &h, &req, sizeof(req), fds, SB_MAXFDS, &nfds);
+	if (n <= 0 || h.type != SB_RUN || h.len != sizeof(req) || nfds != 4 ||
+	    !(req.run.flags & SB_RUN_KVM) || req.run.bpf_len != 0 ||
+	    req.pol.files > TMP_NODES_MAX ||
+	    req.pol.outdir_bytes > OUTDIR_MAX) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
-		/* Say why, as a process sandbox does, then go. */
-		memset(&er, 0, sizeof(er));
-		snprintf(er.text, sizeof(er.text), "malformed run request for "
-		    "a kvm sandbox");
-		(void)sb_send(conn, SB_ERROR, h.seq, &er, sizeof(er), NULL, 0,
-		    NULL, 0);
-		warnx("%s", er.text);
-		return EXIT_SANDBOX;
+		return refuse(conn, h.seq, "malformed run request for a kvm "
+		    "sandbox");
 	}
 	if (req.run.payload_bytes > PAYLOAD_MAX ||
 	    (payload = malloc(req.run.payload_bytes + 1)) == NULL ||
@@ -398,9 +535,18 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
 	vm->cpu_ms = req.run.cpu_ms;
 	vm->out_cap = req.pol.output_bytes;
 	if (req.pol.tmp_bytes != 0)
-		vm->tmp_cap = req.pol.tmp_bytes;
+		tmpfs_setcaps(&vm->fs[FS_TMP], req.pol.tmp_bytes,
+		    TMP_NODES_MAX);
+	/* /input as the process backend sizes it; /output the row's. */
+	tmpfs_setcaps(&vm->fs[FS_INPUT], SB_INPUT_BYTES, (int)req.pol.files);
+	tmpfs_setcaps(&vm->fs[FS_OUTPUT], req.pol.outdir_bytes,
+	    (int)req.pol.files);
 	if (req.run.memory_bytes != 0)
 		vm->mem_limit_pages = req.run.memory_bytes / PAGE_SIZE;
+	why = takeinputs(vm, fds[3], req.pol.files);
+	close(fds[3]);
+	if (why != NULL)
+		return refuse(conn, h.seq, why);
 
 	st.pid = (int32_t)getpid();
 	st.pad = 0;
@@ -418,9 +564,17 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd,
 	/* The output first, so snaft sees its end before the report. */
 	close(vm->out[0].hostfd);
 	close(vm->out[1].hostfd);
+	/*
+	 * Without its output files the report is incomplete: sent without
+	 * them, it is one airlock-snaft refuses, and the run fails.
+	 */
+	i = giveoutputs(vm, outfd);
+	if (i != 0)
+		warnx("cannot hand back the output files");
 	if ((rep = report(vm, digest, create_us, setup_us, jail_us,
 	    &replen)) == NULL || replen > SB_REPORT_MAX ||
-	    sb_send(conn, SB_REPORT, h.seq, rep, replen, NULL, 0, NULL, 0) != 0)
+	    sb_send(conn, SB_REPORT, h.seq, rep, replen, NULL, 0, &outfd,
+	    i == 0 ? 1 : 0) != 0)
 		warnx("cannot send the report");
 	free(rep);
 	return exit_status(vm);
@@ -440,6 +594,7 @@ main(int argc, char *argv[])
 	size_t plen, replen;
 	char *rep;
 	int ch, json = 0, status, snapfd = -1, dfd = -1, memfd, pidfd = -1;
+	int outfd = -1;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("airlock-vmm %s\n", AIRLOCK_VERSION);
@@ -521,7 +676,7 @@ main(int argc, char *argv[])
 	vm.out_cap = (uint64_t)out_cap;
 	vm.out[0].hostfd = STDOUT_FILENO;
 	vm.out[1].hostfd = STDERR_FILENO;
-	vm.tmp_cap = 16ULL << 20;
+	tmpfs_init(&vm);
 	vm.kvm = -1;
 
 	/* The image root: every guest path is resolved beneath it. */
@@ -572,6 +727,10 @@ main(int argc, char *argv[])
 	if (sock >= 0 && (pidfd = (int)syscall(SYS_pidfd_open, getpid(),
 	    0)) == -1)
 		err(EXIT_SANDBOX, "pidfd_open");
+	/* -c: where /output goes back to snaft, written at the end. */
+	if (sock >= 0 && (outfd = memfd_create("output", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1)
+		err(EXIT_SANDBOX, "memfd_create");
 	if (jail_enter(&vm, rootfs, (int)sock) == -1)
 		errx(EXIT_SANDBOX, "cannot jail the VMM");
 	jail_us = now_us() - t2;
@@ -582,7 +741,7 @@ main(int argc, char *argv[])
 		close((int)readyfd);
 	}
 	if (sock >= 0)
-		return serve(&vm, (int)sock, (uint64_t)lease_ms, pidfd,
+		return serve(&vm, (int)sock, (uint64_t)lease_ms, pidfd, outfd,
 		    digest, t1 - t0, t2 - t0, jail_us);
 
 	if (vm_arm(&vm) == -1) {
@@ -603,9 +762,9 @@ main(int argc, char *argv[])
 			warnx("snapshot %s: %s", snapout, digest);
 		return EXIT_OK;
 	}
-	if (vm.outcome == OUT_FAILED)
+	if (vm.state != VM_ENDED || vm.outcome == OUTCOME_FAILED)
 		warnx("%s", vm.reason);
-	else if (vm.outcome != OUT_EXITED && vm.verbose)
+	else if (vm.outcome != OUTCOME_EXITED && vm.verbose)
 		warnx("%s", vm.reason);
 	if (json && (rep = report(&vm, digest[0] ? digest : NULL, t1 - t0,
 	    t2 - t0, jail_us, &replen)) != NULL) {

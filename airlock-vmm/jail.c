@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include <linux/capability.h>
@@ -181,6 +182,9 @@ filter(struct vm *vm, int sock)
 	RULE("fcntl_getfl", SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL));
 	/* getrandom(2) and /dev/urandom for the guest. */
 	RULE("getrandom", SCMP_SYS(getrandom), 0);
+	/* The run's page faults, for the report. */
+	RULE("getrusage", SCMP_SYS(getrusage), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (unsigned)RUSAGE_SELF));
 	/* Time for the guest and the run, where the vDSO falls back. */
 	RULE("clock_gettime", SCMP_SYS(clock_gettime), 0);
 	/* nanosleep(2), poll(2) and futex timeouts of the guest. */
@@ -235,6 +239,13 @@ filter(struct vm *vm, int sock)
 		RULE("serve_recvmsg", SCMP_SYS(recvmsg), 0);
 		RULE("serve_sendmsg", SCMP_SYS(sendmsg), 0);
 		RULE("serve_getpid", SCMP_SYS(getpid), 0);
+		/*
+		 * The memfd of /output's files, made before the jail and
+		 * written with write(2), is sealed before it goes with the
+		 * report: seals only ever take rights away.
+		 */
+		RULE("serve_add_seals", SCMP_SYS(fcntl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
 	}
 #if JAIL_SANITIZER
 	/*

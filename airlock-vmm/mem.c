@@ -193,7 +193,7 @@ gm_zero(struct vm *vm, uint64_t gaddr, uint64_t len)
 	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
 	    MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
 		/* Cannot keep the promise of zeros: end the run. */
-		vm_end(vm, OUT_FAILED, 0, NULL, "cannot clear guest memory");
+		vm_end(vm, OUTCOME_FAILED, 0, NO_KILL, "cannot clear guest memory");
 }
 
 /* Forget the pages; the next mapping of this range reads zeros. */

@@ -17,12 +17,6 @@
 
 #define HOPS_MAX	40
 
-int
-path_in_tmp(const char *p)
-{
-	return strcmp(p, "/tmp") == 0 || strncmp(p, "/tmp/", 5) == 0;
-}
-
 /*
  * The devices the VMM provides itself (sys_file.c), whatever the image
  * holds at their paths, or if it has no /dev at all.
@@ -95,8 +89,9 @@ path_open(struct vm *vm, const char *canon, int dir)
  * image root (an absolute target starts again at the root), with Linux's
  * limit of 40 links.  Each component is looked up beneath the root
  * (path_lookup()), so even a mistake here, or an image changed
- * underneath, is held inside the root by the host kernel as well.  The
- * private /tmp has no links; its names are looked up in tmpfs.c.
+ * underneath, is held inside the root by the host kernel as well.  /tmp,
+ * /input and /output have no links; their names are looked up in
+ * tmpfs.c.
  *
  * A missing last component is not an error here: *exists says whether it
  * is there.  Returns 0 or -errno.
@@ -108,6 +103,7 @@ path_resolve(struct vm *vm, const char *base, const char *path, int follow,
 	char rest[PATH_MAX * 2], comp[NAME_MAX + 1], link[PATH_MAX];
 	char *r, *slash;
 	struct tmpnode *t, *tdir = NULL;
+	struct tmpfs *fs;
 	struct stat st;
 	size_t olen, clen, tlen;
 	ssize_t n;
@@ -127,9 +123,9 @@ path_resolve(struct vm *vm, const char *base, const char *path, int follow,
 	r = rest;
 	/*
 	 * Costs stay linear in the path: out's length is kept, not
-	 * measured, and inside /tmp tdir is the node out names (NULL for
-	 * /tmp itself) while tvalid says so, so each component is one
-	 * lookup of one name.
+	 * measured, and inside /tmp (or /input, /output) tdir is the node
+	 * out names (NULL for the root) while tvalid says so, so each
+	 * component is one lookup of one name.
 	 */
 	for (;;) {
 		while (*r == '/')
@@ -169,22 +165,23 @@ path_resolve(struct vm *vm, const char *base, const char *path, int follow,
 			out[olen++] = '/';
 		memcpy(out + olen, comp, clen + 1);
 		olen += clen;
-		/* The private /tmp has no links, only files and directories. */
-		if (path_in_tmp(out)) {
-			if (olen == 4) {		/* "/tmp" */
+		/* Ours have no links, only files and directories. */
+		if ((fs = tmpfs_of(vm, out)) != NULL) {
+			if (olen == fs->pathlen) {	/* the root */
 				tdir = NULL;
 				tvalid = 1;
 				continue;
 			}
 			if (!tvalid) {
-				/* Entered below /tmp: find where, once. */
+				/* Entered below the root: find where, once. */
 				out[olen - clen - 1] = '\0';
 				tdir = tmp_find(vm, out);
 				out[olen - clen - 1] = '/';
 				tvalid = tdir != NULL ||
-				    olen - clen - 1 == 4;
+				    olen - clen - 1 == fs->pathlen;
 			}
-			if (!tvalid || (t = tmp_lookup(vm, tdir, comp)) == NULL) {
+			if (!tvalid ||
+			    (t = tmp_lookup(vm, fs, tdir, comp)) == NULL) {
 				*exists = 0;
 				continue;
 			}

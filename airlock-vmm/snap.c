@@ -148,7 +148,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	uint8_t *keep = NULL;
 	int rc = -1;
 
-	if (vm->outcome != OUT_SNAPSHOT)
+	if (vm->state != VM_SNAPSHOT)
 		return errorf(err, errlen, "the program did not reach its "
 		    "payload: %s", vm->reason);
 	xlen = (uint32_t)xsave_size(vm);
@@ -178,7 +178,7 @@ snap_save(struct vm *vm, int fd, char *digest, char *err, size_t errlen)
 	ser_putstr(&s, vm->execfn != NULL ? vm->execfn : "");
 	if (fs_save(vm, &s) != 0) {
 		errorf(err, errlen, "files open at the snapshot point cannot be "
-		    "saved (a /tmp file?)");
+		    "saved (a file in /tmp or /output?)");
 		goto out;
 	}
 	if (s.bad) {

@@ -1,8 +1,9 @@
 /*
  * Files: the guest's descriptor table and the file system calls on it:
  * read-only image files (every path resolved inside the image root by
- * path.c), the private /tmp (tmpfs.c), the devices the VMM provides
- * itself, stdin (the payload) and stdout/stderr (capped, hashed).
+ * path.c), the private /tmp, /input and /output (tmpfs.c), the devices
+ * the VMM provides itself, stdin (the payload) and stdout/stderr (capped,
+ * hashed).
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -55,14 +56,14 @@ fd_alloc(struct vm *vm, struct ofile *f, int lowest, int cloexec)
 }
 
 static void
-ofile_put(struct vm *vm, struct ofile *f)
+ofile_put(struct ofile *f)
 {
 	if (--f->refs > 0)
 		return;
 	if (f->hostfd != -1)
 		close(f->hostfd);
 	if (f->node != NULL)
-		tmp_release(vm, f->node);
+		tmp_release(f->node);
 	free(f->path);
 	free(f);
 }
@@ -104,7 +105,8 @@ fs_init(struct vm *vm)
  * The descriptor table in a snapshot: kind, flags, offset and image path
  * of each open description, and which descriptors share one.  Image files
  * are opened again by path on restore (beneath the root, like any open);
- * /tmp must be empty at the snapshot point, so no file data is saved.
+ * /tmp, /input and /output must be empty at the snapshot point, so no
+ * file data is saved, and only their roots may be open.
  */
 int
 fs_save(struct vm *vm, struct ser *s)
@@ -112,13 +114,15 @@ fs_save(struct vm *vm, struct ser *s)
 	int32_t i, j, share, kind;
 	struct ofile *f;
 
-	if (vm->tmp != NULL)
-		return -1;
+	for (i = 0; i < FS_MAX; i++)
+		if (vm->fs[i].list != NULL)
+			return -1;
 	ser_putstr(s, vm->cwd);
 	for (i = 0; i < FD_MAX; i++) {
 		if ((f = vm->fds[i]) == NULL)
 			continue;
-		if (f->kind == FD_TMPFILE)
+		if (f->kind == FD_TMPFILE ||
+		    (f->kind == FD_TMPDIR && f->node != NULL))
 			return -1;
 		for (share = -1, j = 0; j < i && share < 0; j++)
 			if (vm->fds[j] == f)
@@ -177,7 +181,13 @@ fs_restore(struct vm *vm, struct ser *s)
 			    (path[0] != '/' || (f->hostfd = path_open(vm, path,
 			    kind == FD_DIR)) < 0)) {
 				f->hostfd = -1;
-				ofile_put(vm, f);
+				ofile_put(f);
+				return -1;
+			}
+			/* One of our roots, the only directory of ours saved. */
+			if (kind == FD_TMPDIR && ((f->fs = tmpfs_of(vm,
+			    path)) == NULL || !tmpfs_root(f->fs, path))) {
+				ofile_put(f);
 				return -1;
 			}
 		}
@@ -219,7 +229,7 @@ fs_output(struct vm *vm, int which, const void *buf, size_t len)
 	}
 	if (o->bytes > vm->out_cap) {
 		o->truncated = 1;
-		vm_end(vm, OUT_KILLED, SIGKILL, "output",
+		vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_OUTPUT,
 		    "%s over %llu bytes", which == 0 ? "stdout" : "stderr",
 		    (unsigned long long)vm->out_cap);
 	}
@@ -287,6 +297,7 @@ fake_stat(struct stat *st, mode_t mode, uint64_t size, uint64_t ino)
 static int
 stat_canon(struct vm *vm, const char *canon, int exists, struct stat *st)
 {
+	struct tmpfs *fs;
 	struct tmpnode *t;
 	int fd;
 
@@ -294,15 +305,15 @@ stat_canon(struct vm *vm, const char *canon, int exists, struct stat *st)
 		fake_stat(st, S_IFCHR | 0666, 0, VIEW_INO_DEVICE);
 		return 0;
 	}
-	if (strcmp(canon, "/tmp") == 0) {
-		fake_stat(st, S_IFDIR | 01777, 0, VIEW_INO_TMP);
-		return 0;
-	}
-	if (path_in_tmp(canon)) {
-		if ((t = tmp_find(vm, canon)) == NULL)
+	if ((fs = tmpfs_of(vm, canon)) != NULL) {
+		if (tmpfs_root(fs, canon))
+			fake_stat(st, S_IFDIR | fs->rootmode, 0, VIEW_INO_TMP);
+		else if ((t = tmp_find(vm, canon)) == NULL)
 			return -ENOENT;
-		fake_stat(st, t->dir ? S_IFDIR | 0700 : S_IFREG | 0600,
-		    t->size, t->ino);
+		else
+			fake_stat(st, t->dir ? S_IFDIR | fs->dirmode :
+			    S_IFREG | fs->filemode, t->size, t->ino);
+		st->st_dev = fs->dev;
 		return 0;
 	}
 	if (!exists)
@@ -333,13 +344,18 @@ stat_ofile(struct ofile *f, struct stat *st)
 		view_stat_image(st, f->path);
 		return 0;
 	case FD_TMPFILE:
-		fake_stat(st, S_IFREG | 0600, f->node->size, f->node->ino);
+		fake_stat(st, S_IFREG | f->fs->filemode, f->node->size,
+		    f->node->ino);
+		st->st_dev = f->fs->dev;
 		return 0;
 	case FD_TMPDIR:
 		if (f->node != NULL)
-			fake_stat(st, S_IFDIR | 0700, 0, f->node->ino);
+			fake_stat(st, S_IFDIR | f->fs->dirmode, 0,
+			    f->node->ino);
 		else
-			fake_stat(st, S_IFDIR | 01777, 0, VIEW_INO_TMP);
+			fake_stat(st, S_IFDIR | f->fs->rootmode, 0,
+			    VIEW_INO_TMP);
+		st->st_dev = f->fs->dev;
 		return 0;
 	case FD_NULL:
 	case FD_URANDOM:
@@ -357,6 +373,7 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 {
 	char canon[PATH_MAX];
 	struct ofile *f;
+	struct tmpfs *fs;
 	struct tmpnode *t;
 	struct stat st;
 	int exists, e, acc = (int)(flags & O_ACCMODE), hfd;
@@ -372,36 +389,35 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 		f->flags = (int)flags;
 		goto install;
 	}
-	if (strcmp(canon, "/tmp") == 0) {
-		if (acc != O_RDONLY)
-			return -EISDIR;
-		if ((f = ofile_new(FD_TMPDIR, canon)) == NULL)
-			return -ENOMEM;
-		goto install;
-	}
-	if (path_in_tmp(canon)) {
+	if ((fs = tmpfs_of(vm, canon)) != NULL) {
 		t = tmp_find(vm, canon);
-		if (t != NULL && (flags & O_CREAT) && (flags & O_EXCL))
+		if ((t != NULL || tmpfs_root(fs, canon)) &&
+		    (flags & O_CREAT) && (flags & O_EXCL))
 			return -EEXIST;
-		if (t != NULL && t->dir) {
+		if (tmpfs_root(fs, canon) || (t != NULL && t->dir)) {
 			if (acc != O_RDONLY || (flags & O_CREAT))
 				return -EISDIR;
 			if ((f = ofile_new(FD_TMPDIR, canon)) == NULL)
 				return -ENOMEM;
-			f->node = t;
-			t->refs++;
+			f->fs = fs;
+			if ((f->node = t) != NULL)
+				t->refs++;
 			goto install;
 		}
 		if (t == NULL && !(flags & O_CREAT))
 			return -ENOENT;
 		if (flags & O_DIRECTORY)
 			return -ENOTDIR;
+		/* /input is read-only, as a read-only mount says it. */
+		if (fs->readonly && (acc != O_RDONLY || (flags & O_TRUNC)))
+			return -EROFS;
 		if (t == NULL && (t = tmp_create(vm, canon, 0, &e)) == NULL)
 			return e;
 		if ((flags & O_TRUNC) && acc != O_RDONLY)
 			t->size = 0;
 		if ((f = ofile_new(FD_TMPFILE, canon)) == NULL)
 			return -ENOMEM;
+		f->fs = fs;
 		f->node = t;
 		t->refs++;
 		f->flags = (int)flags;
@@ -433,7 +449,7 @@ install:
 	f->refs = 0;
 	if ((e = fd_alloc(vm, f, 0, (flags & O_CLOEXEC) != 0)) < 0) {
 		f->refs = 1;
-		ofile_put(vm, f);
+		ofile_put(f);
 	}
 	return e;
 }
@@ -451,7 +467,7 @@ fs_open_exec(struct vm *vm, const char *path, char *canon, size_t canonlen)
 
 	if ((e = path_resolve(vm, "/", path, 1, c, &exists)) < 0)
 		return e;
-	if (!exists || path_in_tmp(c) || path_device(c) != FD_NONE)
+	if (!exists || tmpfs_of(vm, c) != NULL || path_device(c) != FD_NONE)
 		return -ENOENT;
 	if (strlen(c) >= canonlen)
 		return -ENAMETOOLONG;
@@ -478,8 +494,7 @@ read_at(struct vm *vm, struct ofile *f, void *dst, uint64_t len,
 	case FD_STDIN:
 		if (vm->snap_mode) {
 			/* -S: the program is ready for its payload. */
-			vm_end(vm, OUT_SNAPSHOT, 0, NULL, "blocked reading "
-			    "its payload");
+			vm_snapshot_point(vm);
 			return -EINTR;
 		}
 		left = vm->stdin_len - vm->stdin_off;
@@ -525,7 +540,7 @@ write_at(struct vm *vm, struct ofile *f, const void *src, uint64_t len,
 			return -EBADF;
 		if (f->flags & O_APPEND)
 			off = f->node->size;
-		return tmp_write(vm, f->node, src, len, off);
+		return tmp_write(f->node, src, len, off);
 	default:
 		return -EBADF;
 	}
@@ -587,7 +602,7 @@ do_rwv(struct vm *vm, int wr, uint64_t fd, uint64_t giov, uint64_t cnt)
 		if (n < 0)
 			return total > 0 ? total : n;
 		total += n;
-		if ((uint64_t)n < iov.iov_len || vm->outcome != OUT_RUNNING)
+		if ((uint64_t)n < iov.iov_len || vm->state != VM_RUNNING)
 			break;
 	}
 	return total;
@@ -699,6 +714,7 @@ static int64_t
 do_access(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
 {
 	char canon[PATH_MAX];
+	struct tmpfs *fs;
 	struct stat st;
 	int exists, e;
 
@@ -708,7 +724,8 @@ do_access(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
 		return e;
 	if ((e = stat_canon(vm, canon, exists, &st)) < 0)
 		return e;
-	if ((mode & W_OK) && !path_in_tmp(canon) && path_device(canon) == FD_NONE)
+	if ((mode & W_OK) && path_device(canon) == FD_NONE &&
+	    ((fs = tmpfs_of(vm, canon)) == NULL || fs->readonly))
 		return -EROFS;
 	if ((mode & X_OK) && !(st.st_mode & 0111))
 		return -EACCES;
@@ -721,6 +738,7 @@ do_readlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
 {
 	char path[PATH_MAX], canon[PATH_MAX], link[PATH_MAX];
 	const char *base;
+	struct tmpfs *tfs;
 	struct stat st;
 	ssize_t n;
 	int exists, e, fd;
@@ -746,9 +764,12 @@ do_readlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t gbuf,
 		return e;
 	if ((e = path_resolve(vm, base, path, 0, canon, &exists)) < 0)
 		return e;
-	if (!exists || path_in_tmp(canon))
-		return path_in_tmp(canon) && tmp_find(vm, canon) != NULL ?
+	/* Ours hold no links: what is there is no link. */
+	if ((tfs = tmpfs_of(vm, canon)) != NULL)
+		return tmpfs_root(tfs, canon) || tmp_find(vm, canon) != NULL ?
 		    -EINVAL : -ENOENT;
+	if (!exists)
+		return -ENOENT;
 	if ((fd = path_lookup(vm, canon, &st)) < 0)
 		return fd;
 	if (!S_ISLNK(st.st_mode)) {
@@ -830,7 +851,7 @@ do_getdents(struct vm *vm, uint64_t fd, uint64_t gbuf, uint64_t len)
 	if ((p = gm_ptr(vm, gbuf, len, PG_WRITE)) == NULL)
 		return -EFAULT;
 	if (f->kind == FD_TMPDIR)
-		return tmp_getdents(vm, f->node, &f->off, p, len);
+		return tmp_getdents(f->fs, f->node, &f->off, p, len);
 	n = syscall(SYS_getdents64, f->hostfd, p, (size_t)len);
 	if (n < 0)
 		return -errno;
@@ -853,7 +874,7 @@ do_dup(struct vm *vm, uint64_t old, uint64_t new, int exact, int cloexec)
 	if (old == new)
 		return (int64_t)new;
 	if (vm->fds[new] != NULL)
-		ofile_put(vm, vm->fds[new]);
+		ofile_put(vm->fds[new]);
 	vm->fds[new] = NULL;
 	return fd_alloc(vm, f, (int)new, cloexec);
 }
@@ -907,7 +928,7 @@ do_poll(struct vm *vm, uint64_t gfds, uint64_t n, uint64_t timeout)
 	 */
 	if (n == 0) {
 		if ((int)timeout < 0) {
-			vm_end(vm, OUT_KILLED, SIGKILL, "wall_time",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_WALL_TIME,
 			    "poll of no descriptor that can never end");
 			return -EINTR;
 		}
@@ -995,22 +1016,28 @@ do_select(struct vm *vm, uint64_t nfds, const uint64_t sets[3])
 	return ready;
 }
 
-/* statfs(2), fstatfs(2): /tmp is a tmpfs, the image a read-only disk. */
+/*
+ * statfs(2), fstatfs(2): /tmp, /input and /output are tmpfs (/input
+ * read-only), the image a read-only disk.
+ */
 static int64_t
 do_statfs(struct vm *vm, const char *canon, uint64_t gbuf)
 {
 	struct statfs sf;
+	struct tmpfs *fs;
 
 	memset(&sf, 0, sizeof(sf));
 	sf.f_bsize = 4096;
 	sf.f_frsize = 4096;
 	sf.f_namelen = NAME_MAX;
-	if (path_in_tmp(canon)) {
+	if ((fs = tmpfs_of(vm, canon)) != NULL) {
 		sf.f_type = 0x01021994;		/* TMPFS_MAGIC */
-		sf.f_blocks = vm->tmp_cap / 4096;
-		sf.f_bfree = sf.f_bavail = (vm->tmp_cap - vm->tmp_bytes) /
-		    4096;
-		sf.f_flags = ST_NOSUID | ST_NODEV;
+		sf.f_blocks = fs->cap / 4096;
+		sf.f_bfree = sf.f_bavail = (fs->cap - fs->bytes) / 4096;
+		sf.f_files = (uint64_t)fs->max_nodes;
+		sf.f_ffree = (uint64_t)(fs->max_nodes - fs->nodes);
+		sf.f_flags = ST_NOSUID | ST_NODEV |
+		    (fs->readonly ? ST_RDONLY : 0);
 	} else {
 		sf.f_type = 0xef53;		/* EXT4_SUPER_MAGIC */
 		sf.f_flags = ST_RDONLY | ST_NOSUID | ST_NODEV;
@@ -1022,6 +1049,7 @@ static int64_t
 do_unlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 {
 	char canon[PATH_MAX];
+	struct tmpfs *fs;
 	struct tmpnode *t;
 	int exists, e;
 
@@ -1029,12 +1057,14 @@ do_unlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 		return -EINVAL;
 	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
 		return e;
-	if (!path_in_tmp(canon))
+	if ((fs = tmpfs_of(vm, canon)) == NULL)
 		return exists ? -EROFS : -ENOENT;
-	if (strcmp(canon, "/tmp") == 0)
+	if (tmpfs_root(fs, canon))
 		return -EBUSY;
 	if ((t = tmp_find(vm, canon)) == NULL)
 		return -ENOENT;
+	if (fs->readonly)
+		return -EROFS;
 	return tmp_remove(vm, t, (flags & AT_REMOVEDIR) != 0);
 }
 
@@ -1042,26 +1072,29 @@ static int64_t
 do_mkdir(struct vm *vm, uint64_t dirfd, uint64_t gpath)
 {
 	char canon[PATH_MAX];
+	struct tmpfs *fs;
 	int exists, e;
 
 	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
 		return e;
-	if (!path_in_tmp(canon))
+	if ((fs = tmpfs_of(vm, canon)) == NULL)
 		return exists ? -EEXIST : -EROFS;
-	if (strcmp(canon, "/tmp") == 0 || tmp_find(vm, canon) != NULL)
+	if (tmpfs_root(fs, canon) || tmp_find(vm, canon) != NULL)
 		return -EEXIST;
 	return tmp_create(vm, canon, 1, &e) == NULL ? e : 0;
 }
 
 /*
- * rename(2) of a file inside /tmp; the image is read-only, and a rename
- * out of /tmp would cross filesystems.  Directories are not renamed.
+ * rename(2) of a file within /tmp or within /output; the image and
+ * /input are read-only, and a rename from one to another would cross
+ * file systems.  Directories are not renamed.
  */
 static int64_t
 do_rename(struct vm *vm, uint64_t ofd, uint64_t op, uint64_t nfd,
     uint64_t np, uint64_t flags)
 {
 	char oc[PATH_MAX], nc[PATH_MAX];
+	struct tmpfs *fs;
 	struct tmpnode *o;
 	int oex, nex, e;
 
@@ -1070,13 +1103,15 @@ do_rename(struct vm *vm, uint64_t ofd, uint64_t op, uint64_t nfd,
 	if ((e = guest_path(vm, ofd, op, 0, oc, &oex, 0)) < 0 ||
 	    (e = guest_path(vm, nfd, np, 0, nc, &nex, 0)) < 0)
 		return e;
-	if (!path_in_tmp(oc))
+	if ((fs = tmpfs_of(vm, oc)) == NULL)
 		return oex ? -EROFS : -ENOENT;
 	if ((o = tmp_find(vm, oc)) == NULL)
-		return -ENOENT;
-	if (!path_in_tmp(nc))
+		return tmpfs_root(fs, oc) ? -EBUSY : -ENOENT;
+	if (tmpfs_of(vm, nc) != fs)
 		return -EXDEV;
-	if (strcmp(nc, "/tmp") == 0)
+	if (fs->readonly)
+		return -EROFS;
+	if (tmpfs_root(fs, nc))
 		return o->dir ? -EPERM : -EISDIR;
 	return tmp_rename(vm, o, nc, (flags & RENAME_NOREPLACE) != 0);
 }
@@ -1130,7 +1165,7 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 		if ((f = getf(vm, a[0])) == NULL)
 			return -EBADF;
 		vm->fds[a[0]] = NULL;
-		ofile_put(vm, f);
+		ofile_put(f);
 		return 0;
 	case __NR_stat:
 		return do_stat(vm, (uint64_t)AT_FDCWD, a[0], a[1], 0);
@@ -1239,7 +1274,7 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 			return -EINVAL;
 		if ((int64_t)a[1] < 0)
 			return -EINVAL;
-		return tmp_truncate(vm, f->node, a[1]);
+		return tmp_truncate(f->node, a[1]);
 	case __NR_fsync:
 	case __NR_fdatasync:
 		return getf(vm, a[0]) == NULL ? -EBADF : 0;

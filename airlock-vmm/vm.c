@@ -26,6 +26,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <linux/kvm.h>
 
@@ -102,24 +103,40 @@ vm_mono_ns(struct vm *vm)
 	return vm_host_mono_ns() - vm->mono_off;
 }
 
+/*
+ * The run ends: outcome, the exit status or the signal, and for a killed
+ * run why (enum kill_reason; NO_KILL otherwise), in lib/record.h's terms.
+ */
 void
-vm_end(struct vm *vm, enum outcome o, int code, const char *kill,
-    const char *fmt, ...)
+vm_end(struct vm *vm, enum outcome o, int code, int kill, const char *fmt,
+    ...)
 {
 	va_list ap;
 
 	/* The first end wins: a run ends once. */
-	if (vm->outcome != OUT_RUNNING)
+	if (vm->state != VM_RUNNING)
 		return;
+	vm->state = VM_ENDED;
 	vm->outcome = o;
-	if (o == OUT_EXITED)
+	if (o == OUTCOME_EXITED)
 		vm->exit_code = code;
 	else
 		vm->signal = code;
-	vm->kill_reason = kill;
+	vm->kill = kill;
 	va_start(ap, fmt);
 	vsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
 	va_end(ap);
+}
+
+/* -S: the program is about to read its payload; the VM is saved here. */
+void
+vm_snapshot_point(struct vm *vm)
+{
+	if (vm->state != VM_RUNNING)
+		return;
+	vm->state = VM_SNAPSHOT;
+	snprintf(vm->reason, sizeof(vm->reason), "blocked reading its "
+	    "payload");
 }
 
 static void
@@ -558,7 +575,7 @@ exception(struct vm *vm, int v, struct kvm_regs *r, struct kvm_sregs *s)
 	size_t n = has_errcode(v) ? 6 : 5;
 
 	if ((f = gm_sys(vm, r->rsp, n * 8)) == NULL) {
-		vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+		vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 		    "exception %d with a bad kernel stack 0x%llx", v,
 		    (unsigned long long)r->rsp);
 		return;
@@ -580,8 +597,8 @@ exception(struct vm *vm, int v, struct kvm_regs *r, struct kvm_sregs *s)
 		args[0] = r->rbx;
 		args[1] = r->rcx;
 		args[2] = r->rdx;
-		sys_violation(vm, (int)(r->rax & 0x7fffffff), "int 0x80",
-		    "i386", args);
+		sys_violation(vm, (int)(r->rax & 0x7fffffff), NULL,
+		    FAMILY_FOREIGN_ABI, ABI_I386, args);
 		return;
 	}
 	if (v == 14)
@@ -623,7 +640,7 @@ syscall_exit(struct vm *vm)
 		vm->pend_sregs = *s;
 	}
 	sys_dispatch(vm, r);
-	if (vm->outcome != OUT_RUNNING)
+	if (vm->state != VM_RUNNING)
 		return;
 	/* R11 is guest-controlled: keep only flags a program may set. */
 	flags = (r->r11 & RFLAGS_USER) | RFLAGS_FIXED;
@@ -639,7 +656,7 @@ syscall_exit(struct vm *vm)
 		 * stub can have one, and it ends here.
 		 */
 		if (!canonical(r->rcx)) {
-			vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 			    "non-canonical return address 0x%llx",
 			    (unsigned long long)r->rcx);
 			return;
@@ -720,6 +737,21 @@ vm_arm(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Page faults this process has taken: KVM faults a guest page in through
+ * the VMM's own page tables on the guest's first touch of it, so during
+ * a run these are the guest's first touches, and the few of the VMM.
+ */
+static uint64_t
+faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
 int
 vm_run(struct vm *vm)
 {
@@ -728,6 +760,7 @@ vm_run(struct vm *vm)
 
 	running_vm = vm;
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	vm->faults = faults();
 	vm->start_us = now_us();
 	vdso_update(vm);
 	if (vm->resume) {
@@ -748,15 +781,15 @@ vm_run(struct vm *vm)
 			run->s.regs.regs.rip = GPA_STUB + STUB_OUT_LEN;
 		syscall_exit(vm);
 	}
-	while (vm->outcome == OUT_RUNNING) {
+	while (vm->state == VM_RUNNING) {
 		if (vm->timed_out) {
-			vm_end(vm, OUT_KILLED, SIGKILL, "wall_time",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_WALL_TIME,
 			    "wall time limit of %llu ms",
 			    (unsigned long long)vm->wall_ms);
 			break;
 		}
 		if (vm->cpu_out) {
-			vm_end(vm, OUT_KILLED, SIGXCPU, "cpu_time",
+			vm_end(vm, OUTCOME_KILLED, SIGXCPU, KILL_CPU_TIME,
 			    "CPU time limit of %llu ms",
 			    (unsigned long long)vm->cpu_ms);
 			break;
@@ -766,7 +799,7 @@ vm_run(struct vm *vm)
 				run->immediate_exit = 0;
 				continue;
 			}
-			vm_end(vm, OUT_FAILED, 0, NULL, "KVM_RUN: %s",
+			vm_end(vm, OUTCOME_FAILED, 0, NO_KILL, "KVM_RUN: %s",
 			    strerror(errno));
 			break;
 		}
@@ -782,7 +815,7 @@ vm_run(struct vm *vm)
 			port = run->io.port;
 			if (run->io.direction != KVM_EXIT_IO_OUT ||
 			    run->io.size != 1 || run->io.count != 1) {
-				vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+				vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 				    "unexpected I/O on port 0x%x", port);
 			} else if (port == PORT_SYSCALL) {
 				syscall_exit(vm);
@@ -791,7 +824,7 @@ vm_run(struct vm *vm)
 				exception(vm, port - PORT_EXC_BASE,
 				    &run->s.regs.regs, &run->s.regs.sregs);
 			} else {
-				vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+				vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 				    "unexpected I/O on port 0x%x", port);
 			}
 			break;
@@ -801,41 +834,42 @@ vm_run(struct vm *vm)
 			 * memslot, so only a guest that rewrote its page
 			 * tables could get here.
 			 */
-			vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 			    "MMIO access at 0x%llx",
 			    (unsigned long long)run->mmio.phys_addr);
 			break;
 		case KVM_EXIT_HLT:
 			/* Only a ring-0 handler's trailing hlt gets here. */
-			vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 			    "hlt in ring 0");
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			/* A triple fault: the guest broke its own CPU state. */
-			vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 			    "guest shutdown (triple fault)");
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			/* KVM could not emulate something (PVM: ring 0). */
-			vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 			    "KVM internal error, suberror %u",
 			    run->internal.suberror);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			/* The VMM set up an invalid state: our failure. */
-			vm_end(vm, OUT_FAILED, 0, NULL,
+			vm_end(vm, OUTCOME_FAILED, 0, NO_KILL,
 			    "VM entry failed, reason 0x%llx",
 			    (unsigned long long)
 			    run->fail_entry.hardware_entry_failure_reason);
 			break;
 		default:
 			/* Any other exit is unexpected and ends the VM. */
-			vm_end(vm, OUT_KILLED, SIGKILL, "violation",
+			vm_end(vm, OUTCOME_KILLED, SIGKILL, KILL_VIOLATION,
 			    "unexpected exit reason %u", run->exit_reason);
 			break;
 		}
 	}
 	vm->run_us = now_us() - vm->start_us;
+	vm->faults = faults() - vm->faults;
 	if (vm->have_timer)
 		timer_delete(vm->timer);
 	if (vm->have_cputimer)

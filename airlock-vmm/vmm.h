@@ -25,6 +25,7 @@
 
 #include "airlock.h"
 #include "intents.h"
+#include "record.h"
 #include "sha256.h"
 #include "view.h"
 
@@ -77,15 +78,19 @@
 #define SEL_UCODE	0x33
 #define SEL_TSS		0x38
 
-/* How a run ended. */
-enum outcome {
-	OUT_RUNNING = 0,
-	OUT_EXITED,		/* exit/exit_group */
-	OUT_SIGNALED,		/* an exception or a self-sent signal */
-	OUT_KILLED,		/* the VMM ended it: violation or limit */
-	OUT_FAILED,		/* the VMM itself failed */
-	OUT_SNAPSHOT,		/* -S: the program blocked on its payload */
+/*
+ * How far a run is.  Once it has ended, struct vm says how in the stage
+ * contract's own terms (lib/record.h): outcome, exit code or signal, and
+ * the kill reason of a killed run.
+ */
+enum vmstate {
+	VM_RUNNING = 0,
+	VM_ENDED,
+	VM_SNAPSHOT,		/* -S: the program blocked on its payload */
 };
+
+/* vm_end()'s kill reason for a run that was not killed. */
+#define NO_KILL		(-1)
 
 /* Per-page bookkeeping: the guest's view of its address space. */
 #define PG_READ		0x01
@@ -93,11 +98,19 @@ enum outcome {
 #define PG_EXEC		0x04
 #define PG_MAPPED	0x80
 
-struct violation {
+/*
+ * The system call that was a violation, as the report gives it: in the
+ * names of lib/record.h (a family, FAMILY_FOREIGN_ABI or FAMILY_UNLISTED;
+ * "x32:39" for a call of another ABI) with the entry point it came
+ * through, and all six argument registers, from which airlock-snaft
+ * describes the one that mattered.
+ */
+struct vmviolation {
 	int		 nr;
-	const char	*name;		/* syscall or mechanism name */
-	char		 numname[16];	/* a number without a name, as text */
-	const char	*family;	/* always-dangerous family, or NULL */
+	const char	*name;		/* syscall name, or numname */
+	char		 numname[24];	/* "x32:39", "i386:1", "-1" */
+	const char	*family;
+	enum abi	 arch;
 	uint64_t	 args[6];
 	uint64_t	 at_us;
 };
@@ -111,13 +124,40 @@ enum fdkind {
 	FD_STDERR,
 	FD_FILE,	/* regular file of the image, host fd read-only */
 	FD_DIR,		/* directory of the image, host fd */
-	FD_TMPFILE,	/* file of the private /tmp */
-	FD_TMPDIR,	/* the private /tmp itself */
+	FD_TMPFILE,	/* file of /tmp, /input or /output */
+	FD_TMPDIR,	/* a directory of one of them, or its root */
 	FD_NULL,	/* /dev/null */
 	FD_URANDOM,	/* /dev/urandom and /dev/random */
 };
 
-/* A file or directory of the private /tmp (tmpfs.c). */
+/*
+ * The file systems the VMM keeps in its own memory (tmpfs.c): the
+ * private /tmp, the run's input files read-only under /input, and
+ * /output, whose files go back to airlock-snaft at the end of a served
+ * run.  Each has a cap on its file data (counted in whole pages, as
+ * tmpfs counts it) and on its files and directories, and a device of its
+ * own.
+ */
+enum { FS_TMP, FS_INPUT, FS_OUTPUT, FS_MAX };
+
+struct tmpnode;
+
+struct tmpfs {
+	const char	*path;		/* "/tmp": where it is, always there */
+	size_t		 pathlen;
+	uint64_t	 dev;		/* st_dev of all in it */
+	mode_t		 rootmode;	/* of its root directory */
+	mode_t		 filemode, dirmode;	/* of what it holds */
+	int		 readonly;	/* the guest's writes fail: EROFS */
+	uint64_t	 cap;		/* file data, a multiple of pages */
+	uint64_t	 bytes;		/* file data held, in whole pages */
+	int		 max_nodes;	/* files and directories */
+	int		 nodes;
+	uint64_t	 ino;		/* the last inode number given */
+	struct tmpnode	*list;		/* every node, newest first */
+};
+
+/* A file or directory of one of them. */
 struct tmpnode {
 	char		*name;		/* its name in its directory */
 	uint8_t		*data;
@@ -127,13 +167,18 @@ struct tmpnode {
 	int		 unlinked;
 	int		 dir;		/* a directory: no data */
 	uint32_t	 nchild;	/* a directory's entries */
-	struct tmpnode	*parent;	/* its directory; NULL: /tmp */
-	struct tmpnode	*next;		/* every node, from vm->tmp */
-	struct tmpnode	*hnext;		/* the hash chain of its path */
+	struct tmpfs	*fs;		/* the file system it is in */
+	struct tmpnode	*parent;	/* its directory; NULL: the root */
+	struct tmpnode	*next;		/* every node of fs, from fs->list */
+	struct tmpnode	*hnext;		/* the hash chain of its name */
 };
 
 #define TMP_NODES_MAX	1024
 #define TMP_HASH	1024
+
+/* st_dev of /input and /output; /tmp's is VIEW_DEV_TMP (lib/view.h). */
+#define DEV_INPUT	0x002b		/* 0:43 */
+#define DEV_OUTPUT	0x002c		/* 0:44 */
 
 /* The kernel's struct sigaction for x86-64 rt_sigaction(2). */
 struct ksigaction {
@@ -162,7 +207,8 @@ void	 ser_getstr(struct ser *, char *, size_t);
 struct ofile {
 	enum fdkind	 kind;
 	int		 hostfd;	/* FD_FILE, FD_DIR: read-only host fd */
-	struct tmpnode	*node;		/* FD_TMPFILE */
+	struct tmpfs	*fs;		/* FD_TMPFILE, FD_TMPDIR */
+	struct tmpnode	*node;		/* FD_TMPFILE; FD_TMPDIR, NULL: root */
 	uint64_t	 off;
 	int		 flags;		/* O_* status flags as opened */
 	char		*path;		/* canonical path inside the image */
@@ -206,11 +252,8 @@ struct vm {
 	/* Files. */
 	struct ofile	*fds[FD_MAX];
 	uint8_t		 cloexec[FD_MAX];
-	struct tmpnode	*tmp;		/* list of /tmp nodes */
-	struct tmpnode	*tmphash[TMP_HASH];	/* the same, by path */
-	int		 tmp_nodes;
-	uint64_t	 tmp_ino;	/* the last /tmp inode number given */
-	uint64_t	 tmp_bytes, tmp_cap;
+	struct tmpfs	 fs[FS_MAX];	/* /tmp, /input, /output */
+	struct tmpnode	*tmphash[TMP_HASH];	/* their nodes, by name */
 	const uint8_t	*stdin_buf;
 	size_t		 stdin_len, stdin_off;
 	struct outbuf	 out[2];	/* stdout, stderr */
@@ -227,6 +270,7 @@ struct vm {
 
 	/* Accounting. */
 	uint64_t	 nexits;
+	uint64_t	 faults;	/* host page faults during the run */
 	uint64_t	 counts[SYSCALL_MAX];
 	uint64_t	 unknown_calls;
 	uint64_t	 start_us;
@@ -251,12 +295,13 @@ struct vm {
 	struct kvm_sregs pend_sregs;
 
 	/* The end. */
-	enum outcome	 outcome;
+	enum vmstate	 state;
+	enum outcome	 outcome;	/* once VM_ENDED */
 	int		 exit_code;
 	int		 signal;
-	const char	*kill_reason;	/* "violation", "wall_time", ... */
+	int		 kill;		/* enum kill_reason, for OUTCOME_KILLED */
 	char		 reason[256];	/* human detail */
-	struct violation viol;
+	struct vmviolation viol;
 	int		 nviol;
 
 	int		 verbose;
@@ -273,8 +318,9 @@ uint64_t vm_host_mono_ns(void);
 uint64_t vm_mono_ns(struct vm *);
 int	 vm_set_fsbase(struct vm *, uint64_t);
 uint64_t vm_get_fsbase(struct vm *);
-void	 vm_end(struct vm *, enum outcome, int code, const char *kill,
+void	 vm_end(struct vm *, enum outcome, int code, int kill,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	 vm_snapshot_point(struct vm *);
 
 /* vdso.c */
 int	 vdso_build(struct vm *);
@@ -325,7 +371,7 @@ int	 stack_build(struct vm *, const struct elfinfo *prog,
 void	 sys_dispatch(struct vm *, struct kvm_regs *);
 int	 sys_policy_load(struct vm *, const char *path);
 void	 sys_violation(struct vm *, int nr, const char *name,
-	    const char *family, const uint64_t args[6]);
+	    const char *family, enum abi, const uint64_t args[6]);
 void	 sys_signal_end(struct vm *, int sig, const char *why);
 
 /* path.c: every guest path resolved inside the image root. */
@@ -333,23 +379,28 @@ int	 path_resolve(struct vm *, const char *base, const char *path,
 	    int follow, char *out, int *exists);
 int	 path_lookup(struct vm *, const char *canon, struct stat *);
 int	 path_open(struct vm *, const char *canon, int dir);
-int	 path_in_tmp(const char *canon);
 enum fdkind path_device(const char *canon);
 
-/* tmpfs.c: the private /tmp. */
+/* tmpfs.c: /tmp, /input and /output. */
+void	 tmpfs_init(struct vm *);
+void	 tmpfs_setcaps(struct tmpfs *, uint64_t bytes, int nodes);
+struct tmpfs *tmpfs_of(struct vm *, const char *canon);
+int	 tmpfs_root(const struct tmpfs *, const char *canon);
 struct tmpnode *tmp_find(struct vm *, const char *canon);
-struct tmpnode *tmp_lookup(struct vm *, const struct tmpnode *dir,
-	    const char *name);
+struct tmpnode *tmp_lookup(struct vm *, const struct tmpfs *,
+	    const struct tmpnode *dir, const char *name);
 struct tmpnode *tmp_create(struct vm *, const char *canon, int dir, int *e);
+int	 tmp_put(struct vm *, struct tmpfs *, const char *name,
+	    const void *data, uint64_t len);
 int	 tmp_remove(struct vm *, struct tmpnode *, int rmdir);
 int	 tmp_rename(struct vm *, struct tmpnode *, const char *canon,
 	    int noreplace);
-void	 tmp_release(struct vm *, struct tmpnode *);
+void	 tmp_release(struct tmpnode *);
 int64_t	 tmp_read(struct tmpnode *, void *, uint64_t len, uint64_t off);
-int64_t	 tmp_write(struct vm *, struct tmpnode *, const void *, uint64_t len,
+int64_t	 tmp_write(struct tmpnode *, const void *, uint64_t len,
 	    uint64_t off);
-int	 tmp_truncate(struct vm *, struct tmpnode *, uint64_t size);
-int64_t	 tmp_getdents(struct vm *, struct tmpnode *dir, uint64_t *off,
+int	 tmp_truncate(struct tmpnode *, uint64_t size);
+int64_t	 tmp_getdents(struct tmpfs *, struct tmpnode *dir, uint64_t *off,
 	    uint8_t *buf, uint64_t len);
 
 /* sys_file.c */

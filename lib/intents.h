@@ -92,6 +92,22 @@ const struct intent	*intents_find(const struct intent_table *,
 			    const char *pattern);
 
 /*
+ * An allow list (airlock-intents(5), "allow"): family names and plain
+ * system call names, checked as the table checks its rows and shared by
+ * every reader of one (the table, airlock-vmm's -a file).  Nothing always
+ * dangerous may appear, as a family or as a member of one; members that
+ * are dangerous only for some arguments (mmap with PROT_EXEC) stay
+ * allowable, and the monitor checks those arguments.  Unknown names and a
+ * name listed twice are refused too.  Sets set[nr] for every call the
+ * names allow.  Returns 0, or -1 with why in err (the table's words,
+ * without a file or line) and the index of the word at fault in *bad.  An
+ * empty list is no error here.
+ */
+int		 intents_allow(char *const *words, size_t n,
+		    uint8_t set[SYSCALL_MAX], char *err, size_t errlen,
+		    size_t *bad);
+
+/*
  * The canonical policy text of a row (airlock-intents(5)), whose SHA-256 is
  * its policy_digest.  Returns a malloc'd string, or NULL with errno set.
  */

@@ -26,8 +26,9 @@ enum sb_type {
 	SB_SPAWNED,
 	/* zygote -> wake: initialised, ready to spawn */
 	SB_READY,
-	/* snaft -> sandbox (its zygote): run; fds: [payload memfd, stdout,
-	 * stderr, input files memfd (struct sb_file records)] */
+	/* snaft -> sandbox (its zygote, or a kvm sandbox's VMM): run; fds:
+	 * [payload memfd, stdout, stderr, input files memfd (struct sb_file
+	 * records)] */
 	SB_RUN,
 	/* zygote -> snaft: filter in place; fds: [listener, pidfd, /output] */
 	SB_STARTED,
@@ -35,7 +36,8 @@ enum sb_type {
 	SB_EXIT,
 	/* zygote -> snaft: the run could not start */
 	SB_ERROR,
-	/* kvm sandbox -> snaft: how the run ended, one JSON object */
+	/* kvm sandbox -> snaft: how the run ended, one JSON object; fds:
+	 * [output files memfd (struct sb_file records), sealed] */
 	SB_REPORT,
 	/*
 	 * payload process -> its zygote, inside the sandbox: the filter goes
@@ -51,14 +53,21 @@ enum sb_type {
 /*
  * A run's input files travel in one sealed memfd, one record each: the
  * header, then name_len bytes of name, then data_len bytes of data.  The
- * runner checks every record (a name is one path component) before it
- * writes the file into the sandbox's /input.
+ * runner (or a kvm sandbox's VMM) checks every record (a name is one path
+ * component) before it writes the file into the sandbox's /input.  A kvm
+ * sandbox hands what its /output holds back the same way, one record per
+ * entry at its top level, in a memfd it seals before it sends it with
+ * SB_REPORT: type says whether the entry is a regular file, and only a
+ * regular file has data.  Input files are all SB_FILE_REGULAR.
  */
 struct sb_file {
 	uint32_t	name_len;
-	uint32_t	pad;
+	uint32_t	type;		/* SB_FILE_* */
 	uint64_t	data_len;
 };
+
+#define SB_FILE_REGULAR	0
+#define SB_FILE_OTHER	1	/* a directory: no data; never taken */
 
 /* Where a payload process holds its /output while it sends SB_ARMING. */
 #define SB_OUTDIR_FD	5
@@ -111,13 +120,16 @@ struct sb_run {
 /*
  * The policy a kvm sandbox enforces itself: allowed[nr] nonzero for each
  * system call the intent allows.  The always-dangerous families are the
- * VMM's own (lib/intents.c), as they are snaft's.
+ * VMM's own (lib/intents.c), as they are snaft's.  The caps are the
+ * row's, which a process sandbox gets in struct sb_spawn.
  */
 #define SB_KVM_NR	1024
 struct sb_kvmpolicy {
 	uint8_t		allowed[SB_KVM_NR];
 	uint64_t	output_bytes;	/* each of stdout and stderr */
 	uint64_t	tmp_bytes;
+	uint64_t	files;		/* most files in /input and /output */
+	uint64_t	outdir_bytes;	/* size of /output */
 };
 
 /* An SB_REPORT body is JSON text of at most this many bytes. */

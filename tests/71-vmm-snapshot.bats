@@ -24,6 +24,15 @@ setup_file() {
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	BUILD_S=$(echo "$t0 $t1" | awk '{print $2 - $1}')
 	export SNAP=$out/airlock-python/snapshots/python-safe-boot.kvm BUILD_S
+	# The table of tests/51-files.bats's files intent, for the same
+	# cases on the kvm backend: 3 files, 64 KiB in and out.
+	{
+		cat "$TOP/etc/intents"
+		printf 'intent code:files\n\timage airlock-python\n\tsnapshot python-safe-boot\n\tbackend auto\n'
+		printf '\tlimits wall=10s cpu=5s memory=256M output=64K payload=64K files=3 input=64K outdir=64K\n'
+		printf '\tallow open stat close getpid\n'
+	} >"$BATS_FILE_TMPDIR/intents"
+	export FTABLE=$BATS_FILE_TMPDIR/intents
 }
 
 setup() {
@@ -181,4 +190,167 @@ served() {
 	[ "$(jq -c '.exec.violations[0] | [.family, .syscall]' <<<"$rec")" = \
 	    '["socket","socket"]' ]
 	[ "$vmm_status" = 137 ]
+}
+
+@test "vmm snapshot: a served run's violation with a -1 argument is a 403, not a report snaft cannot read" {
+	served 'import ctypes
+ctypes.CDLL(None).syscall(41, -1, -2, 0)'
+	[ "$(jq -r .verdict.status <<<"$rec")" = 403 ] ||
+	    { jq -c '[.verdict, .exec.error]' <<<"$rec" >&2; false; }
+	[ "$(jq -r '.exec.violations[0].arg' <<<"$rec")" = \
+	    "domain=18446744073709551615 type=0xfffffffffffffffe" ]
+}
+
+# Files in and out on the kvm backend: the cases of tests/51-files.bats,
+# through a real airlock-vmm -R -c and a real airlock-snaft, with the same
+# answers and the same words.
+
+# files_served PAYLOAD FILES: a served run of the code:files intent.
+files_served() {
+	served_run "$SNAP" "$PYROOT" "$1" "$2" "$FTABLE" code:files
+	[ "$vmm_status" != none ] || { cat "$BATS_TEST_TMPDIR/vmm.log" >&2;
+	    echo "record: $rec" >&2; false; }
+	[ "$(jq -r .exec.backend <<<"$rec")" = kvm ]
+}
+
+@test "vmm files: input files are under /input; /output comes back with each file's digest" {
+	files_served "import os
+print(sorted(os.listdir('/input')), open('/input/a.txt').read())
+open('/output/upper.txt', 'w').write(open('/input/a.txt').read().upper())
+open('/output/empty', 'w')" '{"a.txt": "aGVsbG8=", "b.bin": "AAEC"}'
+	[ "$(jq -r .verdict.status <<<"$rec")" = 200 ] ||
+	    { jq -c '[.verdict, .exec.error, .exec.stderr.b64]' <<<"$rec" >&2;
+	    false; }
+	[ "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$rec")" = \
+	    "['a.txt', 'b.bin'] hello" ]
+	[ "$(jq -c .exec.input_files <<<"$rec")" = \
+	    "[{\"name\":\"a.txt\",\"bytes\":5,\"sha256\":\"$(printf hello | sha256sum | cut -c1-64)\"},{\"name\":\"b.bin\",\"bytes\":3,\"sha256\":\"$(printf '\0\1\2' | sha256sum | cut -c1-64)\"}]" ]
+	[ "$(jq -c '[.exec.output_files[] | [.name, .bytes, (.b64 | @base64d), .sha256]]' <<<"$rec")" = \
+	    "[[\"empty\",0,\"\",\"$(printf '' | sha256sum | cut -c1-64)\"],[\"upper.txt\",5,\"HELLO\",\"$(printf HELLO | sha256sum | cut -c1-64)\"]]" ]
+	[ "$(jq -c .exec.output_refused <<<"$rec")" = null ]
+}
+
+@test "vmm files: /input cannot be written, and /output gives back only regular files with good names" {
+	files_served "import errno, os
+for f in ('/input/a.txt', '/input/new'):
+    try:
+        open(f, 'w')
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+for f in (lambda: os.unlink('/input/a.txt'), lambda: os.mkdir('/input/d')):
+    try:
+        f()
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+os.mkdir('/output/dir')
+open('/output/bad\x01name', 'w')
+open('/output/ok', 'w').write('ok')" '{"a.txt": "aGVsbG8="}'
+	[ "$(jq -r .verdict.status <<<"$rec")" = 200 ] ||
+	    { jq -c '[.verdict, .exec.error, .exec.stderr.b64]' <<<"$rec" >&2;
+	    false; }
+	[ "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$rec")" = \
+	    $'EROFS\nEROFS\nEROFS\nEROFS' ]
+	[ "$(jq -c '[.exec.output_files[].name]' <<<"$rec")" = '["ok"]' ]
+	[ "$(jq -c '.exec.output_refused | sort_by(.why)' <<<"$rec")" = \
+	    '[{"name":"?","why":"a name that is not printable UTF-8 of at most 128 bytes"},{"name":"dir","why":"not a regular file"}]' ]
+}
+
+@test "vmm files: /output holds the intent's file count and size, no more" {
+	files_served "import errno
+for i in range(5):
+    try:
+        open('/output/f%d' % i, 'w').write('x')
+    except OSError as e:
+        print(i, errno.errorcode[e.errno])
+try:
+    open('/output/f0', 'wb').write(b'x' * 100000)
+except OSError as e:
+    print('big', errno.errorcode[e.errno])" '{}'
+	[ "$(jq -r .verdict.status <<<"$rec")" = 200 ] ||
+	    { jq -c '[.verdict, .exec.error, .exec.stderr.b64]' <<<"$rec" >&2;
+	    false; }
+	[ "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$rec")" = \
+	    $'3 ENOSPC\n4 ENOSPC\nbig ENOSPC' ]
+	[ "$(jq -r '.exec.output_files | length' <<<"$rec")" = 3 ]
+	[ "$(jq -c .exec.input_files <<<"$rec")" = '[]' ]
+}
+
+# Killed mid-run, the run still hands back what /output holds, as a
+# process sandbox's does.
+@test "vmm files: a run killed for a violation still hands back its /output" {
+	files_served "open('/output/before', 'w').write('kept')
+import socket
+socket.socket()" '{}'
+	[ "$(jq -r .verdict.status <<<"$rec")" = 403 ]
+	[ "$(jq -c '[.exec.output_files[] | [.name, (.b64 | @base64d)]]' <<<"$rec")" = \
+	    '[["before","kept"]]' ]
+}
+
+# /input and /output are the VMM's whatever the image holds: the test
+# guests' root has neither directory.
+@test "vmm files: /input and /output exist in an image without them" {
+	local root=$BATS_TEST_TMPDIR/root
+	mkdir -p "$root"
+	cp "$TOP/build/tests/vmm/filecopy" "$root/"
+	[ ! -e "$root/input" ] && [ ! -e "$root/output" ]
+	run_tool 0 airlock-vmm -S "$BATS_TEST_TMPDIR/f.kvm" -r "$root" \
+	    -- /filecopy </dev/null
+	served_run "$BATS_TEST_TMPDIR/f.kvm" "$root" 'payload' \
+	    '{"in": "Y29weSBtZQ=="}'
+	[ "$(jq -r .verdict.status <<<"$rec")" = 200 ] ||
+	    { jq -c '[.verdict, .exec.error, .exec.exit_code]' <<<"$rec" >&2;
+	    cat "$BATS_TEST_TMPDIR/vmm.log" >&2; false; }
+	[ "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$rec")" = payload ]
+	[ "$(jq -c '[.exec.output_files[] | [.name, (.b64 | @base64d)]]' <<<"$rec")" = \
+	    '[["out","copy me"]]' ]
+	[ "$(jq -c '[.exec.input_files[] | [.name, .bytes]]' <<<"$rec")" = \
+	    '[["in",7]]' ]
+}
+
+# The VMM checks the input files it is sent as the process backend's
+# runner does, whoever sends them: kvmpeer -r stands in for an
+# airlock-snaft that would send what snaft never sends.  Each is refused
+# with SB_ERROR before the guest runs, and the VMM exits 112.
+@test "vmm files: input records that are not one file per path component are refused before the run" {
+	local root=$BATS_TEST_TMPDIR/root in=$BATS_TEST_TMPDIR/in h bad want
+	mkdir -p "$root"
+	cp "$TOP/build/tests/vmm/filecopy" "$root/"
+	run_tool 0 airlock-vmm -S "$BATS_TEST_TMPDIR/f.kvm" -r "$root" \
+	    -- /filecopy </dev/null
+	h=$BATS_TEST_TMPDIR/sb.sock
+	while IFS='|' read -r bad want; do
+		sb_records "$in" "$bad"
+		rm -f "$h"
+		pool_vm "$BATS_TEST_TMPDIR/f.kvm" "$root" "$h"
+		run_tool 0 "$TOP/build/tests/kvmpeer" -r "$h" "$in" 3
+		wait
+		assert_equal "$output" "error: input files: $want"
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/vmm.status")" 112
+	done <<'RECORDS'
+[["a/b", 0, "x"]]|a malformed name
+[[".", 0, "x"]]|a malformed name
+[["..", 0, "x"]]|a malformed name
+[["a\u0000b", 0, "x"]]|a malformed name
+[["", 0, "x"]]|a malformed record
+[["in", 1, ""]]|a malformed record
+[["in", 0, "x", 300]]|a malformed record
+[["in", 0, "x"], ["in", 0, "y"]]|a name given twice
+[["a", 0, ""], ["b", 0, ""], ["c", 0, ""], ["d", 0, ""]]|a malformed record
+[["in", 0, 8389000]]|more than the sandbox takes
+RECORDS
+	# A record cut short.
+	sb_records "$in" '[["in", 0, "xyz"]]'
+	truncate -s -1 "$in"
+	rm -f "$h"
+	pool_vm "$BATS_TEST_TMPDIR/f.kvm" "$root" "$h"
+	run_tool 0 "$TOP/build/tests/kvmpeer" -r "$h" "$in" 3
+	wait
+	assert_equal "$output" "error: input files: a malformed record"
+	# And one that is good runs, and the report brings one descriptor.
+	sb_records "$in" '[["in", 0, "x"]]'
+	rm -f "$h"
+	pool_vm "$BATS_TEST_TMPDIR/f.kvm" "$root" "$h"
+	run_tool 0 "$TOP/build/tests/kvmpeer" -r "$h" "$in" 3
+	wait
+	assert_equal "$output" $'started\nreport 1'
 }

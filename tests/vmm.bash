@@ -5,12 +5,19 @@
 #                                      their own, $GROOT, like an image
 #   needs_python                       skip unless the airlock-python image
 #                                      is built ($PYROOT)
-#   served_run SNAPSHOT ROOT PAYLOAD   a pool VM started by hand, as
+#   pool_vm SNAPSHOT ROOT SOCKET       a pool VM listening on SOCKET
+#   sb_records FILE JSON               input or output file records
+#   served_run SNAPSHOT ROOT PAYLOAD [FILES [TABLE INTENT]]
+#                                      a pool VM started by hand, as
 #                                      airlock-wake is to start one, and one
 #                                      record through the real airlock-snaft
 #                                      and airlock-triage: the record in
 #                                      $rec, the VMM's exit status (128 + n
-#                                      for signal n) in $vmm_status
+#                                      for signal n) in $vmm_status.  FILES
+#                                      is the frame's files object (JSON),
+#                                      TABLE and INTENT the intent table
+#                                      and intent (etc/intents,
+#                                      code:execute).
 #
 # served_run needs process.bash (frame, $IMAGES) loaded first.
 
@@ -30,20 +37,16 @@ needs_python() {
 	    skip "the airlock-python image is not built (make images)"
 }
 
-served_run() {
-	local snap=$1 root=$2 payload=$3
-	local run=$BATS_TEST_TMPDIR/run i
-	local h=$run/wake-4242-0123abcd/sb-1.sock
-	rm -rf "$run" "$BATS_TEST_TMPDIR/wr" "$BATS_TEST_TMPDIR/vmm.status"
-	mkdir -p "$run/wake-4242-0123abcd"
-	# A real record from wake, for its route and policy: snaft checks
-	# them; its wake section is then made to name the pool VM.
-	frame 7 code:execute "$payload" |
-	    airlock-wake -q -p 0 -l 1000 -t "$TOP/etc/intents" -I "$IMAGES" \
-	    -r "$BATS_TEST_TMPDIR/wr" >"$BATS_TEST_TMPDIR/rec.json"
-	# The VMM's side: a listening socket where wake puts its handles and
-	# a ready pipe, held and awaited by a small python3 program.
-	python3 - "$h" "$snap" "$root" "$BATS_TEST_TMPDIR/vmm.status" \
+# pool_vm SNAPSHOT ROOT SOCKET: a pool VM started by hand, as airlock-wake
+# is to start one, listening on SOCKET; returns once it is ready.  Its
+# diagnostics go to $BATS_TEST_TMPDIR/vmm.log, its exit status (128 + n
+# for signal n) to vmm.status once it has exited (wait for it).
+pool_vm() {
+	local i
+	rm -f "$BATS_TEST_TMPDIR/vmm.status"
+	# A listening socket where wake puts its handles and a ready pipe,
+	# held and awaited by a small python3 program.
+	python3 - "$3" "$1" "$2" "$BATS_TEST_TMPDIR/vmm.status" \
 	    >"$BATS_TEST_TMPDIR/vmm.log" 2>&1 <<'PY' &
 import os, socket, subprocess, sys
 h, snap, root, stf = sys.argv[1:]
@@ -67,12 +70,44 @@ PY
 		grep -q "^ready" "$BATS_TEST_TMPDIR/vmm.log" && break
 		sleep 0.1
 	done
+}
+
+served_run() {
+	local snap=$1 root=$2 payload=$3 files=${4:-null}
+	local table=${5:-$TOP/etc/intents} intent=${6:-code:execute}
+	local run=$BATS_TEST_TMPDIR/run
+	local h=$run/wake-4242-0123abcd/sb-1.sock
+	rm -rf "$run" "$BATS_TEST_TMPDIR/wr"
+	mkdir -p "$run/wake-4242-0123abcd"
+	# A real record from wake, for its route and policy: snaft checks
+	# them; its wake section is then made to name the pool VM.
+	frame 7 "$intent" "$payload" |
+	    jq -c --argjson f "$files" 'if $f then .files = $f else . end' |
+	    airlock-wake -q -p 0 -l 1000 -t "$table" -I "$IMAGES" \
+	    -r "$BATS_TEST_TMPDIR/wr" >"$BATS_TEST_TMPDIR/rec.json"
+	pool_vm "$snap" "$root" "$h"
 	jq -c --arg h "$h" '.wake = {backend: "kvm", handle: $h, pool: "hit",
 	    wake_us: 5, cgroup: null}' "$BATS_TEST_TMPDIR/rec.json" |
-	    airlock-snaft -q -t "$TOP/etc/intents" -r "$run" |
+	    airlock-snaft -q -t "$table" -r "$run" |
 	    airlock-triage -q >"$BATS_TEST_TMPDIR/out.json"
 	wait
 	rec=$(cat "$BATS_TEST_TMPDIR/out.json")
 	vmm_status=$(cat "$BATS_TEST_TMPDIR/vmm.status" 2>/dev/null ||
 	    echo none)
+}
+
+# sb_records FILE JSON: struct sb_file records (lib/sandbox.h), as snaft
+# sends input files and a VMM hands back /output, from [[name, type,
+# data], ...]: data a string, or a number, that many bytes of "x"; a
+# name or data may hold any code point below 256, written as that byte;
+# a fourth member overrides name_len.
+sb_records() {
+	python3 -c 'import json, struct, sys
+out = open(sys.argv[1], "wb")
+for e in json.loads(sys.argv[2]):
+    name = e[0].encode("latin-1")
+    data = b"x" * e[2] if isinstance(e[2], int) else e[2].encode("latin-1")
+    nlen = e[3] if len(e) > 3 else len(name)
+    out.write(struct.pack("<IIQ", nlen, e[1], len(data)) + name + data)' \
+	    "$1" "$2"
 }

@@ -28,7 +28,8 @@
  * values, pointers into readable, writable, read-only, inaccessible or
  * unmapped pages, at the end of guest memory, into the VMM's own pages,
  * wrapping around 2^64, canned paths and structures (iovecs, pollfds,
- * timespecs), a fresh /tmp name, or an earlier call's result.  Sleeps are
+ * timespecs), a fresh name in /tmp or /output, or an earlier call's
+ * result.  Sleeps are
  * cut to a microsecond by rewriting their timespec in guest memory, and a
  * poll of no descriptors to a millisecond.
  *
@@ -37,15 +38,16 @@
  * reads and writes move no more than asked; mmap, mremap and brk answer
  * with mapped, page-aligned memory inside guest program memory; the count
  * of mapped pages is exact and
- * within the memory limit; /tmp stays within its cap and stdout and
- * stderr within theirs; the VMM's own pages below GPA_USER are never
+ * within the memory limit; /tmp and /output stay within their caps,
+ * /input (one file, read-only) stays as it was, and stdout and stderr
+ * stay within their caps; the VMM's own pages below GPA_USER are never
  * mapped for the guest; every descriptor the guest opens on the image is
  * a read-only host descriptor of a file of the image root (by device and
  * inode), never of anything outside it, under a canonical path.  After
  * every input, everything the guest opened is closed and everything it
- * made in /tmp removed, through the guest's own system calls: then /tmp
- * must be empty, its byte count back at 0, it must not have held more
- * than TMP_NODES_MAX nodes, reference counts must add up,
+ * made in /tmp and /output removed, through the guest's own system calls:
+ * then both must be empty, their byte counts back at 0, they must not
+ * have held more nodes than their caps, reference counts must add up,
  * and the process must hold exactly the host descriptors it held before.
  * Signal actions, the page map and the rest of struct vm that a run
  * changes are reset before the next input.
@@ -95,6 +97,9 @@
 
 #define OUT_CAP		4096
 #define TMP_CAP		(256ULL * 1024)
+#define OUTDIR_CAP	(64ULL * 1024)
+#define OUTDIR_FILES	16
+#define INPUT_DATA	"input data\n"
 #define NRET		8
 #define LIMIT_EXTRA	512	/* pages the memory limit allows beyond */
 
@@ -136,7 +141,7 @@ static const char *const strs[] = {
 	"/tmp/d", "/tmp/d/b", "/dev/null", "/dev/urandom", "link-out",
 	"/abs-link", "dir/rel-link", "dir", "/dir/file", "", "/fifo",
 	NULL,		/* 15: no NUL before unmapped memory */
-	"/loop", "/outside-link", "/tmp", "..", ".", "/tmp/d/../a",
+	"/loop", "/outside-link", "/tmp", "..", ".", "/input/in",
 	"/dir/sub", NULL,	/* 23: the host path of the outside file */
 };
 #define NSTRS		(sizeof(strs) / sizeof(strs[0]))
@@ -333,7 +338,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	vm.mmap_top = G_STACK;
 	vm.stack_lo = G_STACK;
 	vm.execfn = "/bin/prog";
-	vm.tmp_cap = TMP_CAP;
+	/* /tmp, /output and /input with its one file, as a served run. */
+	tmpfs_init(&vm);
+	tmpfs_setcaps(&vm.fs[FS_TMP], TMP_CAP, TMP_NODES_MAX);
+	tmpfs_setcaps(&vm.fs[FS_OUTPUT], OUTDIR_CAP, OUTDIR_FILES);
+	tmpfs_setcaps(&vm.fs[FS_INPUT], PAGE_SIZE, 1);
+	CHECK(tmp_put(&vm, &vm.fs[FS_INPUT], "in", INPUT_DATA,
+	    sizeof(INPUT_DATA) - 1) == 0);
 	vm.out_cap = OUT_CAP;
 	CHECK((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1);
 	vm.out[0].hostfd = devnull;
@@ -468,8 +479,10 @@ arg(void)
 			return G_STRUCT + structs[p];
 		if (p < 15)
 			return G_STR + (16 + p - 8) * STR_SLOT;
-		/* A name in /tmp never used before in this input. */
-		snprintf(name, sizeof(name), "/tmp/n%u", tmpname++);
+		/* A name in /tmp or /output never used before in this input. */
+		snprintf(name, sizeof(name), tmpname % 2 ? "/output/n%u" :
+		    "/tmp/n%u", tmpname);
+		tmpname++;
 		poke(name, G_STR + 15 * STR_SLOT, strlen(name) + 1);
 		return G_STR + 15 * STR_SLOT;
 	}
@@ -558,19 +571,23 @@ checkfd(int fd)
 		CHECK((fl = fcntl(f->hostfd, F_GETFL)) != -1);
 		CHECK((fl & O_ACCMODE) == O_RDONLY);
 		CHECK(f->path != NULL && canonical(f->path));
-		CHECK(strcmp(f->path, "/tmp") != 0 &&
-		    strncmp(f->path, "/tmp/", 5) != 0);
+		CHECK(tmpfs_of(&vm, f->path) == NULL);
 		break;
 	case FD_TMPFILE:
-		CHECK(f->hostfd == -1 && f->node != NULL);
-		CHECK(f->path != NULL && strncmp(f->path, "/tmp/", 5) == 0 &&
-		    canonical(f->path));
+		/* Of /tmp, /input or /output, under its canonical path. */
+		CHECK(f->hostfd == -1 && f->node != NULL && f->fs != NULL);
+		CHECK(f->node->fs == f->fs);
+		CHECK(f->path != NULL && canonical(f->path) &&
+		    tmpfs_of(&vm, f->path) == f->fs &&
+		    !tmpfs_root(f->fs, f->path));
+		/* /input is never open for writing. */
+		CHECK(!f->fs->readonly || (f->flags & O_ACCMODE) == O_RDONLY);
 		break;
 	case FD_TMPDIR:
-		CHECK(f->hostfd == -1 && f->path != NULL &&
-		    canonical(f->path));
-		CHECK(strcmp(f->path, "/tmp") == 0 ||
-		    strncmp(f->path, "/tmp/", 5) == 0);
+		CHECK(f->hostfd == -1 && f->path != NULL && f->fs != NULL &&
+		    canonical(f->path) && tmpfs_of(&vm, f->path) == f->fs);
+		CHECK(f->node == NULL ? tmpfs_root(f->fs, f->path) :
+		    f->node->fs == f->fs && f->node->dir);
 		break;
 	case FD_STDIN:
 	case FD_STDOUT:
@@ -589,7 +606,17 @@ checkstate(void)
 {
 	size_t i;
 
-	CHECK(vm.tmp_bytes <= vm.tmp_cap);
+	for (i = 0; i < FS_MAX; i++) {
+		CHECK(vm.fs[i].bytes <= vm.fs[i].cap);
+		CHECK(vm.fs[i].nodes >= 0 &&
+		    vm.fs[i].nodes <= vm.fs[i].max_nodes);
+	}
+	/* Nothing the guest does changes /input. */
+	CHECK(vm.fs[FS_INPUT].nodes == 1 && vm.fs[FS_INPUT].list != NULL &&
+	    vm.fs[FS_INPUT].list->next == NULL &&
+	    vm.fs[FS_INPUT].list->size == sizeof(INPUT_DATA) - 1 &&
+	    memcmp(vm.fs[FS_INPUT].list->data, INPUT_DATA,
+	    sizeof(INPUT_DATA) - 1) == 0);
 	for (i = 0; i < 2; i++) {
 		CHECK(vm.out[i].captured <= vm.out_cap);
 		CHECK(vm.out[i].captured <= vm.out[i].bytes);
@@ -634,8 +661,8 @@ checkret(int nr, const uint64_t a[6], int64_t ret)
 	int prot;
 
 	/* Nothing a guest does is the VMM's own failure. */
-	CHECK(vm.outcome != OUT_FAILED);
-	if (vm.outcome != OUT_RUNNING)
+	CHECK(vm.state != VM_ENDED || vm.outcome != OUTCOME_FAILED);
+	if (vm.state != VM_RUNNING)
 		return;
 	CHECK(ret >= -4095);
 	if (ret < 0)
@@ -696,14 +723,15 @@ checkrefs(void)
 }
 
 /*
- * Empty /tmp the way a guest would: list a directory, remove its first
- * entry, go down into a directory that is not empty, up when one is.
+ * Empty /tmp or /output (root) the way a guest would: list a directory,
+ * remove its first entry, go down into a directory that is not empty, up
+ * when one is.
  * Listing again after every removal, because the VMM's directory offsets
  * are positions in a list that the removal shortens.  Returns how many
  * nodes there were.
  */
 static size_t
-rmtmp(void)
+rmtmp(const char *root)
 {
 	char path[PATH_MAX], *slash;
 	const uint64_t gpath = G_SCRATCH, gbuf = G_SCRATCH + 0x2000;
@@ -712,7 +740,7 @@ rmtmp(void)
 	size_t steps, nodes = 0, len;
 	int found;
 
-	strcpy(path, "/tmp");
+	strcpy(path, root);
 	for (steps = 0;; steps++) {
 		CHECK(steps < 100000);
 		poke(path, gpath, strlen(path) + 1);
@@ -732,7 +760,7 @@ rmtmp(void)
 		}
 		CHECK(call3(__NR_close, (uint64_t)fd, 0, 0) == 0);
 		if (!found) {
-			if (strcmp(path, "/tmp") == 0)
+			if (strcmp(path, root) == 0)
 				break;
 			/* Empty now: remove it and go up. */
 			poke(path, gpath, strlen(path) + 1);
@@ -771,7 +799,7 @@ reset(void)
 	int64_t n;
 	int i;
 
-	vm.outcome = OUT_RUNNING;
+	vm.state = VM_RUNNING;
 	vm.have_allowlist = 0;
 	vm.forbid_exec = 0;
 	vm.snap_mode = 0;
@@ -784,10 +812,11 @@ reset(void)
 		CHECK(n == 0 || n == -EBADF);
 		CHECK(vm.fds[i] == NULL);
 	}
-	/* Never more nodes at once than the VMM's limit. */
-	CHECK(rmtmp() <= TMP_NODES_MAX);
-	CHECK(vm.tmp == NULL);
-	CHECK(vm.tmp_bytes == 0);
+	/* Never more nodes at once than their caps. */
+	CHECK(rmtmp("/tmp") <= TMP_NODES_MAX);
+	CHECK(rmtmp("/output") <= OUTDIR_FILES);
+	CHECK(vm.fs[FS_TMP].list == NULL && vm.fs[FS_TMP].bytes == 0);
+	CHECK(vm.fs[FS_OUTPUT].list == NULL && vm.fs[FS_OUTPUT].bytes == 0);
 
 	CHECK(count_fds() == hostfds);
 }
@@ -814,9 +843,9 @@ start(const uint8_t *data, size_t size)
 	vm.mem_refused = 0;
 	canned();
 	vm.brk_start = vm.brk_cur = G_BRK;
-	vm.outcome = OUT_RUNNING;
+	vm.state = VM_RUNNING;
 	vm.exit_code = vm.signal = 0;
-	vm.kill_reason = NULL;
+	vm.kill = NO_KILL;
 	vm.reason[0] = '\0';
 	vm.nviol = 0;
 	vm.sigmask = 0;
@@ -856,7 +885,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	start(data, size);
 	for (ncalls = 0; ncalls < CALLS_MAX && inpos < inlen &&
-	    vm.outcome == OUT_RUNNING;) {
+	    vm.state == VM_RUNNING;) {
 		op = (uint8_t)take(1);
 		if (op == 0xfe || op == 0xff) {
 			off = take(2) % SCRATCH_SIZE;
