@@ -117,6 +117,19 @@ gm_sys(struct vm *vm, uint64_t gaddr, uint64_t len)
 	return vm->mem + gaddr;
 }
 
+int
+gm_over_limit(struct vm *vm, uint64_t len)
+{
+	uint64_t pages = len / PAGE_SIZE + (len % PAGE_SIZE != 0);
+
+	if (vm->mem_limit_pages == 0 ||
+	    (vm->mapped_pages <= vm->mem_limit_pages &&
+	    pages <= vm->mem_limit_pages - vm->mapped_pages))
+		return 0;
+	vm->mem_refused = 1;
+	return 1;
+}
+
 static int
 page_span(struct vm *vm, uint64_t gaddr, uint64_t len, uint64_t *first,
     uint64_t *end)

@@ -177,6 +177,34 @@ sig_kills(int sig)
 	}
 }
 
+/*
+ * A stopped program: Linux leaves it stopped, and nothing in a sandbox can
+ * continue it, so it sleeps until the wall-clock limit ends the run, as a
+ * stopped process sandbox does (its CPU time stands still meanwhile).
+ */
+static void
+stop_self(struct vm *vm)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	while (!vm->timed_out)
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+/*
+ * Whether a call sends a signal to the program itself: allowed whatever
+ * the allow list says, since it can only end (or stop) the program, as
+ * airlock-snaft(1) allows it for a process sandbox.  Only its own pid
+ * counts; kill(0, ...) and kill(-1, ...) need the allow list.
+ */
+static int
+self_signal(int nr, const uint64_t a[6])
+{
+	if (nr == __NR_kill || nr == __NR_tkill)
+		return a[0] == GUEST_PID;
+	return nr == __NR_tgkill && a[0] == GUEST_PID && a[1] == GUEST_PID;
+}
+
 static int64_t
 send_self(struct vm *vm, uint64_t pid, uint64_t sig)
 {
@@ -193,11 +221,15 @@ send_self(struct vm *vm, uint64_t pid, uint64_t sig)
 	 * signal would (abort(3) is raise(SIGABRT)); one with a handler or
 	 * ignored is recorded and not delivered.
 	 */
-	if (sig == SIGKILL || sig == SIGSTOP ||
+	if (sig == SIGSTOP ||
+	    (vm->sigacts[sig].handler == (uint64_t)(uintptr_t)SIG_DFL &&
+	    (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))) {
+		stop_self(vm);
+		return 0;
+	}
+	if (sig == SIGKILL ||
 	    (vm->sigacts[sig].handler == (uint64_t)(uintptr_t)SIG_DFL &&
 	    sig_kills((int)sig))) {
-		if (sig == SIGSTOP)
-			return 0;
 		snprintf(why, sizeof(why), "signal %d sent to itself",
 		    (int)sig);
 		sys_signal_end(vm, (int)sig, why);
@@ -648,7 +680,7 @@ sys_dispatch(struct vm *vm, struct kvm_regs *r)
 		sys_violation(vm, nr, name, fam, ABI_X86_64, a);
 		return;
 	}
-	if (vm->have_allowlist && !vm->allowed[nr]) {
+	if (vm->have_allowlist && !vm->allowed[nr] && !self_signal(nr, a)) {
 		sys_violation(vm, nr, name, FAMILY_UNLISTED, ABI_X86_64, a);
 		return;
 	}

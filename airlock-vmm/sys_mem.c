@@ -112,6 +112,10 @@ sys_mmap(struct vm *vm, const uint64_t a[6])
 	if (len == 0 || (off & ~PAGE_MASK) != 0 ||
 	    (prot & ~(uint64_t)PROT_ALL) != 0)
 		return -EINVAL;
+	/* MAP_FIXED may replace mapped pages: gm_map() counts exactly. */
+	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) &&
+	    gm_over_limit(vm, len))
+		return -ENOMEM;
 	if (len > vm->memsize)
 		return -ENOMEM;
 	if (off > (uint64_t)INT64_MAX - len)
@@ -190,6 +194,8 @@ sys_mremap(struct vm *vm, const uint64_t a[6])
 	    pglen(a[2], &nlen) != 0 ||
 	    (a[3] & ~(uint64_t)MREMAP_MAYMOVE) != 0)
 		return -EINVAL;
+	if (nlen > olen && gm_over_limit(vm, nlen - olen))
+		return -ENOMEM;
 	if (nlen > vm->memsize)
 		return -ENOMEM;
 	if (gm_ptr(vm, old, olen, 0) == NULL)

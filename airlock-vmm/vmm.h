@@ -343,6 +343,13 @@ int	 gm_copyout(struct vm *, uint64_t gaddr, const void *src,
 int	 gm_string(struct vm *, uint64_t gaddr, char *dst, size_t dstlen);
 void	*gm_sys(struct vm *, uint64_t gaddr, uint64_t len);
 int	 gm_range_ok(struct vm *, uint64_t gaddr, uint64_t len);
+/*
+ * Whether len more bytes of fresh mappings would take the program past
+ * its memory limit: then the limit is what refused it (mem_refused), even
+ * where the address space could not have held them either, as a process
+ * sandbox meets its cgroup before anything else.
+ */
+int	gm_over_limit(struct vm *, uint64_t len);
 int	 gm_map(struct vm *, uint64_t gaddr, uint64_t len, int prot);
 void	 gm_unmap(struct vm *, uint64_t gaddr, uint64_t len);
 void	 gm_zero(struct vm *, uint64_t gaddr, uint64_t len);

@@ -144,3 +144,42 @@ print(n, os.listdir("/tmp"))'
 	vmm 137 "$PYROOT" -- $PY -c 'import select; select.poll().poll()'
 	[ "$(jq -r .kill_reason <<<"$json")" = wall_time ]
 }
+
+@test "vmm hostile: a program that stops itself stays stopped until the wall-clock limit, as under Linux" {
+	needs_python
+	local sig
+	for sig in SIGSTOP SIGTSTP; do
+		vmm 137 "$PYROOT" -t 1000 -- $PY -c "import os, signal
+os.kill(os.getpid(), signal.$sig)
+print('continued')"
+		[ "$(jq -c '[.outcome, .kill_reason]' <<<"$json")" = '["killed","wall_time"]' ]
+		[ "$output" = "" ]
+	done
+	# A stop signal it handles or ignores does not stop it.
+	vmm 0 "$PYROOT" -- $PY -c "import os, signal
+signal.signal(signal.SIGTSTP, signal.SIG_IGN)
+os.kill(os.getpid(), signal.SIGTSTP)
+print('continued')"
+	[ "$output" = continued ]
+}
+
+@test "vmm hostile: a signal to itself is allowed whatever the allow list; kill(0) and other pids are not" {
+	needs_python
+	# The calls Python makes to start, without kill.
+	printf '%s\n' access arch_prctl brk close fcntl getdents64 getpid \
+	    getrandom gettid ioctl lseek mmap mprotect newfstatat openat \
+	    pread64 prlimit64 read readlink rseq rt_sigaction set_robust_list \
+	    set_tid_address sysinfo time write exit_group munmap \
+	    rt_sigprocmask >"$BATS_TEST_TMPDIR/allow"
+	vmm 0 "$PYROOT" -a "$BATS_TEST_TMPDIR/allow" -- $PY -c "import os
+os.kill(os.getpid(), 0)
+print('self')"
+	[ "$output" = self ]
+	[ "$(jq -r .observed_syscalls.kill <<<"$json")" = 1 ]
+	for target in 0 -1 2; do
+		vmm 137 "$PYROOT" -a "$BATS_TEST_TMPDIR/allow" -- $PY -c "import os
+os.kill($target, 0)"
+		[ "$(jq -c '.violations[0] | [.family, .syscall]' <<<"$json")" = \
+		    '["unlisted","kill"]' ]
+	done
+}

@@ -15,17 +15,10 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR/images
 	# An images directory with the built image and its kvm snapshot,
 	# built by the project's own script.
-	mkdir -p "$d/airlock-python/snapshots"
-	ln -s "$IMAGES/airlock-python/digest" "$IMAGES/airlock-python/rootfs" \
-	    "$IMAGES/airlock-python/oci" "$d/airlock-python/"
-	cp "$IMAGES/airlock-python/snapshots/python-safe-boot" \
-	    "$d/airlock-python/snapshots/"
+	kvm_images "$d"
 	# A snapshot with no kvm snapshot beside it.
 	cp "$IMAGES/airlock-python/snapshots/python-safe-boot" \
 	    "$d/airlock-python/snapshots/python-nokvm"
-	(cd "$TOP" && images/snapshot-kvm "$BIN/airlock-vmm" "$d" \
-	    airlock-python python-safe-boot) >"$BATS_FILE_TMPDIR/build.log" 2>&1 ||
-	    { cat "$BATS_FILE_TMPDIR/build.log" >&2; return 1; }
 	{
 		sed 's/^\(\tbackend *\)process$/\1kvm/' "$PTABLE"
 		printf 'intent code:auto\n\timage airlock-python\n\tsnapshot python-safe-boot\n\tbackend auto\n'
