@@ -41,6 +41,12 @@ IMAGE_FILES_airlock-webrtc = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner 
 
 .PHONY: images images-force kvm-snapshots
 
+# Where /dev/kvm can be used, make images builds the kvm snapshot of every
+# snapshot description with a kvm line too, so that an intent whose backend
+# is auto runs on kvm there (airlock-wake(1), "Backends").  IMAGE_KVM=0
+# leaves them out (the rows then run on the process backend).
+IMAGE_KVM ?= $(shell [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && echo 1)
+
 # $(1): image name.  The package list is regenerated every time but written
 # only when it changed, so it is the step that notices a changed recipe or
 # IMAGE_EXTRA_PACKAGES_NAME.
@@ -78,6 +84,10 @@ $(IMAGE_OUT)/$(1)/snapshots/%: images/$(1)/snapshots/%
 # so), and the rule then runs again next time, which costs a stat.
 kvm-snapshots: $(patsubst images/%,$(IMAGE_OUT)/%.kvm,\
     $(wildcard images/$(1)/snapshots/*))
+ifeq ($(IMAGE_KVM),1)
+images: $(patsubst images/%,$(IMAGE_OUT)/%.kvm,\
+    $(shell grep -l '^kvm[[:space:]]' images/$(1)/snapshots/* 2>/dev/null))
+endif
 $(IMAGE_OUT)/$(1)/snapshots/%.kvm: images/$(1)/snapshots/% \
     $(IMAGE_OUT)/$(1)/digest bin/airlock-vmm images/snapshot-kvm
 	@images/snapshot-kvm bin/airlock-vmm $(IMAGE_OUT) $(1) $$*

@@ -121,6 +121,26 @@ rec() {
 	assert_equal "$(rec 15 | jq -r .wake.backend)" process
 }
 
+@test "kvm pipeline: muxd with the shipped table (backend auto) answers 200 on kvm; the token names kvm and the snapshot's digest" {
+	local a
+	# muxd serves as its own system user (mk/deps makes it on the host).
+	getent passwd _airlock >/dev/null ||
+	    useradd --system --no-create-home --shell /usr/sbin/nologin _airlock
+	IMAGES=$KIMAGES serve_pipeline
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	frame 40 code:execute "print(6 * 7)" >&5
+	a=$(timeout 60 head -n 1 <&5)
+	exec 5>&-
+	stop_pipeline
+	jq -e --arg d "$(cat "$KIMAGES/airlock-python/snapshots/python-safe-boot.kvm.digest")" '
+	    .status == 200 and .result.stdout == "42\n" and
+	    .tibet_provenance.eromheen.backend == "kvm" and
+	    .tibet_provenance.eraan.snapshot == "python-safe-boot" and
+	    .tibet_provenance.eraan.snapshot_digest == $d' <<<"$a"
+	jq -c .tibet_provenance <<<"$a" >"$BATS_TEST_TMPDIR/t.jsonl"
+	run_tool 0 airlock-sign -V -p "$DATA/test.pub" "$BATS_TEST_TMPDIR/t.jsonl"
+}
+
 @test "kvm pipeline: nothing is left behind: no VMM, no socket file" {
 	run_tool 0 find "$BATS_FILE_TMPDIR/run" -mindepth 1
 	assert_output ""
