@@ -9,6 +9,13 @@ load helpers
 load process
 load vmm
 
+# The muxd test's daemon ends here even when the test fails half-way, so
+# that the last test sees only what the pipeline itself left.
+teardown() {
+	stop_pipeline
+	unset MUXPID
+}
+
 setup_file() {
 	have_kvm || skip "/dev/kvm cannot be opened"
 	needs_image
@@ -131,7 +138,6 @@ rec() {
 	frame 40 code:execute "print(6 * 7)" >&5
 	a=$(timeout 60 head -n 1 <&5)
 	exec 5>&-
-	stop_pipeline
 	jq -e --arg d "$(cat "$KIMAGES/airlock-python/snapshots/python-safe-boot.kvm.digest")" '
 	    .status == 200 and .result.stdout == "42\n" and
 	    .tibet_provenance.eromheen.backend == "kvm" and
