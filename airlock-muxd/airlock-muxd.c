@@ -38,6 +38,7 @@
 #include "addr.h"
 #include "airlock.h"
 #include "muxd.h"
+#include "trace.h"
 
 #define MAX_LISTEN	16
 #define DRAIN_CLOSE_US	2000000		/* answered clients get this to go */
@@ -796,6 +797,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	trace_init();
 	if (!staged &&
 	    stage_parse("airlock-wake|airlock-snaft|airlock-triage|"
 	    "airlock-sign") == -1)

@@ -24,6 +24,7 @@
 
 #include "airlock.h"
 #include "muxd.h"
+#include "trace.h"
 
 #define READ_CHUNK	(256 * 1024)
 /* The most one step of writing an answer puts past the cap (-o). */
@@ -197,6 +198,7 @@ fill(struct conn *c)
 		done = answer_write(f->ans, c->mode == MODE_SINGLE, &c->out,
 		    mx.out_max - unsent(c));
 		if (done) {
+			trace_event(f->id, "muxd.out");
 			TAILQ_REMOVE(&c->answers, f, aq);
 			frame_free(f);
 		}

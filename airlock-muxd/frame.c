@@ -16,6 +16,7 @@
 #include "muxd.h"
 #include "record_json.h"
 #include "sha256.h"
+#include "trace.h"
 
 #define NBUCKETS	4096
 
@@ -67,6 +68,7 @@ frame_new(struct conn *c)
 	snprintf(f->chan_log, sizeof(f->chan_log), "-");
 	snprintf(f->intent_log, sizeof(f->intent_log), "-");
 	f->t0 = now_us();
+	trace_event(f->id, "muxd.in");
 	f->deadline = f->t0 + mx.deadline_us;
 	h = idhash(f->id);
 	f->hnext = buckets[h];

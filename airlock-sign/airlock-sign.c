@@ -28,6 +28,7 @@
 #include "narrow.h"
 #include "token.h"
 #include "verify.h"
+#include "trace.h"
 
 #define DEFAULT_SECKEY	"/var/lib/airlock/airlock.sec"
 
@@ -210,9 +211,13 @@ flushbatch(json_t **batch, size_t *n)
 
 	if (*n == 0)
 		return;
+	for (i = 0; trace_on() && i < *n; i++)
+		trace_event(jsonl_get_string(batch[i], "id"), "sign.sync_start");
 	t0 = now_us();
 	chain_commit(&signer.chain);
 	t0 = now_us() - t0;
+	for (i = 0; trace_on() && i < *n; i++)
+		trace_event(jsonl_get_string(batch[i], "id"), "sign.sync_end");
 	for (i = 0; stats && i < *n; i++)
 		if (json_object_set_new(batch[i], "sign", json_pack(
 		    "{s:I, s:I, s:I}", "batch", (json_int_t)*n,
@@ -222,6 +227,7 @@ flushbatch(json_t **batch, size_t *n)
 	for (i = 0; i < *n; i++) {
 		if (jsonl_write(stdout, batch[i]) != 0)
 			err(EXIT_SYSTEM, "write");
+		trace_event(jsonl_get_string(batch[i], "id"), "sign.out");
 		json_decref(batch[i]);
 	}
 	*n = 0;
@@ -250,6 +256,7 @@ sign(void)
 	 * key, so we do no more than sign (narrow.c).
 	 */
 	/* What libraries would open on first use, opened now. */
+	trace_init();
 	json_object_seed(0);	/* jansson's hash seed, from /dev/urandom */
 	tzset();		/* glibc's gmtime_r reads /etc/localtime */
 	if (narrow() != 0)
@@ -268,6 +275,7 @@ sign(void)
 			break;
 		if (rec == NULL)
 			errx(EXIT_SYSTEM, "out of memory");
+		trace_event(jsonl_get_string(rec, "id"), "sign.in");
 		/*
 		 * A line that is not a record becomes the reject record, and
 		 * its token a 400 that says what was wrong.
@@ -289,6 +297,7 @@ sign(void)
 		err(EXIT_SYSTEM, "read");
 	jsonl_reader_free(r);
 	jcsbuf_free(&signer.buf);
+	trace_cpu("sign");
 }
 
 int

@@ -45,6 +45,7 @@ static const struct {
 	{ "lseek",		"stdio on a pipe" },
 	{ "rt_sigprocmask",	"glibc's abort path" },
 	{ "rt_sigreturn",	"returning from a signal handler" },
+	{ "getrusage",		"make bench's trace: the signer's CPU time" },
 	{ "exit",		"the end" },
 	{ "exit_group",		"the end" },
 #ifdef __SANITIZE_ADDRESS__

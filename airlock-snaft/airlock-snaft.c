@@ -25,6 +25,7 @@
 #include "intents.h"
 #include "jsonl.h"
 #include "snaft.h"
+#include "trace.h"
 
 #define DEFAULT_INTENTS	"/etc/airlock/intents"
 #define MAXRUNS		256
@@ -52,6 +53,7 @@ emit(json_t *rec)
 		err(EXIT_SYSTEM, "building a record");
 	if (jsonl_write(stdout, rec) != 0)
 		err(EXIT_SYSTEM, "write");
+	trace_event(jsonl_get_string(rec, "id"), "snaft.out");
 	json_decref(rec);
 }
 
@@ -147,6 +149,7 @@ take(json_t *rec)
 	json_t *route;
 	struct run *r;
 
+	trace_event(jsonl_get_string(rec, "id"), "snaft.in");
 	/* Nothing to run: rejected, or not a woken record at all. */
 	if (json_object_get(rec, "reject") != NULL ||
 	    json_object_get(rec, "wake") == NULL ||
@@ -283,6 +286,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	trace_init();
 	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
 		errx(EXIT_USAGE, "%s", errbuf);
 	/* "/run/airlock/" and "/run/airlock" are one directory. */
@@ -321,6 +325,9 @@ main(int argc, char *argv[])
 			n += run_pollfds(r, pfd + n, 4);
 			if (r->state != RUN_EXITED && r->deadline < next)
 				next = r->deadline;
+			if (r->state == RUN_RUNNING && r->ops->cpu &&
+			    r->limits.cpu_ms != 0 && r->cpu_check < next)
+				next = r->cpu_check;
 			if (r->state == RUN_EXITED && r->drain_until < next)
 				next = r->drain_until;
 		}
@@ -374,5 +381,6 @@ main(int argc, char *argv[])
 	jsonl_reader_free(reader);
 	policy_free_all();
 	intents_free(table);
+	trace_cpu("snaft");
 	return EXIT_OK;
 }

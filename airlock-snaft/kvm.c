@@ -231,11 +231,19 @@ kvm_report(struct run *r, const char *text, size_t len, int fd)
 		    nr < 0 || nr >= SYSCALL_MAX)
 			goto decref_report;
 	}
+	x = -1;
+	if (json_object_get(j, "page_faults") != NULL &&
+	    (jsonl_get_int(j, "page_faults", &x) != 0 || x < 0))
+		goto decref_report;
 	/* The last to be checked, and kept only if all of it is good. */
 	if (kvm_outputs(r, fd) != 0)
 		goto decref_report;
 
 	/* All of it checked: now taken. */
+	if (x >= 0) {
+		r->page_faults = (uint64_t)x;
+		r->have_faults = 1;
+	}
 	switch (outcome) {
 	case OUTCOME_EXITED:
 		r->exit_how = SB_EXITED;

@@ -35,6 +35,7 @@
 #include "record_json.h"
 #include "sandbox.h"
 #include "snaft.h"
+#include "trace.h"
 
 #define X32_SYSCALL_BIT		0x40000000
 #define DRAIN_US		1000000		/* output after exit */
@@ -405,6 +406,8 @@ onmessage(struct run *r)
 		r->tmp_dev = body.st.tmp_dev;
 		r->state = RUN_RUNNING;
 		r->t_run = now_us();
+		r->cpu_check = r->t_run + r->limits.cpu_ms * 1000;
+		trace_event(jsonl_get_string(r->rec, "id"), "snaft.started");
 		return;
 	case SB_REPORT:
 		if (r->ops->report == NULL || r->state != RUN_RUNNING ||
@@ -417,6 +420,7 @@ onmessage(struct run *r)
 			close(fds[--nfds]);
 		r->have_exit = 1;
 		r->t_end = now_us();
+		trace_event(jsonl_get_string(r->rec, "id"), "snaft.exited");
 		r->state = RUN_EXITED;
 		r->drain_until = r->t_end + DRAIN_US;
 		closefd(&r->conn);
@@ -431,8 +435,11 @@ onmessage(struct run *r)
 		r->exit_how = (int)body.ex.how;
 		r->exit_code = body.ex.code;
 		r->cpu_us = body.ex.cpu_us;
+		r->page_faults = body.ex.minflt;
+		r->have_faults = 1;
 		r->wall_killed = body.ex.wall_killed != 0;
 		r->t_end = now_us();
+		trace_event(jsonl_get_string(r->rec, "id"), "snaft.exited");
 		r->state = RUN_EXITED;
 		r->drain_until = r->t_end + DRAIN_US;
 		closefd(&r->conn);
@@ -589,6 +596,7 @@ onnotify(struct run *r)
 		closefd(&r->listener);
 		return;
 	}
+	r->notified++;
 	memset(&resp, 0, sizeof(resp));
 	resp.id = req.id;
 
@@ -688,10 +696,63 @@ run_events(struct run *r, struct pollfd *p, int n)
 		onmessage(r);
 }
 
+/*
+ * The payload's CPU time so far, in us, read from its process CPU clock
+ * (any process's may be read), or -1.  Its pid is looked up once, through
+ * the pidfd; a pid whose process has ended (and so might be another's
+ * now) is not believed.
+ */
+static int64_t
+cpu_now(struct run *r)
+{
+	struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
+	struct timespec ts;
+	clockid_t clk;
+
+	if (r->pidfd < 0 || (r->hostpid <= 0 &&
+	    (r->hostpid = pidfd_hostpid(r->pidfd)) <= 0) ||
+	    clock_getcpuclockid(r->hostpid, &clk) != 0 ||
+	    clock_gettime(clk, &ts) != 0 || poll(&p, 1, 0) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * The CPU limit, to the millisecond: the sandbox's RLIMIT_CPU counts whole
+ * seconds (and a payload may ignore its SIGXCPU for one more), so snaft
+ * looks at the payload's CPU clock itself.  No payload has a second thread,
+ * so its CPU time grows no faster than the wall clock: looking again when
+ * what is left of the limit has passed on the wall clock is never late by
+ * more than the scheduler's tick.
+ */
+static void
+cpu_limit(struct run *r, uint64_t now)
+{
+	uint64_t limit = r->limits.cpu_ms * 1000;
+	int64_t used;
+
+	if (!r->ops->cpu || r->state != RUN_RUNNING || limit == 0 ||
+	    now < r->cpu_check)
+		return;
+	if ((used = cpu_now(r)) < 0) {
+		r->cpu_check = UINT64_MAX;	/* gone: SB_EXIT says how */
+		return;
+	}
+	if ((uint64_t)used >= limit) {
+		r->cpu_us = (uint64_t)used;
+		killrun(r, KILL_CPU_TIME);
+		r->cpu_check = UINT64_MAX;
+		return;
+	}
+	r->cpu_check = now + (limit - (uint64_t)used > 2000 ?
+	    limit - (uint64_t)used : 2000);
+}
+
 /* Host-side limits: the sandbox's own enforcement may be wedged. */
 void
 run_timeout(struct run *r, uint64_t now)
 {
+	cpu_limit(r, now);
 	if (r->state != RUN_EXITED && now >= r->deadline) {
 		killrun(r, KILL_WALL_TIME);
 		closefd(&r->conn);
@@ -856,6 +917,14 @@ run_finish(struct run *r)
 	if (exec != NULL && r->have_exit && !r->early && r->ops->cpu)
 		json_object_set_new(exec, "cpu_us", json_integer(
 		    (json_int_t)r->cpu_us));
+	/* What the run cost the machine beyond its time (make bench). */
+	if (exec != NULL && r->have_exit && !r->early && r->have_faults)
+		json_object_set_new(exec, "page_faults", json_integer(
+		    (json_int_t)r->page_faults));
+	/* A process sandbox's calls that took the monitor's round trip. */
+	if (exec != NULL && r->ops->startfds > 1)
+		json_object_set_new(exec, "notified", json_integer(
+		    (json_int_t)r->notified));
 	if (exec != NULL && own && outcome == OUTCOME_SIGNALED)
 		json_object_set_new(exec, "self_signaled", json_true());
 	/* Claiming the sandbox and starting the payload, before run_us. */

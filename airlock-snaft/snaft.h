@@ -60,6 +60,7 @@ struct run {
 	uint64_t	 t_run;		/* us, when the payload started */
 	uint64_t	 t_end;		/* us, when it ended */
 	uint64_t	 deadline;	/* us, host-side wall limit */
+	uint64_t	 cpu_check;	/* us: when to look at its CPU time next */
 	uint64_t	 drain_until;	/* us, give up on output after exit */
 	uint32_t	*counts;	/* per syscall number, observe mode */
 	uint32_t	 foreign;	/* calls of another architecture */
@@ -69,6 +70,9 @@ struct run {
 	int		 have_exit;
 	int		 exit_how, exit_code;
 	uint64_t	 cpu_us;
+	uint64_t	 page_faults;	/* the payload's, as the sandbox counted */
+	int		 have_faults;
+	uint64_t	 notified;	/* calls the monitor was asked about */
 	int		 wall_killed;
 	int		 memory_refused; /* kvm: the VMM refused memory */
 	struct cgroup	 cg;		/* version 0: none */

@@ -20,6 +20,7 @@
 #include "record_json.h"
 #include "report.h"
 #include "verdict.h"
+#include "trace.h"
 
 #define MAXLINE_MAX	(1024ul * 1024 * 1024)
 
@@ -70,6 +71,7 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 	json_t *old, *rep;
 	int finding;
 
+	trace_event(jsonl_get_string(rec, "id"), "triage.in");
 	verdict_decide(rec, &v);
 	finding = v.status != 200;
 	if ((old = json_object_get(rec, "verdict")) != NULL) {
@@ -100,6 +102,7 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 		return;
 	if (jsonl_write(stdout, rec) == -1)
 		err(EXIT_SYSTEM, "write");
+	trace_event(jsonl_get_string(rec, "id"), "triage.out");
 	t->written++;
 }
 
@@ -171,6 +174,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	trace_init();
 
 	/* A reader that went away is a write error (EPIPE), not a signal. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -202,5 +206,6 @@ main(int argc, char *argv[])
 	jsonl_reader_free(r);
 	summarize(&t);
 	free(t.status);
+	trace_cpu("triage");
 	return eflag && t.findings > 0 ? EXIT_NEGATIVE : EXIT_OK;
 }

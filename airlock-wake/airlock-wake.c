@@ -34,6 +34,7 @@
 #include "jsonl.h"
 #include "sha256.h"
 #include "wake.h"
+#include "trace.h"
 
 #define DEFAULT_INTENTS	"/etc/airlock/intents"
 #define DEFAULT_IMAGES	"/var/lib/airlock/images"
@@ -298,6 +299,7 @@ route(json_t *frame)
 		snprintf(id, sizeof(id), "%s", fid);
 	else if (record_newid(id) != 0)
 		err(EXIT_SYSTEM, "getrandom");
+	trace_event(id, "wake.in");
 	if (json_object_get(frame, "id") != NULL && (fid == NULL ||
 	    !ishexid(fid)))
 		return reject(id, frame, 400, "wrong_type", "\"id\" must be "
@@ -556,6 +558,7 @@ writerecord(json_t *rec)
 	if (rec == NULL)
 		err(EXIT_SYSTEM, "building a record");
 	rc = jsonl_write(stdout, rec);
+	trace_event(jsonl_get_string(rec, "id"), "wake.out");
 	json_decref(rec);
 	if (rc != 0)
 		warn("write");
@@ -707,6 +710,7 @@ main(int argc, char *argv[])
 	if ((table = intents_load(intents, errbuf, sizeof(errbuf))) == NULL)
 		errx(EXIT_USAGE, "%s", errbuf);
 	setup_rundir(rundirbase);
+	trace_init();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;
@@ -742,5 +746,6 @@ main(int argc, char *argv[])
 	pool_reap((int)(lease_ms > INT32_MAX ? INT32_MAX : lease_ms));
 	cleanup();
 	intents_free(table);
+	trace_cpu("wake");
 	return rc;
 }

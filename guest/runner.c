@@ -489,6 +489,7 @@ writeexit(int conn, int status, const struct rusage *ru, int wallkilled)
 	    (uint64_t)ru->ru_stime.tv_sec * 1000000 +
 	    (uint64_t)ru->ru_stime.tv_usec;
 	e.maxrss_kb = (uint64_t)ru->ru_maxrss;
+	e.minflt = (uint64_t)ru->ru_minflt;
 	e.wall_killed = wallkilled;
 	(void)sendmsgfds(conn, SB_EXIT, 0, &e, sizeof(e), NULL, 0);
 }

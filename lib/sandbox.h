@@ -147,6 +147,7 @@ struct sb_exit {
 	uint64_t	maxrss_kb;
 	uint32_t	wall_killed;	/* the sandbox killed it at wall_ms */
 	uint32_t	pad;
+	uint64_t	minflt;		/* the payload's minor page faults */
 };
 
 /*

@@ -49,6 +49,10 @@ os.kill(os.getpid(), signal.SIGXCPU)
 t = time.process_time()
 while time.process_time() - t < 1.2: pass
 signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGXCPU])" '{"cpu_ms": 500}'
+		# RLIMIT_CPU counts whole seconds, and SIGXCPU can be ignored.
+		frame 46 code:execute "import signal
+signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+while True: pass" '{"cpu_ms": 300}'
 		# The original airlock's substring "SNAFT": words are not calls.
 		frame 45 code:execute "print('import socket; eval( os.fork() bash ptrace')  # import os"
 		# Host reach.
@@ -205,6 +209,18 @@ stdout_of() {
 	# cpu_time; wall_time only if a loaded machine starved it (nice 10)
 	assert_regex "$(record 44 | jq -r .exec.kill_reason)" '^(cpu_time|wall_time)$'
 	assert_equal "$(record 44 | jq -r .exec.self_signaled)" null
+}
+
+@test "the CPU limit holds to the millisecond, not to RLIMIT_CPU's whole seconds, even with SIGXCPU ignored" {
+	local cpu
+	verdict 46 408
+	# cpu_time; wall_time only if a loaded machine starved it (nice 10)
+	assert_regex "$(record 46 | jq -r .exec.kill_reason)" '^(cpu_time|wall_time)$'
+	# The rlimit alone would have let it run to 2 s (1 s soft, SIGXCPU
+	# ignored, 2 s hard); snaft's own look at its CPU clock ends it at
+	# 300 ms, give or take a scheduler tick and a busy machine.
+	cpu=$(record 46 | jq -r .exec.cpu_us)
+	[ "$cpu" -lt 1000000 ]
 }
 
 @test "dangerous words in the payload's text are not violations (the original matched substrings)" {

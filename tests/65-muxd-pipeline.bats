@@ -117,6 +117,45 @@ print(len(d))'
 	assert_equal "$(jq -c .result <<<"$output")" null
 }
 
+@test "AIRLOCK_TRACE: every stage notes each frame's steps in pipeline order, and its CPU at the end (make bench's breakdown)" {
+	local d=$BATS_TEST_TMPDIR log=$BATS_TEST_TMPDIR/muxd.log id
+	cp "$DATA/test.sec" "$d/"
+	serve_muxd "$log" env AIRLOCK_SIGN_KEY="$d/test.sec" \
+	    AIRLOCK_CHAIN="$d/chain" AIRLOCK_TRACE="$d/trace" airlock-muxd
+	TESTPID=$MUXPID
+	output=$(printf '%s' "$(frame 7 code:execute "print(7)")" |
+	    "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 30)
+	assert_equal "$(jq -r .status <<<"$output")" 200
+	end_process "$TESTPID"
+	TESTPID=
+	# One record id, and each step once, in the order a frame goes.
+	id=$(awk '$2 == "muxd.in" { print $1 }' "$d/trace")
+	[[ $id =~ ^[0-9a-f-]+$ ]]
+	run awk -v id="$id" '$1 == id { print $2 }' "$d/trace"
+	assert_output "muxd.in
+wake.in
+wake.out
+snaft.in
+snaft.started
+snaft.exited
+snaft.out
+triage.in
+triage.out
+sign.in
+sign.sync_start
+sign.sync_end
+sign.out
+muxd.out"
+	# Times never go backwards along the way (one monotonic clock).
+	awk -v id="$id" '$1 == id { if ($3 < last) exit 1; last = $3 }' \
+	    "$d/trace"
+	# Each stage says what CPU it used when it ended.
+	for s in wake snaft triage sign; do
+		grep -Eq "^- $s\.cpu_self_us [0-9]+$" "$d/trace"
+		grep -Eq "^- $s\.cpu_children_us [0-9]+$" "$d/trace"
+	done
+}
+
 @test "a 200 KiB payload in one frame is run (the original read one 8 KiB buffer)" {
 	local big
 	big=$(head -c 200000 /dev/zero | tr '\0' x)

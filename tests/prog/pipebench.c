@@ -11,6 +11,10 @@
  *                                 default code:execute's hello world
  *   pipebench spawn N CMD...      fork+exec CMD N times, output to a pipe
  *
+ * With PIPEBENCH_KEEP naming a file, pipeline keeps the records of its
+ * one-at-a-time frames there, one line each, and skips the throughput
+ * half (make bench's breakdown reads them beside the stages' trace).
+ *
  * Prints one JSON object: latency percentiles in microseconds, runs per
  * second, and for the pipeline the medians of wake.wake_us and exec.run_us
  * taken from the records themselves.
@@ -99,7 +103,8 @@ pipeline(int n, const char *cmd)
 	const char *line;
 	size_t len;
 	int in[2], out[2], i, sent, got, nw = 0;
-	FILE *to;
+	const char *keep = getenv("PIPEBENCH_KEEP");
+	FILE *to, *kept = NULL;
 	json_t *rec;
 	pid_t pid;
 
@@ -123,6 +128,8 @@ pipeline(int n, const char *cmd)
 	run = calloc((size_t)n, sizeof(*run));
 	if (lat == NULL || wake == NULL || run == NULL)
 		err(111, NULL);
+	if (keep != NULL && (kept = fopen(keep, "w")) == NULL)
+		err(111, "%s", keep);
 
 	/* Latency: one frame at a time, after a few to warm the pool. */
 	for (i = -5; i < n; i++) {
@@ -137,6 +144,8 @@ pipeline(int n, const char *cmd)
 		if (json_integer_value(json_object_get(json_object_get(rec,
 		    "verdict"), "status")) != 200)
 			errx(111, "not a 200: %.300s", line);
+		if (i >= 0 && kept != NULL)
+			fprintf(kept, "%.*s\n", (int)len, line);
 		if (i >= 0) {
 			lat[i] = t;
 			wake[nw] = (double)json_integer_value(json_object_get(
@@ -153,9 +162,11 @@ pipeline(int n, const char *cmd)
 	summary("pipeline_sequential", lat, n, n / (t / 1e6), pct(wake, nw, .5),
 	    pct(run, nw, .5));
 
+	if (kept != NULL && fclose(kept) != 0)
+		err(111, "%s", keep);
 	/* Throughput: keep up to 8 frames in flight. */
 	t0 = now();
-	for (sent = got = 0; got < n;) {
+	for (sent = got = 0; kept == NULL && got < n;) {
 		while (sent < n && sent - got < 8) {
 			sendframe(to, sent);
 			sent++;
@@ -166,8 +177,9 @@ pipeline(int n, const char *cmd)
 		got++;
 	}
 	t = now() - t0;
-	printf("{\"bench\":\"pipeline_throughput\",\"n\":%d,\"in_flight\":8,"
-	    "\"runs_per_s\":%.1f}\n", n, n / (t / 1e6));
+	if (kept == NULL)
+		printf("{\"bench\":\"pipeline_throughput\",\"n\":%d,"
+		    "\"in_flight\":8,\"runs_per_s\":%.1f}\n", n, n / (t / 1e6));
 	fclose(to);
 	while (jsonl_next(r, &line, &len) == 1)
 		;
