@@ -109,8 +109,8 @@ TEST_BINS_EXTRA = $(VMM_GUESTS)
 # its runtime).
 RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	-fstack-protector-strong -fPIE $(WARN) -Ilib
-RUNNER_FLAGS_python = $(shell pkg-config --cflags python3-embed 2>/dev/null)
-RUNNER_LIBS_python = $(shell pkg-config --libs python3-embed 2>/dev/null)
+RUNNER_FLAGS_python = $(shell pkg-config --cflags python-3.11-embed 2>/dev/null)
+RUNNER_LIBS_python = $(shell pkg-config --libs python-3.11-embed 2>/dev/null)
 build/guest/%-runner: guest/runner.c guest/%.c guest/lang.h lib/sbmsg.c lib/intents.h \
     lib/sandbox.h lib/airlock.h
 	@mkdir -p $(@D)
