@@ -60,7 +60,8 @@ PKGS_airlock-mcp   = jansson
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
 
-.PHONY: all check check-long check-fast run bench lint install uninstall clean deps \
+.PHONY: all check check-long check-fast run bench lint install install-tools \
+	install-images uninstall clean deps \
 	deps-check deps-run
 
 all: $(BINS) build/guest/python-runner
@@ -168,25 +169,64 @@ lint:
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
 	    images/snapshot-kvm tests/kvm/testbed tests/kvm/init \
-	    tests/kvm/guest-init
+	    tests/kvm/guest-init images/airlock-image-build.in
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 
 # The tools read /etc/airlock/intents and /var/lib/airlock/images by
 # default: install puts the shipped table and the built images there (an
-# existing table is kept, as a configuration file should be).
+# existing table is kept, as a configuration file should be).  It is two
+# parts: install-tools, the tools, pages, table, units and image recipes,
+# and install-images, the images built here, which airlock-image-build(8)
+# can build instead on the host it is installed on (airlock-image(5),
+# Installed images).
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
 SYSCONFDIR ?= /etc
 STATEDIR   ?= /var/lib
+CACHEDIR   ?= /var/cache
 UNITDIR    ?= /lib/systemd/system
 
-install: all images
-	install -d $(DESTDIR)$(BINDIR)
+# Files made at install time from a template FILE.in: each @NAME@ in it
+# becomes the make variable NAME, so that the units and
+# airlock-image-build name the paths this install really used (PREFIX=/usr
+# for the package, /usr/local by default).  A name left over fails.
+INSTALL_VARS = BINDIR SBINDIR LIBDIR STATEDIR CACHEDIR
+define install_template
+	sed $(foreach v,$(INSTALL_VARS),-e 's|@$(v)@|$($(v))|g') $(1) >$(2).tmp
+	if grep -n '@[A-Z_]*@' $(2).tmp; then rm -f $(2).tmp; exit 1; fi
+	chmod $(3) $(2).tmp && mv -f $(2).tmp $(2)
+endef
+
+# What airlock-image-build needs beside images/build: images/verify, and per
+# image its recipe (images/NAME/) and airlock's own files for its files
+# layer (IMAGE_FILES_NAME, SRC:DEST), installed under files/ at DEST.
+IMAGE_LIB = $(DESTDIR)$(LIBDIR)/airlock/images
+
+install: install-tools install-images
+
+install-tools: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	for b in $(BINS); do install -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d $(DESTDIR)$(SYSCONFDIR)/airlock
 	[ -e $(DESTDIR)$(SYSCONFDIR)/airlock/intents ] || \
 		install -m 0644 etc/intents $(DESTDIR)$(SYSCONFDIR)/airlock/intents
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 etc/airlock-muxd.socket $(DESTDIR)$(UNITDIR)/
+	$(call install_template,etc/airlock-muxd.service.in,$(DESTDIR)$(UNITDIR)/airlock-muxd.service,0644)
+	$(call install_template,images/airlock-image-build.in,$(DESTDIR)$(SBINDIR)/airlock-image-build,0755)
+	rm -rf $(IMAGE_LIB)
+	install -d $(IMAGE_LIB)
+	install -m 0755 images/build images/verify $(IMAGE_LIB)/
+	for i in $(IMAGES); do cp -R images/$$i $(IMAGE_LIB)/$$i || exit 1; done
+	$(foreach i,$(IMAGES),for f in $(IMAGE_FILES_$(i)); do \
+		s=$${f%%:*}; m=0644; [ ! -x $$s ] || m=0755; \
+		install -D -m $$m $$s $(IMAGE_LIB)/$(i)/files$${f#*:} || exit 1; \
+	done;) true
+
+install-images: all images
 	install -d -m 0700 $(DESTDIR)$(STATEDIR)/airlock
 	install -d $(DESTDIR)$(STATEDIR)/airlock/images
 	for i in $(IMAGES); do rm -rf $(DESTDIR)$(STATEDIR)/airlock/images/$$i; \
@@ -194,14 +234,22 @@ install: all images
 		cp -a $(IMAGE_OUT)/$$i/digest $(IMAGE_OUT)/$$i/oci \
 		    $(IMAGE_OUT)/$$i/rootfs $(IMAGE_OUT)/$$i/snapshots \
 		    $(DESTDIR)$(STATEDIR)/airlock/images/$$i/; done
-	install -d $(DESTDIR)$(UNITDIR)
-	install -m 0644 etc/airlock-muxd.socket etc/airlock-muxd.service \
-		$(DESTDIR)$(UNITDIR)/
 
+# The intent table, the state directory (keys, chain) and the package cache
+# of airlock-image-build stay, as a package's configuration and data stay
+# on removal; the images go, and the directories install made that are
+# left empty.
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
-	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(SBINDIR)/airlock-image-build
+	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
+		rmdir --ignore-fail-on-non-empty $(DESTDIR)$(MANDIR)/man$$s 2>/dev/null; \
+	done; true
 	for i in $(IMAGES); do rm -rf $(DESTDIR)$(STATEDIR)/airlock/images/$$i; done
+	! [ -d $(DESTDIR)$(STATEDIR)/airlock/images ] || \
+		rmdir --ignore-fail-on-non-empty $(DESTDIR)$(STATEDIR)/airlock/images
+	rm -rf $(IMAGE_LIB)
+	! [ -d $(DESTDIR)$(LIBDIR)/airlock ] || rmdir $(DESTDIR)$(LIBDIR)/airlock
 	rm -f $(DESTDIR)$(UNITDIR)/airlock-muxd.socket \
 		$(DESTDIR)$(UNITDIR)/airlock-muxd.service
 
