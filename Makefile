@@ -61,7 +61,7 @@ LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
 
 .PHONY: all check check-long check-fast run bench lint install install-tools \
-	install-images uninstall clean deps \
+	install-images uninstall clean deps deb \
 	deps-check deps-run
 
 all: $(BINS) build/guest/python-runner
@@ -94,7 +94,7 @@ endef
 $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
 # Dependency files of our own objects; never anything inside an image.
--include $(shell find build \( -path build/images -o -path build/kvm \) -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find build \( -path build/images -o -path build/kvm -o -path build/deb \) -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
@@ -141,6 +141,16 @@ $(MCP_SDK): tests/mcp/package.json tests/mcp/package-lock.json
 	cd build/mcp && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# make deb: the Debian package, from a copy of this tree (mk/deb), remade
+# when a file it is built from changed.
+DEB_VERSION = $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | tr -d '()')
+DEB = build/deb/airlock_$(DEB_VERSION)_amd64.deb
+deb: $(DEB)
+$(DEB): $(shell find Makefile debian etc guest images lib man mk \
+    $(TOOLS) -type f 2>/dev/null)
+	@sh mk/deps deb
+	@sh mk/deb build/deb
+
 deps-check:
 	@sh mk/deps check
 deps-run:
@@ -169,7 +179,8 @@ lint:
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
 	    images/snapshot-kvm tests/kvm/testbed tests/kvm/init \
-	    tests/kvm/guest-init images/airlock-image-build.in
+	    tests/kvm/guest-init images/airlock-image-build.in mk/deb \
+	    debian/airlock.postinst debian/airlock.postrm
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 
@@ -177,9 +188,9 @@ lint:
 # default: install puts the shipped table and the built images there (an
 # existing table is kept, as a configuration file should be).  It is two
 # parts: install-tools, the tools, pages, table, units and image recipes,
-# and install-images, the images built here, which airlock-image-build(8)
-# can build instead on the host it is installed on (airlock-image(5),
-# Installed images).
+# all that the Debian package holds (debian/rules), and install-images, the
+# images built here, which the package leaves to airlock-image-build(8) on
+# the host it is installed on (airlock-image(5), Installed images).
 SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 SYSCONFDIR ?= /etc
