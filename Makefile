@@ -180,7 +180,7 @@ lint:
 	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
 	    images/snapshot-kvm tests/kvm/testbed tests/kvm/init \
 	    tests/kvm/guest-init images/airlock-image-build.in mk/deb \
-	    debian/airlock.postinst debian/airlock.postrm
+	    debian/airlock.postinst debian/airlock.postrm tests/deb/debroot
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 
