@@ -209,8 +209,8 @@ define install_template
 	chmod $(3) $(2).tmp && mv -f $(2).tmp $(2)
 endef
 
-# What airlock-image-build needs beside images/build: images/verify, and per
-# image its recipe (images/NAME/) and airlock's own files for its files
+# What airlock-image-build needs beside images/build: images/verify,
+# images/snapshot-kvm, and per image its recipe (images/NAME/) and airlock's own files for its files
 # layer (IMAGE_FILES_NAME, SRC:DEST), installed under files/ at DEST.
 IMAGE_LIB = $(DESTDIR)$(LIBDIR)/airlock/images
 
@@ -230,7 +230,7 @@ install-tools: all
 	$(call install_template,images/airlock-image-build.in,$(DESTDIR)$(SBINDIR)/airlock-image-build,0755)
 	rm -rf $(IMAGE_LIB)
 	install -d $(IMAGE_LIB)
-	install -m 0755 images/build images/verify $(IMAGE_LIB)/
+	install -m 0755 images/build images/verify images/snapshot-kvm $(IMAGE_LIB)/
 	for i in $(IMAGES); do cp -R images/$$i $(IMAGE_LIB)/$$i || exit 1; done
 	$(foreach i,$(IMAGES),for f in $(IMAGE_FILES_$(i)); do \
 		s=$${f%%:*}; m=0644; [ ! -x $$s ] || m=0755; \
