@@ -60,7 +60,8 @@ PKGS_airlock-mcp   = jansson
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(patsubst %.c,build/%.o,$(LIB_SRCS))
 
-.PHONY: all check check-long check-fast run bench lint install uninstall clean deps \
+.PHONY: all check check-long check-fast run bench lint install install-tools \
+	install-images uninstall clean deps deb \
 	deps-check deps-run
 
 all: $(BINS) build/guest/python-runner
@@ -93,7 +94,7 @@ endef
 $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
 # Dependency files of our own objects; never anything inside an image.
--include $(shell find build \( -path build/images -o -path build/kvm \) -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find build \( -path build/images -o -path build/kvm -o -path build/deb \) -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
@@ -109,8 +110,8 @@ TEST_BINS_EXTRA = $(VMM_GUESTS)
 # its runtime).
 RUNNER_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
 	-fstack-protector-strong -fPIE $(WARN) -Ilib
-RUNNER_FLAGS_python = $(shell pkg-config --cflags python3-embed 2>/dev/null)
-RUNNER_LIBS_python = $(shell pkg-config --libs python3-embed 2>/dev/null)
+RUNNER_FLAGS_python = $(shell pkg-config --cflags python-3.11-embed 2>/dev/null)
+RUNNER_LIBS_python = $(shell pkg-config --libs python-3.11-embed 2>/dev/null)
 build/guest/%-runner: guest/runner.c guest/%.c guest/lang.h lib/sbmsg.c lib/intents.h \
     lib/sandbox.h lib/airlock.h
 	@mkdir -p $(@D)
@@ -140,6 +141,16 @@ $(MCP_SDK): tests/mcp/package.json tests/mcp/package-lock.json
 	cd build/mcp && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# make deb: the Debian package, from a copy of this tree (mk/deb), remade
+# when a file it is built from changed.
+DEB_VERSION = $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | tr -d '()')
+DEB = build/deb/airlock_$(DEB_VERSION)_amd64.deb
+deb: $(DEB)
+$(DEB): $(shell find Makefile debian etc guest images lib man mk \
+    $(TOOLS) -type f 2>/dev/null)
+	@sh mk/deps deb
+	@sh mk/deb build/deb
+
 deps-check:
 	@sh mk/deps check
 deps-run:
@@ -168,25 +179,65 @@ lint:
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -s sh mk/deps mk/run mk/bench mk/check-long .ci/run \
 	    images/snapshot-kvm tests/kvm/testbed tests/kvm/init \
-	    tests/kvm/guest-init
+	    tests/kvm/guest-init images/airlock-image-build.in mk/deb \
+	    debian/airlock.postinst debian/airlock.postrm tests/deb/debroot
 	# bats sets and reads status and lines, which shellcheck cannot see.
 	shellcheck -s bash -e SC2034 tests/*.bash images/build images/verify images/import
 
 # The tools read /etc/airlock/intents and /var/lib/airlock/images by
 # default: install puts the shipped table and the built images there (an
-# existing table is kept, as a configuration file should be).
+# existing table is kept, as a configuration file should be).  It is two
+# parts: install-tools, the tools, pages, table, units and image recipes,
+# all that the Debian package holds (debian/rules), and install-images, the
+# images built here, which the package leaves to airlock-image-build(8) on
+# the host it is installed on (airlock-image(5), Installed images).
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
 SYSCONFDIR ?= /etc
 STATEDIR   ?= /var/lib
+CACHEDIR   ?= /var/cache
 UNITDIR    ?= /lib/systemd/system
 
-install: all images
-	install -d $(DESTDIR)$(BINDIR)
+# Files made at install time from a template FILE.in: each @NAME@ in it
+# becomes the make variable NAME, so that the units and
+# airlock-image-build name the paths this install really used (PREFIX=/usr
+# for the package, /usr/local by default).  A name left over fails.
+INSTALL_VARS = BINDIR SBINDIR LIBDIR STATEDIR CACHEDIR
+define install_template
+	sed $(foreach v,$(INSTALL_VARS),-e 's|@$(v)@|$($(v))|g') $(1) >$(2).tmp
+	if grep -n '@[A-Z_]*@' $(2).tmp; then rm -f $(2).tmp; exit 1; fi
+	chmod $(3) $(2).tmp && mv -f $(2).tmp $(2)
+endef
+
+# What airlock-image-build needs beside images/build: images/verify,
+# images/snapshot-kvm, and per image its recipe (images/NAME/) and airlock's own files for its files
+# layer (IMAGE_FILES_NAME, SRC:DEST), installed under files/ at DEST.
+IMAGE_LIB = $(DESTDIR)$(LIBDIR)/airlock/images
+
+install: install-tools install-images
+
+install-tools: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	for b in $(BINS); do install -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d $(DESTDIR)$(SYSCONFDIR)/airlock
 	[ -e $(DESTDIR)$(SYSCONFDIR)/airlock/intents ] || \
 		install -m 0644 etc/intents $(DESTDIR)$(SYSCONFDIR)/airlock/intents
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 etc/airlock-muxd.socket $(DESTDIR)$(UNITDIR)/
+	$(call install_template,etc/airlock-muxd.service.in,$(DESTDIR)$(UNITDIR)/airlock-muxd.service,0644)
+	$(call install_template,images/airlock-image-build.in,$(DESTDIR)$(SBINDIR)/airlock-image-build,0755)
+	rm -rf $(IMAGE_LIB)
+	install -d $(IMAGE_LIB)
+	install -m 0755 images/build images/verify images/snapshot-kvm $(IMAGE_LIB)/
+	for i in $(IMAGES); do cp -R images/$$i $(IMAGE_LIB)/$$i || exit 1; done
+	$(foreach i,$(IMAGES),for f in $(IMAGE_FILES_$(i)); do \
+		s=$${f%%:*}; m=0644; [ ! -x $$s ] || m=0755; \
+		install -D -m $$m $$s $(IMAGE_LIB)/$(i)/files$${f#*:} || exit 1; \
+	done;) true
+
+install-images: all images
 	install -d -m 0700 $(DESTDIR)$(STATEDIR)/airlock
 	install -d $(DESTDIR)$(STATEDIR)/airlock/images
 	for i in $(IMAGES); do rm -rf $(DESTDIR)$(STATEDIR)/airlock/images/$$i; \
@@ -194,14 +245,22 @@ install: all images
 		cp -a $(IMAGE_OUT)/$$i/digest $(IMAGE_OUT)/$$i/oci \
 		    $(IMAGE_OUT)/$$i/rootfs $(IMAGE_OUT)/$$i/snapshots \
 		    $(DESTDIR)$(STATEDIR)/airlock/images/$$i/; done
-	install -d $(DESTDIR)$(UNITDIR)
-	install -m 0644 etc/airlock-muxd.socket etc/airlock-muxd.service \
-		$(DESTDIR)$(UNITDIR)/
 
+# The intent table, the state directory (keys, chain) and the package cache
+# of airlock-image-build stay, as a package's configuration and data stay
+# on removal; the images go, and the directories install made that are
+# left empty.
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
-	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(SBINDIR)/airlock-image-build
+	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
+		rmdir --ignore-fail-on-non-empty $(DESTDIR)$(MANDIR)/man$$s 2>/dev/null; \
+	done; true
 	for i in $(IMAGES); do rm -rf $(DESTDIR)$(STATEDIR)/airlock/images/$$i; done
+	! [ -d $(DESTDIR)$(STATEDIR)/airlock/images ] || \
+		rmdir --ignore-fail-on-non-empty $(DESTDIR)$(STATEDIR)/airlock/images
+	rm -rf $(IMAGE_LIB)
+	! [ -d $(DESTDIR)$(LIBDIR)/airlock ] || rmdir $(DESTDIR)$(LIBDIR)/airlock
 	rm -f $(DESTDIR)$(UNITDIR)/airlock-muxd.socket \
 		$(DESTDIR)$(UNITDIR)/airlock-muxd.service
 
