@@ -34,12 +34,14 @@
 static struct signer signer;
 /* AIRLOCK_SIGN_STATS: each record says in which batch it was signed. */
 static int	stats;
+/* SIGTERM or SIGINT: sign what is waiting, save the state, end. */
+static volatile sig_atomic_t gotsig;
 
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: airlock-sign [-cqvw] [-k seckey] [-s chain]\n"
+	    "usage: airlock-sign [-cqvw] [-k seckey] [-l lease] [-s chain]\n"
 	    "       airlock-sign -G [-fq] [-k seckey] [-p pubkey]\n"
 	    "       airlock-sign -V [-qrv] [-p pubkey] ... [-x dir] [file ...]\n");
 	exit(EXIT_USAGE);
@@ -197,8 +199,9 @@ openkey(const char *sec, const char *pub, int create, int wait)
 
 /*
  * Group commit: sign every record already waiting (up to BATCH_MAX), make
- * the chain state durable once, then write the batch.  One fsync pair per
- * batch instead of per token under load; a lone record is its own batch.
+ * the chain state durable once if the batch needs it, then write the
+ * batch.  Syncing every batch, that is one sync per batch instead of per
+ * token under load; with a lease (chain.c), one per lease.
  */
 #define BATCH_MAX	256
 
@@ -207,16 +210,17 @@ flushbatch(json_t **batch, size_t *n)
 {
 	uint64_t t0;
 	size_t i;
+	int synced;
 
 	if (*n == 0)
 		return;
 	t0 = now_us();
-	chain_commit(&signer.chain);
-	t0 = now_us() - t0;
+	synced = chain_commit(&signer.chain);
+	t0 = synced ? now_us() - t0 : 0;
 	for (i = 0; stats && i < *n; i++)
 		if (json_object_set_new(batch[i], "sign", json_pack(
-		    "{s:I, s:I, s:I}", "batch", (json_int_t)*n,
-		    "batch_index", (json_int_t)i,
+		    "{s:I, s:I, s:b, s:I}", "batch", (json_int_t)*n,
+		    "batch_index", (json_int_t)i, "synced", synced,
 		    "sync_us", (json_int_t)t0)) != 0)
 			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
@@ -225,6 +229,13 @@ flushbatch(json_t **batch, size_t *n)
 		json_decref(batch[i]);
 	}
 	*n = 0;
+	chain_issued(&signer.chain);
+}
+
+static void
+onsignal(int sig)
+{
+	gotsig = sig;
 }
 
 static void
@@ -235,6 +246,8 @@ sign(void)
 	struct jsonl_error je;
 	struct verdict rejected;
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	struct sigaction sa;
+	sigset_t ends, waiting;
 	json_t *rec, *tok;
 	size_t n = 0;
 	int rc;
@@ -244,6 +257,23 @@ sign(void)
 	if (fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) |
 	    O_NONBLOCK) == -1)
 		err(EXIT_SYSTEM, "stdin");
+	/*
+	 * SIGTERM and SIGINT (a service manager's stop, Ctrl-C on a
+	 * pipeline) end the signer in order, so that a lease out does not
+	 * cost the next signer a restart.  They are blocked but while it
+	 * waits for input, so they never interrupt a write.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigemptyset(&ends);
+	sigaddset(&ends, SIGTERM);
+	sigaddset(&ends, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &ends, &waiting) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		err(EXIT_SYSTEM, "sigaction");
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
 	/*
 	 * Everything is open: the key (in memory), the chain state, our
 	 * pipes.  From here on we parse what others wrote while holding the
@@ -260,7 +290,14 @@ sign(void)
 		if (rc == -1 && (errno == EAGAIN || errno == EINTR)) {
 			/* Nothing more waiting: this batch is complete. */
 			flushbatch(batch, &n);
-			if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			if (gotsig) {
+				log_info("signal %d: every record waiting is "
+				    "signed; ending", (int)gotsig);
+				rc = 0;
+				break;
+			}
+			if (ppoll(&pfd, 1, NULL, &waiting) == -1 &&
+			    errno != EINTR)
 				err(EXIT_SYSTEM, "poll");
 			continue;
 		}
@@ -287,8 +324,26 @@ sign(void)
 	flushbatch(batch, &n);
 	if (rc == -1)
 		err(EXIT_SYSTEM, "read");
+	/* Everything signed is out: the next signer goes on from here. */
+	chain_close(&signer.chain);
 	jsonl_reader_free(r);
 	jcsbuf_free(&signer.buf);
+}
+
+/* -l or AIRLOCK_SIGN_LEASE: 0, or the seqs one sync reserves. */
+static uint64_t
+leasearg(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v > CHAIN_LEASE_MAX)
+		errx(EXIT_USAGE, "lease: not a number from 0 to %d: %s",
+		    CHAIN_LEASE_MAX, s);
+	return (uint64_t)v;
 }
 
 int
@@ -297,7 +352,9 @@ main(int argc, char *argv[])
 	const char *sec = NULL, *pub = NULL, *chainpath = NULL;
 	const char *exportdir = NULL;
 	char **pubs;
+	uint64_t reserve;
 	size_t npub = 0;
+	const char *lease = NULL;
 	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0;
 	int quiet = 0, verbose = 0;
 
@@ -308,7 +365,7 @@ main(int argc, char *argv[])
 	/* -V takes several public keys, one chain each. */
 	if ((pubs = calloc((size_t)argc, sizeof(*pubs))) == NULL)
 		err(EXIT_SYSTEM, "calloc");
-	while ((ch = getopt(argc, argv, "cfGk:p:qrs:vVwx:")) != -1) {
+	while ((ch = getopt(argc, argv, "cfGk:l:p:qrs:vVwx:")) != -1) {
 		switch (ch) {
 		case 'G':
 		case 'V':
@@ -324,6 +381,9 @@ main(int argc, char *argv[])
 			break;
 		case 'k':
 			sec = optarg;
+			break;
+		case 'l':
+			lease = optarg;
 			break;
 		case 'p':
 			pub = optarg;
@@ -362,11 +422,11 @@ main(int argc, char *argv[])
 		break;
 	case 'G':
 		if (create || rooted || chainpath || wait || verbose ||
-		    exportdir || argc || npub > 1)
+		    exportdir || lease || argc || npub > 1)
 			usage();
 		break;
 	case 'V':
-		if (create || force || sec || chainpath || wait)
+		if (create || force || sec || chainpath || wait || lease)
 			usage();
 		break;
 	}
@@ -396,12 +456,23 @@ main(int argc, char *argv[])
 		return verify_main(pubs, npub, argv, (size_t)argc, rooted,
 		    exportdir, quiet, verbose);
 	}
+	if (lease == NULL && (lease = getenv("AIRLOCK_SIGN_LEASE")) != NULL &&
+	    *lease == '\0')
+		lease = NULL;
+	reserve = lease == NULL ? CHAIN_LEASE_DEFAULT : leasearg(lease);
 	testenv();
 	openkey(sec, pub, create, wait);
-	chain_open(&signer.chain, chainpath, signer.keyid, wait);
+	chain_open(&signer.chain, chainpath, signer.keyid, reserve, wait);
 	chain_ready(&signer.chain);
-	log_debug("key %s, chain %s at seq %llu", signer.keyid, chainpath,
-	    (unsigned long long)signer.chain.seq);
+	if (signer.chain.restart)
+		log_info("%s: seq %llu to %llu may have been issued before an "
+		    "unclean stop; the next token, seq %llu, says so", chainpath,
+		    (unsigned long long)signer.chain.saved + 1,
+		    (unsigned long long)signer.chain.lease,
+		    (unsigned long long)signer.chain.lease + 1);
+	log_debug("key %s, chain %s at seq %llu, %s", signer.keyid, chainpath,
+	    (unsigned long long)signer.chain.seq, reserve == 0 ?
+	    "a sync per batch" : "a lease");
 	sign();
 	return EXIT_OK;
 }
