@@ -355,7 +355,8 @@ main(int argc, char *argv[])
 	uint64_t reserve;
 	size_t npub = 0;
 	const char *lease = NULL;
-	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0;
+	char *puballoc = NULL, *chainalloc = NULL;
+	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0, rc;
 	int quiet = 0, verbose = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -443,18 +444,20 @@ main(int argc, char *argv[])
 	if (sec == NULL && (sec = getenvpath("AIRLOCK_SIGN_KEY")) == NULL)
 		sec = DEFAULT_SECKEY;
 	if (pub == NULL)
-		pub = pubs[npub++] = sibling(sec, ".pub");
+		pub = pubs[npub++] = puballoc = sibling(sec, ".pub");
 	if (chainpath == NULL &&
 	    (chainpath = getenvpath("AIRLOCK_CHAIN")) == NULL)
-		chainpath = sibling(sec, ".chain");
+		chainpath = chainalloc = sibling(sec, ".chain");
 
 	switch (mode) {
 	case 'G':
 		generate(sec, pub, force);
-		return EXIT_OK;
+		rc = EXIT_OK;
+		goto out;
 	case 'V':
-		return verify_main(pubs, npub, argv, (size_t)argc, rooted,
+		rc = verify_main(pubs, npub, argv, (size_t)argc, rooted,
 		    exportdir, quiet, verbose);
+		goto out;
 	}
 	if (lease == NULL && (lease = getenv("AIRLOCK_SIGN_LEASE")) != NULL &&
 	    *lease == '\0')
@@ -474,5 +477,10 @@ main(int argc, char *argv[])
 	    (unsigned long long)signer.chain.seq, reserve == 0 ?
 	    "a sync per batch" : "a lease");
 	sign();
-	return EXIT_OK;
+	rc = EXIT_OK;
+out:
+	free(chainalloc);
+	free(puballoc);
+	free(pubs);
+	return rc;
 }

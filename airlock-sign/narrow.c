@@ -59,6 +59,7 @@ static const struct {
 	{ "mprotect",		"ASan's shadow memory" },
 	{ "prctl",		"LeakSanitizer" },
 	{ "readlink",		"ASan's symbolizer" },
+	{ "fcntl",		"the same, opening the binary for a leak report" },
 	{ "openat",		"LeakSanitizer reads /proc/self" },
 	{ "open",		"the same, by the old call" },
 	{ "getdents",		"LeakSanitizer lists /proc/self/task" },
