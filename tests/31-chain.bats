@@ -172,7 +172,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 	    "seq 5: parent mismatch: does not link to seq 4"
 }
 
-@test "a sync per batch: a signer killed with SIGKILL restarts where it left off" {
+@test "a signer killed with SIGKILL restarts where it left off" {
 	local d=$BATS_TEST_TMPDIR pid i
 	mkfifo "$d/in"
 	airlock-sign -q -k "$K" -l 0 <"$d/in" >"$d/out1" 2>"$d/err1" 3>&- &
@@ -191,7 +191,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 	run_tool 0 airlock-sign -V -r -p "$P" "$d/out1" "$d/out2"
 }
 
-@test "a sync per batch: a signer killed mid-stream never reuses or forks a seq; at most a gap" {
+@test "a signer killed mid-stream never reuses or forks a seq; at most a gap" {
 	local d=$BATS_TEST_TMPDIR pid i last st w
 	for i in $(seq 40); do cat "$R"; done >"$d/big"
 	# The input stays open, so the signer is still there to be killed.
@@ -224,7 +224,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 	fi
 }
 
-@test "a sync per batch: a token lost to a failed write is a gap, never a reused seq" {
+@test "a token lost to a failed write is a gap, never a reused seq" {
 	signlog 1 2
 	run_tool 111 sh -c "sed -n 3p '$R' | airlock-sign -q -k '$K' -l 0 >/dev/full"
 	assert_equal "$stderr" "airlock-sign: write: No space left on device"
