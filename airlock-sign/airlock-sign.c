@@ -205,10 +205,13 @@ openkey(const char *sec, const char *pub, int create, int wait)
  */
 #define BATCH_MAX	256
 
+static json_t	*batch[BATCH_MAX];
+static uint64_t	 readat[BATCH_MAX];	/* when each was read, for stats */
+
 static void
-flushbatch(json_t **batch, size_t *n)
+flushbatch(size_t *n)
 {
-	uint64_t t0;
+	uint64_t t0, t1;
 	size_t i;
 	int synced;
 
@@ -216,12 +219,13 @@ flushbatch(json_t **batch, size_t *n)
 		return;
 	t0 = now_us();
 	synced = chain_commit(&signer.chain);
-	t0 = synced ? now_us() - t0 : 0;
+	t1 = now_us();
 	for (i = 0; stats && i < *n; i++)
 		if (json_object_set_new(batch[i], "sign", json_pack(
-		    "{s:I, s:I, s:b, s:I}", "batch", (json_int_t)*n,
+		    "{s:I, s:I, s:b, s:I, s:I}", "batch", (json_int_t)*n,
 		    "batch_index", (json_int_t)i, "synced", synced,
-		    "sync_us", (json_int_t)t0)) != 0)
+		    "sync_us", (json_int_t)(synced ? t1 - t0 : 0),
+		    "held_us", (json_int_t)(t1 - readat[i]))) != 0)
 			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
 		if (jsonl_write(stdout, batch[i]) != 0)
@@ -241,7 +245,6 @@ onsignal(int sig)
 static void
 sign(void)
 {
-	static json_t *batch[BATCH_MAX];
 	struct jsonl_reader *r;
 	struct jsonl_error je;
 	struct verdict rejected;
@@ -289,7 +292,7 @@ sign(void)
 		    &je);
 		if (rc == -1 && (errno == EAGAIN || errno == EINTR)) {
 			/* Nothing more waiting: this batch is complete. */
-			flushbatch(batch, &n);
+			flushbatch(&n);
 			if (gotsig) {
 				log_info("signal %d: every record waiting is "
 				    "signed; ending", (int)gotsig);
@@ -305,6 +308,8 @@ sign(void)
 			break;
 		if (rec == NULL)
 			errx(EXIT_SYSTEM, "out of memory");
+		if (stats)
+			readat[n] = now_us();
 		/*
 		 * A line that is not a record becomes the reject record, and
 		 * its token a 400 that says what was wrong.
@@ -319,9 +324,9 @@ sign(void)
 			errx(EXIT_SYSTEM, "out of memory");
 		batch[n++] = rec;
 		if (n == BATCH_MAX)
-			flushbatch(batch, &n);
+			flushbatch(&n);
 	}
-	flushbatch(batch, &n);
+	flushbatch(&n);
 	if (rc == -1)
 		err(EXIT_SYSTEM, "read");
 	/* Everything signed is out: the next signer goes on from here. */

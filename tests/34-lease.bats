@@ -152,6 +152,10 @@ skipped() {
 	assert_equal "$(jq -c '[.token.seq, .sign.synced]' "$D/out" | tr '\n' ' ')" \
 	    "[1,true] [2,false] [3,false] [4,false] [5,true] [6,false] [7,false] [8,false] [9,true] "
 	assert_equal "$(jq -c 'select(.sign.synced | not) | .sign.sync_us' "$D/out" | sort -u)" 0
+	# How long the signer held each record counts the sync it waited for.
+	jq -se 'all(.[].sign; (.held_us | type) == "number" and
+	    .held_us >= .sync_us and .batch == 1 and .batch_index == 0)' \
+	    "$D/out" >/dev/null
 	waitcall "$PID" 271
 	# Under the lease, the last token written is noted, unsynced.
 	assert_equal "$(state)" '[2,9,12]'
