@@ -87,24 +87,52 @@ kill9() {
 	PID=
 }
 
-# start_blocked FILL OPTIONS...: start a signer whose input is the fifo
-# $D/in (open on fd 4) and whose output is the fifo $D/out (open on fd 5),
-# already holding FILL bytes that nobody reads: a line that does not fit
-# in the rest of its 64 KiB blocks the signer in write(2).
-start_blocked() {
-	local fill=$1
-	shift
+# running OUT FROM TO OPTIONS...: a signer with OPTIONS, whose input is
+# the fifo $D/in (open on fd 4), signs records FROM to TO onto OUT one at a
+# time, and is left waiting for more, everything for the last one done.
+running() {
+	local out=$1 from=$2 to=$3 base i
+	shift 3
+	rm -f "$D/in"
+	mkfifo "$D/in"
+	touch "$out"
+	base=$(wc -l <"$out")
+	airlock-sign -q -k "$K" "$@" <"$D/in" >>"$out" 3>&- &
+	PID=$!
+	exec 4>"$D/in"
+	for i in $(seq "$from" "$to"); do
+		records "$i" "$i" >&4
+		waitlines "$out" $((base + i - from + 1))
+	done
+	waitcall "$PID" 271
+}
+
+# killed_after OUT N OPTIONS...: records 1 to N signed, then SIGKILL.
+killed_after() {
+	local out=$1 n=$2
+	shift 2
+	running "$out" 1 "$n" "$@"
+	kill9
+	exec 4>&-
+}
+
+# killed_writing FILL FROM TO OPTIONS...: a signer with OPTIONS whose
+# output already holds FILL bytes that nobody reads is sent records FROM to
+# TO at once; a line that does not fit in the rest of the pipe's 64 KiB
+# blocks it in write(2), and there it is killed.  What it got out beyond
+# the FILL bytes lands in $D/got.
+killed_writing() {
+	local fill=$1 from=$2 to=$3
+	shift 3
 	rm -f "$D/in" "$D/out"
 	mkfifo "$D/in" "$D/out"
 	exec 4<>"$D/in" 5<>"$D/out"
-	[ "$fill" -eq 0 ] || { head -c $((fill - 1)) /dev/zero | tr '\0' x; echo; } >&5
+	{ head -c $((fill - 1)) /dev/zero | tr '\0' x; echo; } >&5
 	airlock-sign -q -k "$K" "$@" <"$D/in" >"$D/out" 3>&- 4>&- 5>&- &
 	PID=$!
-}
-
-# drain_blocked FILL: after the kill, what the signer got into $D/out
-# beyond the FILL bytes, onto $D/got; and the fifos closed.
-drain_blocked() {
+	records "$from" "$to" >&4
+	waitcall "$PID" 1
+	kill9
 	python3 -c '
 import os, sys
 os.set_blocking(5, False)
@@ -117,7 +145,7 @@ while True:
     if not b:
         break
     out += b
-sys.stdout.buffer.write(out[int(sys.argv[1]):])' "$1" >"$D/got"
+sys.stdout.buffer.write(out[int(sys.argv[1]):])' "$fill" >"$D/got"
 	exec 4>&- 5>&-
 }
 
@@ -139,15 +167,7 @@ skipped() {
 }
 
 @test "a lease: one sync per N tokens, a version 2 state while it is out, the exact state at a clean end" {
-	local i
-	mkfifo "$D/in"
-	AIRLOCK_SIGN_STATS=1 airlock-sign -q -k "$K" -l 3 <"$D/in" >"$D/out" 3>&- &
-	PID=$!
-	exec 4>"$D/in"
-	for i in 1 2 3 4 5 6 7 8 9; do
-		records "$i" "$i" >&4
-		waitlines "$D/out" "$i"
-	done
+	AIRLOCK_SIGN_STATS=1 running "$D/out" 1 9 -l 3
 	# Seq 1 took a lease to 4, seq 5 one to 8, seq 9 one to 12.
 	assert_equal "$(jq -c '[.token.seq, .sign.synced]' "$D/out" | tr '\n' ' ')" \
 	    "[1,true] [2,false] [3,false] [4,false] [5,true] [6,false] [7,false] [8,false] [9,true] "
@@ -156,7 +176,6 @@ skipped() {
 	jq -se 'all(.[].sign; (.held_us | type) == "number" and
 	    .held_us >= .sync_us and .batch == 1 and .batch_index == 0)' \
 	    "$D/out" >/dev/null
-	waitcall "$PID" 271
 	# Under the lease, the last token written is noted, unsynced.
 	assert_equal "$(state)" '[2,9,12]'
 	assert_equal "$(jq -r .last_hash "$C")" "$(tail -n 1 "$D/out" | jq -r .token.content_hash)"
@@ -200,18 +219,7 @@ skipped() {
 
 @test "killed between tokens: the next token is a signed restart that skips exactly the rest of the lease" {
 	local t x
-	mkfifo "$D/in"
-	airlock-sign -q -k "$K" -l 10 <"$D/in" >"$D/out1" 3>&- &
-	PID=$!
-	exec 4>"$D/in"
-	for i in 1 2 3; do
-		records "$i" "$i" >&4
-		waitlines "$D/out1" "$i"
-	done
-	# Waiting for input again: everything for seq 3 is done.
-	waitcall "$PID" 271
-	kill9
-	exec 4>&-
+	killed_after "$D/out1" 3 -l 10
 	# Seq 1 took the lease to 11; seq 3 is the last noted as issued.
 	assert_equal "$(state)" '[2,3,11]'
 	run_tool 0 airlock-sign -k "$K" -l 10 <<<"$(records 4 6)"
@@ -269,11 +277,7 @@ $(skipped 12 4 11)"
 	# Room in the output for the first line only: the signer blocks
 	# writing the second, its batch half out.
 	fill=$((65536 - $(head -n 1 "$D/expect" | wc -c) - 100))
-	start_blocked "$fill" -l 5
-	records 3 5 >&4
-	waitcall "$PID" 1
-	kill9
-	drain_blocked "$fill"
+	killed_writing "$fill" 3 5 -l 5
 	cmp "$D/got" <(head -n 1 "$D/expect")
 	# The batch of three took the lease to 10; seq 2 is the last noted.
 	assert_equal "$(state)" '[2,2,10]'
@@ -333,11 +337,7 @@ airlock-sign: seq 3: out of order: after seq 12"
 @test "killed right after a lease was extended, before its batch was written: all of it skipped" {
 	sign 1 2 -l 5
 	# No room at all: the signer syncs the new lease, then blocks.
-	start_blocked 65536 -l 5
-	records 3 3 >&4
-	waitcall "$PID" 1
-	kill9
-	drain_blocked 65536
+	killed_writing 65536 3 3 -l 5
 	[ ! -s "$D/got" ]
 	assert_equal "$(state)" '[2,2,8]'
 	sign 4 5 -l 5
@@ -348,18 +348,10 @@ airlock-sign: seq 3: out of order: after seq 12"
 
 @test "killed again before the restart token was written: the next restart skips that too" {
 	sign 1 2 -l 5
-	start_blocked 65536 -l 5
-	records 3 3 >&4
-	waitcall "$PID" 1
-	kill9
-	drain_blocked 65536
+	killed_writing 65536 3 3 -l 5
 	assert_equal "$(state)" '[2,2,8]'
 	# The restart token, seq 9, signed and its lease synced, never out.
-	start_blocked 65536 -l 5
-	records 4 4 >&4
-	waitcall "$PID" 1
-	kill9
-	drain_blocked 65536
+	killed_writing 65536 4 4 -l 5
 	[ ! -s "$D/got" ]
 	assert_equal "$(state)" '[2,2,14]'
 	sign 5 6 -l 5
@@ -371,13 +363,7 @@ airlock-sign: seq 3: out of order: after seq 12"
 }
 
 @test "killed before the first lease: nothing was issued, the chain starts at seq 1; killed after it, the restart is the root" {
-	mkfifo "$D/in"
-	airlock-sign -q -k "$K" -l 5 <"$D/in" >"$D/out1" 3>&- &
-	PID=$!
-	exec 4>"$D/in"
-	waitcall "$PID" 271
-	kill9
-	exec 4>&-
+	killed_after "$D/out1" 0 -l 5
 	[ ! -s "$D/out1" ]
 	assert_equal "$(state)" '[1,0,null]'
 	sign 1 2 -l 5
@@ -386,11 +372,7 @@ airlock-sign: seq 3: out of order: after seq 12"
 	assert_equal "$stderr" ""
 	# A new chain whose first lease was synced, its batch never out.
 	rm "$C" "$LOG"
-	start_blocked 65536 -l 5
-	records 1 1 >&4
-	waitcall "$PID" 1
-	kill9
-	drain_blocked 65536
+	killed_writing 65536 1 1 -l 5
 	assert_equal "$(state)" '[2,0,6]'
 	sign 2 3 -l 5
 	assert_equal "$(seqs "$LOG")" "7 8 "
@@ -415,14 +397,7 @@ airlock-sign: seq 3: out of order: after seq 12"
 @test "SIGTERM and SIGINT end the signer in order: what is waiting gets its token, the state is exact, no restart follows" {
 	local sig n=0
 	for sig in TERM INT; do
-		rm -f "$D/in"
-		mkfifo "$D/in"
-		airlock-sign -q -k "$K" -l 50 <"$D/in" >"$D/out.$sig" 3>&- &
-		PID=$!
-		exec 4>"$D/in"
-		records 1 1 >&4
-		waitlines "$D/out.$sig" 1
-		waitcall "$PID" 271
+		running "$D/out.$sig" 1 1 -l 50
 		# Three more in the pipe, then the signal: all three signed.
 		records 2 4 >&4
 		kill -"$sig" "$PID"
@@ -444,13 +419,7 @@ airlock-sign: seq 3: out of order: after seq 12"
 	sign 1 2 -l 5
 	run_tool 111 sh -c "sed -n 3p '$R' | airlock-sign -q -k '$K' -l 5 >/dev/full"
 	assert_equal "$(state)" '[2,2,8]'
-	mkfifo "$D/in"
-	airlock-sign -q -k "$K" -l 0 <"$D/in" >"$D/out" 3>&- &
-	PID=$!
-	exec 4>"$D/in"
-	records 4 4 >&4
-	waitlines "$D/out" 1
-	waitcall "$PID" 271
+	running "$D/out" 4 4 -l 0
 	# Synced before the batch left: the restart token's own state.
 	assert_equal "$(state)" '[1,9,null]'
 	kill9
@@ -466,17 +435,7 @@ airlock-sign: seq 3: out of order: after seq 12"
 # restart_log: 1 to 3 signed, a kill between tokens, 12 to 14 after it
 # (as in the test above); sets RS, the restart token's line.
 restart_log() {
-	mkfifo "$D/in"
-	airlock-sign -q -k "$K" -l 10 <"$D/in" >"$LOG" 3>&- &
-	PID=$!
-	exec 4>"$D/in"
-	for i in 1 2 3; do
-		records "$i" "$i" >&4
-		waitlines "$LOG" "$i"
-	done
-	waitcall "$PID" 271
-	kill9
-	exec 4>&-
+	killed_after "$LOG" 3 -l 10
 	sign 4 6 -l 10
 	assert_equal "$(seqs "$LOG")" "1 2 3 12 13 14 "
 	RS=4
@@ -569,18 +528,8 @@ $(skipped 6 4 5)"
 
 @test "airlock-sign(1)'s restart example and airlock-token(5)'s recipe for a restart token's parent, as written" {
 	local page
-	mkfifo "$D/in"
 	# The default lease: killed after its third token.
-	airlock-sign -q -k "$K" <"$D/in" >"$LOG" 3>&- &
-	PID=$!
-	exec 4>"$D/in"
-	for i in 1 2 3; do
-		records "$i" "$i" >&4
-		waitlines "$LOG" "$i"
-	done
-	waitcall "$PID" 271
-	kill9
-	exec 4>&-
+	killed_after "$LOG" 3
 	sign 4 4
 	run_tool 0 airlock-sign -V -p "$P" "$LOG"
 	assert_equal "$stderr" "airlock-sign: seq 1002: restart after an unclean stop: seq 4 to 1001 skipped (lost, or never issued)"
