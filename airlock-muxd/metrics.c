@@ -134,7 +134,11 @@ metrics_frame(json_t *rec, int status, uint64_t t0)
 	else if (pool != NULL && strcmp(pool, "cold") == 0)
 		l->pool_cold++;
 	observe(&frame_time, time_le, NTIME, (double)(now_us() - t0) / 1e6);
-	/* The signer's word on its batch, once per batch (AIRLOCK_SIGN_STATS). */
+	/*
+	 * The signer's word on its batch, once per batch (AIRLOCK_SIGN_STATS),
+	 * and on its sync when the batch needed one: under a lease most do
+	 * not, and a sync that did not happen has no duration.
+	 */
 	sign = json_object_get(rec, "sign");
 	if (json_is_integer(json_object_get(sign, "batch_index")) &&
 	    json_integer_value(json_object_get(sign, "batch_index")) == 0 &&
@@ -142,8 +146,10 @@ metrics_frame(json_t *rec, int status, uint64_t t0)
 	    json_is_integer(json_object_get(sign, "sync_us"))) {
 		observe(&batch_size, batch_le, NBATCH, (double)
 		    json_integer_value(json_object_get(sign, "batch")));
-		observe(&sync_time, time_le, NTIME, (double)
-		    json_integer_value(json_object_get(sign, "sync_us")) / 1e6);
+		if (!json_is_false(json_object_get(sign, "synced")))
+			observe(&sync_time, time_le, NTIME, (double)
+			    json_integer_value(json_object_get(sign,
+			    "sync_us")) / 1e6);
 	}
 }
 
@@ -317,7 +323,7 @@ render(size_t *lenp)
 	histogram(&t, "airlock_signer_batch_size", "", &batch_size,
 	    batch_le, NBATCH);
 	head(&t, "airlock_signer_sync_duration_seconds", "histogram",
-	    "The signer's chain commit (write and fdatasync) per batch.");
+	    "The signer's syncs of its chain state (write and fdatasync).");
 	histogram(&t, "airlock_signer_sync_duration_seconds", "", &sync_time,
 	    time_le, NTIME);
 	single(&t, "airlock_tokens_total", "counter",

@@ -35,12 +35,14 @@
 static struct signer signer;
 /* AIRLOCK_SIGN_STATS: each record says in which batch it was signed. */
 static int	stats;
+/* SIGTERM or SIGINT: sign what is waiting, save the state, end. */
+static volatile sig_atomic_t gotsig;
 
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: airlock-sign [-cqvw] [-k seckey] [-s chain]\n"
+	    "usage: airlock-sign [-cqvw] [-k seckey] [-l lease] [-s chain]\n"
 	    "       airlock-sign -G [-fq] [-k seckey] [-p pubkey]\n"
 	    "       airlock-sign -V [-qrv] [-p pubkey] ... [-x dir] [file ...]\n");
 	exit(EXIT_USAGE);
@@ -198,31 +200,37 @@ openkey(const char *sec, const char *pub, int create, int wait)
 
 /*
  * Group commit: sign every record already waiting (up to BATCH_MAX), make
- * the chain state durable once, then write the batch.  One fsync pair per
- * batch instead of per token under load; a lone record is its own batch.
+ * the chain state durable once if the batch needs it, then write the
+ * batch.  Syncing every batch, that is one sync per batch instead of per
+ * token under load; with a lease (chain.c), one per lease.
  */
 #define BATCH_MAX	256
 
+static json_t	*batch[BATCH_MAX];
+static uint64_t	 readat[BATCH_MAX];	/* when each was read, for stats */
+
 static void
-flushbatch(json_t **batch, size_t *n)
+flushbatch(size_t *n)
 {
-	uint64_t t0;
+	uint64_t t0, t1;
 	size_t i;
+	int synced;
 
 	if (*n == 0)
 		return;
 	for (i = 0; trace_on() && i < *n; i++)
 		trace_event(jsonl_get_string(batch[i], "id"), "sign.sync_start");
 	t0 = now_us();
-	chain_commit(&signer.chain);
-	t0 = now_us() - t0;
+	synced = chain_commit(&signer.chain);
+	t1 = now_us();
 	for (i = 0; trace_on() && i < *n; i++)
 		trace_event(jsonl_get_string(batch[i], "id"), "sign.sync_end");
 	for (i = 0; stats && i < *n; i++)
 		if (json_object_set_new(batch[i], "sign", json_pack(
-		    "{s:I, s:I, s:I}", "batch", (json_int_t)*n,
-		    "batch_index", (json_int_t)i,
-		    "sync_us", (json_int_t)t0)) != 0)
+		    "{s:I, s:I, s:b, s:I, s:I}", "batch", (json_int_t)*n,
+		    "batch_index", (json_int_t)i, "synced", synced,
+		    "sync_us", (json_int_t)(synced ? t1 - t0 : 0),
+		    "held_us", (json_int_t)(t1 - readat[i]))) != 0)
 			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
 		if (jsonl_write(stdout, batch[i]) != 0)
@@ -231,16 +239,24 @@ flushbatch(json_t **batch, size_t *n)
 		json_decref(batch[i]);
 	}
 	*n = 0;
+	chain_issued(&signer.chain);
+}
+
+static void
+onsignal(int sig)
+{
+	gotsig = sig;
 }
 
 static void
 sign(void)
 {
-	static json_t *batch[BATCH_MAX];
 	struct jsonl_reader *r;
 	struct jsonl_error je;
 	struct verdict rejected;
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	struct sigaction sa;
+	sigset_t ends, waiting;
 	json_t *rec, *tok;
 	size_t n = 0;
 	int rc;
@@ -250,6 +266,23 @@ sign(void)
 	if (fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) |
 	    O_NONBLOCK) == -1)
 		err(EXIT_SYSTEM, "stdin");
+	/*
+	 * SIGTERM and SIGINT (a service manager's stop, Ctrl-C on a
+	 * pipeline) end the signer in order, so that a lease out does not
+	 * cost the next signer a restart.  They are blocked but while it
+	 * waits for input, so they never interrupt a write.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigemptyset(&ends);
+	sigaddset(&ends, SIGTERM);
+	sigaddset(&ends, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &ends, &waiting) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		err(EXIT_SYSTEM, "sigaction");
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
 	/*
 	 * Everything is open: the key (in memory), the chain state, our
 	 * pipes.  From here on we parse what others wrote while holding the
@@ -266,8 +299,15 @@ sign(void)
 		    &je);
 		if (rc == -1 && (errno == EAGAIN || errno == EINTR)) {
 			/* Nothing more waiting: this batch is complete. */
-			flushbatch(batch, &n);
-			if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			flushbatch(&n);
+			if (gotsig) {
+				log_info("signal %d: every record waiting is "
+				    "signed; ending", (int)gotsig);
+				rc = 0;
+				break;
+			}
+			if (ppoll(&pfd, 1, NULL, &waiting) == -1 &&
+			    errno != EINTR)
 				err(EXIT_SYSTEM, "poll");
 			continue;
 		}
@@ -276,6 +316,8 @@ sign(void)
 		if (rec == NULL)
 			errx(EXIT_SYSTEM, "out of memory");
 		trace_event(jsonl_get_string(rec, "id"), "sign.in");
+		if (stats)
+			readat[n] = now_us();
 		/*
 		 * A line that is not a record becomes the reject record, and
 		 * its token a 400 that says what was wrong.
@@ -290,14 +332,32 @@ sign(void)
 			errx(EXIT_SYSTEM, "out of memory");
 		batch[n++] = rec;
 		if (n == BATCH_MAX)
-			flushbatch(batch, &n);
+			flushbatch(&n);
 	}
-	flushbatch(batch, &n);
+	flushbatch(&n);
 	if (rc == -1)
 		err(EXIT_SYSTEM, "read");
+	/* Everything signed is out: the next signer goes on from here. */
+	chain_close(&signer.chain);
 	jsonl_reader_free(r);
 	jcsbuf_free(&signer.buf);
 	trace_cpu("sign");
+}
+
+/* -l or AIRLOCK_SIGN_LEASE: 0, or the seqs one sync reserves. */
+static uint64_t
+leasearg(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v > CHAIN_LEASE_MAX)
+		errx(EXIT_USAGE, "lease: not a number from 0 to %d: %s",
+		    CHAIN_LEASE_MAX, s);
+	return (uint64_t)v;
 }
 
 int
@@ -306,8 +366,11 @@ main(int argc, char *argv[])
 	const char *sec = NULL, *pub = NULL, *chainpath = NULL;
 	const char *exportdir = NULL;
 	char **pubs;
+	uint64_t reserve;
 	size_t npub = 0;
-	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0;
+	const char *lease = NULL;
+	char *puballoc = NULL, *chainalloc = NULL;
+	int ch, mode = 0, create = 0, force = 0, rooted = 0, wait = 0, rc;
 	int quiet = 0, verbose = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -317,7 +380,7 @@ main(int argc, char *argv[])
 	/* -V takes several public keys, one chain each. */
 	if ((pubs = calloc((size_t)argc, sizeof(*pubs))) == NULL)
 		err(EXIT_SYSTEM, "calloc");
-	while ((ch = getopt(argc, argv, "cfGk:p:qrs:vVwx:")) != -1) {
+	while ((ch = getopt(argc, argv, "cfGk:l:p:qrs:vVwx:")) != -1) {
 		switch (ch) {
 		case 'G':
 		case 'V':
@@ -333,6 +396,9 @@ main(int argc, char *argv[])
 			break;
 		case 'k':
 			sec = optarg;
+			break;
+		case 'l':
+			lease = optarg;
 			break;
 		case 'p':
 			pub = optarg;
@@ -371,11 +437,11 @@ main(int argc, char *argv[])
 		break;
 	case 'G':
 		if (create || rooted || chainpath || wait || verbose ||
-		    exportdir || argc || npub > 1)
+		    exportdir || lease || argc || npub > 1)
 			usage();
 		break;
 	case 'V':
-		if (create || force || sec || chainpath || wait)
+		if (create || force || sec || chainpath || wait || lease)
 			usage();
 		break;
 	}
@@ -392,25 +458,43 @@ main(int argc, char *argv[])
 	if (sec == NULL && (sec = getenvpath("AIRLOCK_SIGN_KEY")) == NULL)
 		sec = DEFAULT_SECKEY;
 	if (pub == NULL)
-		pub = pubs[npub++] = sibling(sec, ".pub");
+		pub = pubs[npub++] = puballoc = sibling(sec, ".pub");
 	if (chainpath == NULL &&
 	    (chainpath = getenvpath("AIRLOCK_CHAIN")) == NULL)
-		chainpath = sibling(sec, ".chain");
+		chainpath = chainalloc = sibling(sec, ".chain");
 
 	switch (mode) {
 	case 'G':
 		generate(sec, pub, force);
-		return EXIT_OK;
+		rc = EXIT_OK;
+		goto out;
 	case 'V':
-		return verify_main(pubs, npub, argv, (size_t)argc, rooted,
+		rc = verify_main(pubs, npub, argv, (size_t)argc, rooted,
 		    exportdir, quiet, verbose);
+		goto out;
 	}
+	if (lease == NULL && (lease = getenv("AIRLOCK_SIGN_LEASE")) != NULL &&
+	    *lease == '\0')
+		lease = NULL;
+	reserve = lease == NULL ? CHAIN_LEASE_DEFAULT : leasearg(lease);
 	testenv();
 	openkey(sec, pub, create, wait);
-	chain_open(&signer.chain, chainpath, signer.keyid, wait);
+	chain_open(&signer.chain, chainpath, signer.keyid, reserve, wait);
 	chain_ready(&signer.chain);
-	log_debug("key %s, chain %s at seq %llu", signer.keyid, chainpath,
-	    (unsigned long long)signer.chain.seq);
+	if (signer.chain.restart)
+		log_info("%s: seq %llu to %llu may have been issued before an "
+		    "unclean stop; the next token, seq %llu, says so", chainpath,
+		    (unsigned long long)signer.chain.saved + 1,
+		    (unsigned long long)signer.chain.lease,
+		    (unsigned long long)signer.chain.lease + 1);
+	log_debug("key %s, chain %s at seq %llu, %s", signer.keyid, chainpath,
+	    (unsigned long long)signer.chain.seq, reserve == 0 ?
+	    "a sync per batch" : "a lease");
 	sign();
-	return EXIT_OK;
+	rc = EXIT_OK;
+out:
+	free(chainalloc);
+	free(puballoc);
+	free(pubs);
+	return rc;
 }

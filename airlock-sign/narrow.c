@@ -26,10 +26,10 @@ static const struct {
 	const char	*why;
 } rules[] = {
 	{ "read",		"records on standard input" },
-	{ "poll",		"waiting for them (group commit)" },
+	{ "ppoll",		"waiting for them (group commit), SIGTERM let in" },
 	{ "write",		"tokens out, diagnostics on standard error" },
 	{ "pwrite64",		"the chain state, rewritten in place" },
-	{ "fdatasync",		"the chain state, made durable per batch" },
+	{ "fdatasync",		"the chain state, made durable per batch or lease" },
 	{ "brk",		"malloc" },
 	{ "mmap",		"malloc of large blocks (never executable)" },
 	{ "munmap",		"free of large blocks" },
@@ -60,6 +60,7 @@ static const struct {
 	{ "mprotect",		"ASan's shadow memory" },
 	{ "prctl",		"LeakSanitizer" },
 	{ "readlink",		"ASan's symbolizer" },
+	{ "fcntl",		"the same, opening the binary for a leak report" },
 	{ "openat",		"LeakSanitizer reads /proc/self" },
 	{ "open",		"the same, by the old call" },
 	{ "getdents",		"LeakSanitizer lists /proc/self/task" },

@@ -371,18 +371,57 @@ stamp(const struct signer *s, char *out, size_t len)
 		errx(EXIT_SYSTEM, "cannot format the time");
 }
 
-/* Build the token for rec, linked after the chain's last token. */
+int
+token_restart_parent(json_t *restart, struct jcsbuf *buf,
+    char out[HASH_STRLEN + 1], char *err, size_t errlen)
+{
+	jcsbuf_reset(buf);
+	if (jcs_encode(restart, buf, err, errlen) != 0)
+		return -1;
+	memcpy(out, "sha256:", 7);
+	sha256_hex(buf->data, buf->len, out + 7);
+	return 0;
+}
+
+/*
+ * Build the token for rec, linked after the chain's last token; or, the
+ * first after an unclean stop, the restart token that says what it skips
+ * and is linked to that statement instead (airlock-token(5), Restarts).
+ */
 static json_t *
 build(struct signer *s, json_t *rec, const struct verdict *v,
     const char *when, struct build *b)
 {
-	json_t *tok;
+	struct chain *c = &s->chain;
+	json_t *tok, *restart;
+	char parent[HASH_STRLEN + 1], err[256];
 
 	memset(b, 0, sizeof(*b));
 	b->rec = rec;
 	tok = body(b, v, s->host, when);
-	set(tok, "seq", json_integer((json_int_t)(s->chain.seq + 1)));
-	set(tok, "parent", json_string(s->chain.last));
+	set(tok, "seq", json_integer((json_int_t)(c->seq + 1)));
+	if (!c->restart) {
+		set(tok, "parent", json_string(c->last));
+		return tok;
+	}
+	/*
+	 * The last token known issued, and the lease: every seq between may
+	 * or may not have been issued, and this token is the next after the
+	 * lease.  Its parent is the hash of this statement, which no other
+	 * token can have: a token issued after seq after_seq before the stop
+	 * has after_hash as its parent, and no two tokens share one.
+	 */
+	restart = json_pack("{s:I, s:s, s:I}",
+	    "after_seq", (json_int_t)c->saved,
+	    "after_hash", c->savedhash,
+	    "lease", (json_int_t)c->lease);
+	if (restart == NULL)
+		errx(EXIT_SYSTEM, "out of memory");
+	if (token_restart_parent(restart, &s->buf, parent, err,
+	    sizeof(err)) != 0)
+		errx(EXIT_SYSTEM, "restart: %s", err);
+	set(tok, "restart", restart);
+	set(tok, "parent", json_string(parent));
 	return tok;
 }
 

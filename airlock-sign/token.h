@@ -25,7 +25,7 @@ struct signer {
 
 /*
  * Build the token for rec, give it the next seq, hash it, sign it and
- * make the chain state durable.  v, if not NULL, replaces the record's
+ * stage it in the chain (the caller makes the state durable).  v, if not NULL, replaces the record's
  * verdict.  Never fails for a bad record: a record that cannot be
  * signed as it is gets a token saying why.  Exits 111 if the chain state
  * cannot be written.  Returns a new reference.
@@ -38,5 +38,13 @@ json_t	*token_sign(struct signer *, json_t *rec, const struct verdict *v);
  */
 int	 token_canon(json_t *tok, int hashonly, struct jcsbuf *buf,
 	    char *err, size_t errlen);
+
+/*
+ * The parent of a restart token: "sha256:" and the hex SHA-256 of the
+ * canonical form of its restart member, into out (buf is scratch).
+ * Returns 0, or -1 with err filled in.
+ */
+int	 token_restart_parent(json_t *restart, struct jcsbuf *buf,
+	    char out[HASH_STRLEN + 1], char *err, size_t errlen);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * Verification.  Each token is checked on its own (form, key, signature,
  * content hash), then against the chain: seq must rise by one and parent
- * must be the previous token's content_hash.  Every problem is one line
- * on stderr naming the seq, so that an auditor can find it in the log.
+ * must be the previous token's content_hash, or, for a restart token, it
+ * must continue from the token it names and skip only what it says it
+ * skips.  Every problem is one line on stderr naming the seq, so that an
+ * auditor can find it in the log; so is every restart, which is no problem.
  */
 #include <sys/stat.h>
 
@@ -63,9 +65,20 @@ struct verifier {
 	struct seen	*seen;		/* open addressing, keyed by seq */
 	size_t		 nseen;
 	size_t		 capseen;
+	size_t		 restarts;
+	uint64_t	 skipped;	/* seqs the restarts skipped */
+};
+
+/* A restart token's statement (airlock-token(5), Restarts). */
+struct restart {
+	uint64_t	 after;		/* after_seq */
+	const char	*afterhash;	/* after_hash */
+	uint64_t	 lease;		/* the seq before the restart token */
 };
 
 static void	problem(struct verifier *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	notice(struct verifier *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
 static void
@@ -83,6 +96,21 @@ problem(struct verifier *v, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	warnx("%s%s", v != NULL ? v->prefix : "", text);
+}
+
+/* What happened that is no problem: a restart. */
+static void
+notice(struct verifier *v, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	if (quietall)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	warnx("%s%s", v->prefix, text);
 }
 
 static size_t
@@ -133,10 +161,62 @@ remember(struct verifier *v, uint64_t seq, const char *hash,
 	v->nseen++;
 }
 
+/*
+ * A restart token at seq n skips from from to its lease: the seqs its
+ * signer may have issued before it stopped that this log does not hold.
+ */
+static void
+skipped(struct verifier *v, unsigned long long n, uint64_t from,
+    const struct restart *rs)
+{
+	v->restarts++;
+	if (from > rs->lease) {
+		notice(v, "seq %llu: restart after an unclean stop: nothing "
+		    "skipped", n);
+		return;
+	}
+	v->skipped += rs->lease - from + 1;
+	if (from == rs->lease)
+		notice(v, "seq %llu: restart after an unclean stop: seq %llu "
+		    "skipped (lost, or never issued)", n,
+		    (unsigned long long)from);
+	else
+		notice(v, "seq %llu: restart after an unclean stop: seq %llu "
+		    "to %llu skipped (lost, or never issued)", n,
+		    (unsigned long long)from, (unsigned long long)rs->lease);
+}
+
+/*
+ * A restart token after the highest seq so far: it must continue from the
+ * token it names, which must be in the log if the log reaches it; what
+ * lies between that token and the restart may be there or not.
+ */
+static void
+checkrestart(struct verifier *v, unsigned long long n,
+    const struct restart *rs)
+{
+	struct seen *e;
+
+	/* Seq 0 is no token: nothing to compare with the genesis hash. */
+	if (rs->after > 0 && (e = lookup(v, rs->after)) != NULL &&
+	    strcmp(e->hash, rs->afterhash) != 0)
+		problem(v, "seq %llu: restart: after_hash is not the content "
+		    "hash of seq %llu at %s:%zu", n,
+		    (unsigned long long)rs->after, e->file, e->line);
+	if (v->top < rs->after) {
+		problem(v, "seq %llu: gap: expected seq %llu (restart after "
+		    "seq %llu)", n, (unsigned long long)v->top + 1,
+		    (unsigned long long)rs->after);
+		skipped(v, n, rs->after + 1, rs);
+	} else
+		skipped(v, n, v->top + 1, rs);
+}
+
 /* The chain rules of airlock-token(5). */
 static void
 checkchain(struct verifier *v, uint64_t seq, const char *hash,
-    const char *parent, const char *file, size_t line)
+    const char *parent, const struct restart *rs, const char *file,
+    size_t line)
 {
 	struct seen *e;
 	unsigned long long n = seq;
@@ -146,9 +226,12 @@ checkchain(struct verifier *v, uint64_t seq, const char *hash,
 	if (!v->started) {
 		v->started = 1;
 		v->first = seq;
-		if (v->rooted && seq != 1)
+		/* A restart after seq 0 is a root too: it skipped from 1. */
+		if (v->rooted && seq != 1 && (rs == NULL || rs->after != 0))
 			problem(v, "seq %llu: chain does not start at seq 1",
 			    n);
+		if (rs != NULL)
+			skipped(v, n, rs->after + 1, rs);
 		remember(v, seq, hash, file, line);
 		v->top = seq;
 		memcpy(v->tophash, hash, sizeof(v->tophash));
@@ -169,7 +252,9 @@ checkchain(struct verifier *v, uint64_t seq, const char *hash,
 		    (unsigned long long)v->top);
 		return;
 	}
-	if (seq == v->top + 1) {
+	if (rs != NULL)
+		checkrestart(v, n, rs);
+	else if (seq == v->top + 1) {
 		if (strcmp(parent, v->tophash) != 0)
 			problem(v, "seq %llu: parent mismatch: does not link "
 			    "to seq %llu", n, (unsigned long long)v->top);
@@ -206,13 +291,40 @@ exporttoken(struct verifier *v, uint64_t seq,
 	free(path);
 }
 
+/*
+ * The restart member of the token with seq n into rs, if it has one.
+ * Returns 0, or -1 if it is not exactly {after_seq, after_hash, lease}
+ * with lease n - 1, after_seq below it, and the genesis hash after seq 0.
+ */
+static int
+restartform(json_t *jr, uint64_t n, struct restart *rs)
+{
+	json_t *a = json_object_get(jr, "after_seq");
+	json_t *l = json_object_get(jr, "lease");
+
+	rs->afterhash = jsonl_get_string(jr, "after_hash");
+	if (!json_is_object(jr) || json_object_size(jr) != 3 ||
+	    !json_is_integer(a) || !json_is_integer(l) ||
+	    rs->afterhash == NULL || !chain_ishash(rs->afterhash) ||
+	    json_integer_value(a) < 0 ||
+	    json_integer_value(l) != (json_int_t)n - 1 ||
+	    json_integer_value(a) >= json_integer_value(l))
+		return -1;
+	rs->after = (uint64_t)json_integer_value(a);
+	rs->lease = (uint64_t)json_integer_value(l);
+	if (rs->after == 0 && strcmp(rs->afterhash, chain_genesis) != 0)
+		return -1;
+	return 0;
+}
+
 static void
 checktoken(struct verifier *v, json_t *tok, const char *file, size_t line)
 {
-	json_t *jseq, *sigobj;
+	json_t *jseq, *sigobj, *jr;
 	const char *alg, *kid, *sigb64, *hash, *parent, *tbz;
 	uint8_t keynum[KEYNUM_LEN], sig[SIG_LEN + 3];
 	char err[256], computed[HASH_STRLEN + 1];
+	struct restart rs;
 	unsigned long long n;
 	size_t fault = v->problems;
 
@@ -247,6 +359,9 @@ checktoken(struct verifier *v, json_t *tok, const char *file, size_t line)
 	parent = jsonl_get_string(tok, "parent");
 	if (parent == NULL || !chain_ishash(parent))
 		problem(v, "seq %llu: malformed parent", n);
+	if ((jr = json_object_get(tok, "restart")) != NULL &&
+	    restartform(jr, n, &rs) != 0)
+		problem(v, "seq %llu: malformed restart", n);
 	if (v->problems != fault)
 		return;
 
@@ -274,7 +389,15 @@ checktoken(struct verifier *v, json_t *tok, const char *file, size_t line)
 	if (strcmp(computed, hash) != 0)
 		problem(v, "seq %llu: content_hash does not match the token",
 		    n);
-	checkchain(v, n, hash, parent, file, line);
+	if (jr != NULL) {
+		if (token_restart_parent(jr, &v->buf, computed, err,
+		    sizeof(err)) != 0)
+			problem(v, "seq %llu: restart: %s", n, err);
+		else if (strcmp(computed, parent) != 0)
+			problem(v, "seq %llu: parent is not the hash of its "
+			    "restart", n);
+	}
+	checkchain(v, n, hash, parent, jr != NULL ? &rs : NULL, file, line);
 }
 
 /*
@@ -472,7 +595,16 @@ verify_main(char **pubpaths, size_t npub, char **files, size_t nfiles,
 		problem(nv == 1 ? &vs[0] : NULL, "no tokens");
 	for (i = 0; verbose && i < nv; i++) {
 		v = &vs[i];
-		if (v->started)
+		if (v->started && v->restarts > 0)
+			warnx("%zu tokens, seq %llu to %llu, key %s, last %s: "
+			    "%s (%zu restart%s, %llu seq%s skipped)", v->tokens,
+			    (unsigned long long)v->first,
+			    (unsigned long long)v->top, v->keyid, v->tophash,
+			    v->problems ? "FAILED" : "verified", v->restarts,
+			    v->restarts == 1 ? "" : "s",
+			    (unsigned long long)v->skipped,
+			    v->skipped == 1 ? "" : "s");
+		else if (v->started)
 			warnx("%zu tokens, seq %llu to %llu, key %s, last %s: "
 			    "%s", v->tokens, (unsigned long long)v->first,
 			    (unsigned long long)v->top, v->keyid, v->tophash,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # airlock-sign(1)'s chain: seq and parent link every token of a key, the
 # state survives restarts and crashes without forking or rewinding, one
-# signer at a time, and -V reports each break with its seq.
+# signer at a time, and -V reports each break with its seq.  Crashes here
+# are those of a sync per batch (-l 0); under a lease, 34-lease.bats.
 
 load helpers
 
@@ -174,7 +175,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 @test "a signer killed with SIGKILL restarts where it left off" {
 	local d=$BATS_TEST_TMPDIR pid i
 	mkfifo "$d/in"
-	airlock-sign -q -k "$K" <"$d/in" >"$d/out1" 2>"$d/err1" 3>&- &
+	airlock-sign -q -k "$K" -l 0 <"$d/in" >"$d/out1" 2>"$d/err1" 3>&- &
 	pid=$!
 	exec 4>"$d/in"
 	for i in 1 2 3; do
@@ -184,7 +185,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 	kill -9 "$pid"
 	wait "$pid" || assert_equal "$?" 137
 	exec 4>&-
-	records 4 6 | airlock-sign -q -k "$K" >"$d/out2"
+	records 4 6 | airlock-sign -q -k "$K" -l 0 >"$d/out2"
 	assert_equal "$(jq -c .token.seq "$d/out2" | tr '\n' ' ')" "4 5 6 "
 	cat "$d/out1" "$d/out2" | verifies_as 0
 	run_tool 0 airlock-sign -V -r -p "$P" "$d/out1" "$d/out2"
@@ -195,7 +196,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 	for i in $(seq 40); do cat "$R"; done >"$d/big"
 	# The input stays open, so the signer is still there to be killed.
 	mkfifo "$d/in"
-	airlock-sign -q -k "$K" <"$d/in" >"$d/out1" 3>&- &
+	airlock-sign -q -k "$K" -l 0 <"$d/in" >"$d/out1" 3>&- &
 	pid=$!
 	exec {w}>"$d/in"
 	cat "$d/big" >&"$w"
@@ -210,7 +211,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 	# The saved state is never behind what was written; at most one
 	# batch (256 tokens, see airlock-sign(1)) ahead.
 	[ "$st" -ge "$last" ] && [ "$st" -le $((last + 256)) ]
-	airlock-sign -q -k "$K" <"$R" >"$d/out2"
+	airlock-sign -q -k "$K" -l 0 <"$R" >"$d/out2"
 	assert_equal "$(head -n 1 "$d/out2" | jq .token.seq)" $((st + 1))
 	cat "$d/out1" "$d/out2" >"$d/all"
 	if [ "$st" -eq "$last" ]; then
@@ -225,7 +226,7 @@ airlock-sign: seq 5: out of order: after seq 13"
 
 @test "a token lost to a failed write is a gap, never a reused seq" {
 	signlog 1 2
-	run_tool 111 sh -c "sed -n 3p '$R' | airlock-sign -q -k '$K' >/dev/full"
+	run_tool 111 sh -c "sed -n 3p '$R' | airlock-sign -q -k '$K' -l 0 >/dev/full"
 	assert_equal "$stderr" "airlock-sign: write: No space left on device"
 	signlog 4 5
 	assert_equal "$(jq -c .token.seq "$LOG" | tr '\n' ' ')" "1 2 4 5 "

@@ -2,8 +2,10 @@
  * fuzz_sign: what airlock-sign signs, airlock-sign -V must verify.  The
  * input is a log of records, one per line, as they reach the signer;
  * each record that parses is signed with the committed test key
- * (token_sign(), airlock-sign/token.c), the tokens are chained from seq 1,
- * and the whole chain goes through verify_main() rooted.  Anything but a
+ * (token_sign(), airlock-sign/token.c), the tokens are chained from seq 1
+ * (or, for an input of odd length, from a restart token after seq 0 that
+ * skips a lease of 3), and the whole chain goes through verify_main()
+ * rooted.  Anything but a
  * clean verification is a failure: a token that cannot be checked is
  * worth nothing to an auditor.  Lines that do not parse are fuzz_jsonl's
  * business and are skipped here.
@@ -107,14 +109,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *line = (const char *)data, *end, *nl;
 	char *files[1] = { logpath }, *keys[1] = { pubpath };
 	json_t *rec;
-	uint64_t seq = 0;
+	uint64_t seq, first;
 	off_t off = 0;
 
-	/* Every input starts a chain of its own. */
-	signer.chain.seq = 0;
+	/* Every input starts a chain of its own, half of them restarted. */
+	signer.chain.restart = size % 2;
+	signer.chain.saved = 0;
+	memcpy(signer.chain.savedhash, chain_genesis,
+	    sizeof(signer.chain.savedhash));
+	signer.chain.lease = signer.chain.seq = first = size % 2 ? 3 : 0;
 	memcpy(signer.chain.last, chain_genesis, sizeof(signer.chain.last));
+	seq = first;
 	CHECK(ftruncate(logfd, 0) == 0);
-	for (end = line + size; line < end && seq < TOKENS_MAX;
+	for (end = line + size; line < end && seq - first < TOKENS_MAX;
 	    line = nl + 1) {
 		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
 			nl = end;
@@ -125,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			signone(rec, ++seq, &off);
 		json_decref(rec);
 	}
-	if (seq > 0)
+	if (seq > first)
 		CHECK(verify_main(keys, 1, files, 1, 1, NULL, 0, 0) == 0);
 	return 0;
 }

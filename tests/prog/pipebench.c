@@ -8,7 +8,11 @@
  *                                 with up to 8 in flight for throughput.
  *                                 FRAME is a file holding the frame to send
  *                                 (its channel_id replaced for each), by
- *                                 default code:execute's hello world
+ *                                 default code:execute's hello world.
+ *                                 PIPEBENCH_GAP_MS in the environment: wait
+ *                                 that long between answer and next frame
+ *                                 of the sequential part, as a frame that
+ *                                 arrives alone does
  *   pipebench spawn N CMD...      fork+exec CMD N times, output to a pipe
  *
  * With PIPEBENCH_KEEP naming a file, pipeline keeps the records of its
@@ -17,7 +21,11 @@
  *
  * Prints one JSON object: latency percentiles in microseconds, runs per
  * second, and for the pipeline the medians of wake.wake_us and exec.run_us
- * taken from the records themselves.
+ * taken from the records themselves (unless the frame sent holds them: a
+ * record for airlock-sign alone); where the signer was asked for its
+ * stats (AIRLOCK_SIGN_STATS), also the percentiles of sign.held_us, its
+ * share of each record's latency, and of sign.sync_us, and how many
+ * records waited for a sync.
  */
 #include <sys/wait.h>
 
@@ -63,9 +71,17 @@ pct(double *v, int n, double p)
 	return n ? v[i < n ? i : n - 1] : 0;
 }
 
+/* The signer's word on each record, where it gave it. */
+struct signstats {
+	double	*held;
+	double	*sync;
+	int	 n;
+	int	 synced;
+};
+
 static void
 summary(const char *name, double *lat, int n, double rate, double wake,
-    double run)
+    double run, struct signstats *ss)
 {
 	qsort(lat, (size_t)n, sizeof(*lat), cmp);
 	printf("{\"bench\":\"%s\",\"n\":%d,\"p50_us\":%.0f,\"p90_us\":%.0f,"
@@ -74,6 +90,16 @@ summary(const char *name, double *lat, int n, double rate, double wake,
 	    rate);
 	if (wake >= 0)
 		printf(",\"wake_us_p50\":%.0f,\"run_us_p50\":%.0f", wake, run);
+	if (ss != NULL && ss->n > 0) {
+		qsort(ss->held, (size_t)ss->n, sizeof(double), cmp);
+		qsort(ss->sync, (size_t)ss->n, sizeof(double), cmp);
+		printf(",\"sign_held_us_p50\":%.0f,\"sign_held_us_p90\":%.0f,"
+		    "\"sync_us_p50\":%.0f,\"sync_us_p90\":%.0f,"
+		    "\"sync_us_max\":%.0f,\"synced\":%d",
+		    pct(ss->held, ss->n, .5), pct(ss->held, ss->n, .9),
+		    pct(ss->sync, ss->n, .5), pct(ss->sync, ss->n, .9),
+		    ss->sync[ss->n - 1], ss->synced);
+	}
 	printf("}\n");
 	fflush(stdout);
 }
@@ -99,13 +125,15 @@ pipeline(int n, const char *cmd)
 {
 	struct jsonl_reader *r;
 	struct jsonl_error je;
+	struct signstats ss = { NULL, NULL, 0, 0 };
 	double *lat, *wake, *run, t0, t;
 	const char *line;
 	size_t len;
-	int in[2], out[2], i, sent, got, nw = 0;
-	const char *keep = getenv("PIPEBENCH_KEEP");
+	int in[2], out[2], i, sent, got, nw = 0, ownwake;
+	struct timespec gap = { 0, 0 };
+	const char *s, *keep = getenv("PIPEBENCH_KEEP");
 	FILE *to, *kept = NULL;
-	json_t *rec;
+	json_t *rec, *sign;
 	pid_t pid;
 
 	if (pipe(in) != 0 || pipe(out) != 0)
@@ -126,13 +154,24 @@ pipeline(int n, const char *cmd)
 	lat = calloc((size_t)n, sizeof(*lat));
 	wake = calloc((size_t)n, sizeof(*wake));
 	run = calloc((size_t)n, sizeof(*run));
-	if (lat == NULL || wake == NULL || run == NULL)
+	ss.held = calloc((size_t)n, sizeof(*ss.held));
+	ss.sync = calloc((size_t)n, sizeof(*ss.sync));
+	if (lat == NULL || wake == NULL || run == NULL || ss.held == NULL ||
+	    ss.sync == NULL)
 		err(111, NULL);
 	if (keep != NULL && (kept = fopen(keep, "w")) == NULL)
 		err(111, "%s", keep);
+	/* A record sent to the signer alone brings its own wake and exec. */
+	ownwake = frame == NULL || json_object_get(frame, "wake") == NULL;
+	if ((s = getenv("PIPEBENCH_GAP_MS")) != NULL && *s != '\0') {
+		gap.tv_sec = atoi(s) / 1000;
+		gap.tv_nsec = (long)(atoi(s) % 1000) * 1000000;
+	}
 
 	/* Latency: one frame at a time, after a few to warm the pool. */
 	for (i = -5; i < n; i++) {
+		if (gap.tv_sec != 0 || gap.tv_nsec != 0)
+			nanosleep(&gap, NULL);
 		t0 = now();
 		sendframe(to, i + 5);
 		fflush(to);
@@ -152,15 +191,25 @@ pipeline(int n, const char *cmd)
 			    json_object_get(rec, "wake"), "wake_us"));
 			run[nw++] = (double)json_integer_value(json_object_get(
 			    json_object_get(rec, "exec"), "run_us"));
+			sign = json_object_get(rec, "sign");
+			if (json_is_integer(json_object_get(sign, "held_us"))) {
+				ss.held[ss.n] = (double)json_integer_value(
+				    json_object_get(sign, "held_us"));
+				ss.sync[ss.n++] = (double)json_integer_value(
+				    json_object_get(sign, "sync_us"));
+				ss.synced += json_is_true(json_object_get(sign,
+				    "synced"));
+			}
 		}
 		json_decref(rec);
 	}
 	qsort(wake, (size_t)nw, sizeof(*wake), cmp);
 	qsort(run, (size_t)nw, sizeof(*run), cmp);
+	/* Runs per second of the sequential part: of its latencies alone. */
 	for (t = 0, i = 0; i < n; i++)
 		t += lat[i];
-	summary("pipeline_sequential", lat, n, n / (t / 1e6), pct(wake, nw, .5),
-	    pct(run, nw, .5));
+	summary("pipeline_sequential", lat, n, n / (t / 1e6),
+	    ownwake ? pct(wake, nw, .5) : -1, pct(run, nw, .5), &ss);
 
 	if (kept != NULL && fclose(kept) != 0)
 		err(111, "%s", keep);
@@ -188,6 +237,8 @@ pipeline(int n, const char *cmd)
 	free(lat);
 	free(wake);
 	free(run);
+	free(ss.held);
+	free(ss.sync);
 	return 0;
 }
 
@@ -226,7 +277,7 @@ spawn(int n, char **argv, const char *name)
 			lat[i] = now() - t0;
 	}
 	total = now() - total;
-	summary(name, lat, n, n / (total / 1e6), -1, -1);
+	summary(name, lat, n, n / (total / 1e6), -1, -1, NULL);
 	free(lat);
 	return 0;
 }
