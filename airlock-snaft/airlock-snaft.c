@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "airlock.h"
+#include "cgroup.h"
 #include "intents.h"
 #include "jsonl.h"
 #include "snaft.h"
@@ -381,6 +382,7 @@ main(int argc, char *argv[])
 	jsonl_reader_free(reader);
 	policy_free_all();
 	intents_free(table);
+	cgroup_remove_flush();
 	trace_cpu("snaft");
 	return EXIT_OK;
 }

@@ -420,7 +420,9 @@ onmessage(struct run *r)
 			close(fds[--nfds]);
 		r->have_exit = 1;
 		r->t_end = now_us();
-		trace_event(jsonl_get_string(r->rec, "id"), "snaft.exited");
+		if (!r->exit_seen)	/* else traced at its exit_group */
+			trace_event(jsonl_get_string(r->rec, "id"),
+			    "snaft.exited");
 		r->state = RUN_EXITED;
 		r->drain_until = r->t_end + DRAIN_US;
 		closefd(&r->conn);
@@ -439,7 +441,9 @@ onmessage(struct run *r)
 		r->have_faults = 1;
 		r->wall_killed = body.ex.wall_killed != 0;
 		r->t_end = now_us();
-		trace_event(jsonl_get_string(r->rec, "id"), "snaft.exited");
+		if (!r->exit_seen)	/* else traced at its exit_group */
+			trace_event(jsonl_get_string(r->rec, "id"),
+			    "snaft.exited");
 		r->state = RUN_EXITED;
 		r->drain_until = r->t_end + DRAIN_US;
 		closefd(&r->conn);
@@ -642,8 +646,11 @@ onnotify(struct run *r)
 		 * tear the interpreter's address space down.
 		 */
 		if ((d->nr == nexit_group || d->nr == nexit) &&
-		    (d->args[0] & 0xff) == 0)
+		    (d->args[0] & 0xff) == 0 && !r->exit_seen) {
 			r->exit_seen = 1;
+			trace_event(jsonl_get_string(r->rec, "id"),
+			    "snaft.exited");
+		}
 		/*
 		 * Allowed: let the kernel run it as it stands, unless it is
 		 * one we answer ourselves.  CONTINUE is safe here because the
@@ -867,10 +874,12 @@ run_finish(struct run *r)
 		 * The cgroup is ours to remove now: airlock-wake keeps one
 		 * whose payload the OOM killer ended until we have read that.
 		 * A payload still on its way out (a clean exit we did not wait
-		 * for) keeps it busy; airlock-wake removes it then.
+		 * for) keeps it busy; airlock-wake removes it then.  Removed
+		 * on snaft's remover thread: no record waits for the kernel
+		 * to retire a cgroup.
 		 */
 		if (r->cg.version != 0)
-			cgroup_remove(&r->cg);
+			cgroup_remove_later(&r->cg);
 		if (reason >= 0)
 			outcome = OUTCOME_KILLED;
 		else if (sig != 0)

@@ -557,8 +557,8 @@ writerecord(json_t *rec)
 
 	if (rec == NULL)
 		err(EXIT_SYSTEM, "building a record");
-	rc = jsonl_write(stdout, rec);
 	trace_event(jsonl_get_string(rec, "id"), "wake.out");
+	rc = jsonl_write(stdout, rec);
 	json_decref(rec);
 	if (rc != 0)
 		warn("write");

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,83 @@ cgroup_remove(const struct cgroup *cg)
 		rmdir(cg->memory);
 	if (cg->version == 1 && cg->pids[0] != '\0')
 		rmdir(cg->pids);
+}
+
+/*
+ * The remover thread of cgroup_remove_later(): it takes copies of cgroups
+ * down a pipe, one pointer a write (so whole in every read: a write of
+ * less than PIPE_BUF is atomic), and a NULL to end.  Only it frees them.
+ */
+static pthread_t	remover;
+static int		removefd[2] = { -1, -1 };
+
+static void *
+remove_loop(void *arg)
+{
+	struct cgroup *cg;
+
+	(void)arg;
+	for (;;) {
+		ssize_t n = read(removefd[0], &cg, sizeof(cg));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(cg) || cg == NULL)
+			break;
+		cgroup_remove(cg);
+		free(cg);
+	}
+	return NULL;
+}
+
+static int
+sendptr(struct cgroup *cg)
+{
+	ssize_t n;
+
+	while ((n = write(removefd[1], &cg, sizeof(cg))) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(cg) ? 0 : -1;
+}
+
+void
+cgroup_remove_later(const struct cgroup *cg)
+{
+	struct cgroup *copy;
+
+	if (removefd[1] < 0) {
+		if (pipe2(removefd, O_CLOEXEC) != 0) {
+			cgroup_remove(cg);
+			return;
+		}
+		if (pthread_create(&remover, NULL, remove_loop, NULL) != 0) {
+			close(removefd[0]);
+			close(removefd[1]);
+			removefd[0] = removefd[1] = -1;
+			cgroup_remove(cg);
+			return;
+		}
+	}
+	if ((copy = malloc(sizeof(*copy))) == NULL ||
+	    (memcpy(copy, cg, sizeof(*copy)),
+	    sendptr(copy) != 0)) {
+		free(copy);
+		cgroup_remove(cg);
+	}
+}
+
+void
+cgroup_remove_flush(void)
+{
+	struct cgroup *end = NULL;
+
+	if (removefd[1] < 0)
+		return;
+	if (sendptr(end) == 0)
+		pthread_join(remover, NULL);
+	close(removefd[0]);
+	close(removefd[1]);
+	removefd[0] = removefd[1] = -1;
 }
 
 /* Remove a directory and its sb-* children; 0 when it is gone. */

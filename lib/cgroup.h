@@ -30,6 +30,15 @@ int	cgroup_set_memory(const struct cgroup *, uint64_t memory);
 long	cgroup_oom_kills(const struct cgroup *);
 /* Remove it; it must be empty. */
 void	cgroup_remove(const struct cgroup *);
+/*
+ * Remove it on a thread of the caller's, so that the caller need not wait:
+ * the kernel takes a grace period to retire a cgroup, 5 to 15 ms an rmdir
+ * on an idle machine here (make bench, "idle").  cgroup_remove_flush()
+ * returns when every cgroup handed over has been removed (or found busy);
+ * call it before exiting.  Without a thread, the removal is done at once.
+ */
+void	cgroup_remove_later(const struct cgroup *);
+void	cgroup_remove_flush(void);
 
 /*
  * Remove the cgroups of one airlock-wake instance ("wake-PID-HEX": the
