@@ -213,7 +213,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	struct ser s = { 0 };
 	struct kvm_xcrs xcrs;
 	struct kvm_xsave *xs = NULL;
-	uint64_t magic, memsize, npages, pg, mono;
+	uint64_t magic, memsize, mono;
 	uint32_t xlen;
 	char execfn[PATH_MAX];
 	ssize_t n;
@@ -239,7 +239,6 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 		errorf(err, errlen, "cannot create the VM");
 		goto out;
 	}
-	npages = memsize / PAGE_SIZE;
 	ser_get(&s, &vm->pend_regs, sizeof(vm->pend_regs));
 	ser_get(&s, &vm->pend_sregs, sizeof(vm->pend_sregs));
 	ser_get(&s, &xlen, sizeof(xlen));
@@ -269,9 +268,8 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 		errorf(err, errlen, "bad address space in the snapshot");
 		goto out;
 	}
-	for (vm->mapped_pages = 0, pg = 0; pg < npages; pg++)
-		if (vm->pages[pg] & PG_MAPPED)
-			vm->mapped_pages++;
+	/* What is mapped now is the snapshot's, not the run's. */
+	gm_mark_base(vm);
 	if ((vm->execfn = strdup(execfn)) == NULL) {
 		errorf(err, errlen, "out of memory");
 		goto out;
