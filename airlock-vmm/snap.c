@@ -29,7 +29,7 @@
 #include "snapfile.h"
 #include "vmm.h"
 
-#define STATE_MAGIC	0x32544e53534d4c41ULL	/* "ALMSSNT2" */
+#define STATE_MAGIC	0x33544e53534d4c41ULL	/* "ALMSSNT3" */
 #define XSAVE_MAX	16384
 
 void
@@ -124,6 +124,7 @@ addrspace(struct vm *vm, struct ser *s, int save)
 		{ &vm->vdso, sizeof(vm->vdso) },
 		{ &vm->sigmask, sizeof(vm->sigmask) },
 		{ vm->sigacts, sizeof(vm->sigacts) },
+		{ &vm->umask, sizeof(vm->umask) },
 		{ vm->pages, vm->memsize / PAGE_SIZE },
 	};
 	size_t i;
@@ -264,7 +265,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	    vm->brk_max > memsize || vm->mmap_top > memsize ||
 	    vm->stack_lo > memsize || vm->vdso > memsize - 2 * PAGE_SIZE ||
 	    (vm->vdso != 0 && vm->vdso < GPA_USER) ||
-	    vm->brk_start < GPA_USER) {
+	    vm->brk_start < GPA_USER || (vm->umask & ~0777U) != 0) {
 		errorf(err, errlen, "bad address space in the snapshot");
 		goto out;
 	}

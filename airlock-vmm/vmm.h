@@ -173,6 +173,7 @@ struct tmpnode {
 	int		 unlinked;
 	int		 dir;		/* a directory: no data */
 	uint32_t	 nchild;	/* a directory's entries */
+	mode_t		 mode;		/* its permission bits, chmod(2)'s */
 	struct tmpfs	*fs;		/* the file system it is in */
 	struct tmpnode	*parent;	/* its directory; NULL: the root */
 	struct tmpnode	*next;		/* every node of fs, from fs->list */
@@ -254,6 +255,7 @@ struct vm {
 	int		 rootfd;
 	const char	*execfn;	/* the program's path in the image */
 	char		 cwd[4096];
+	uint32_t	 umask;		/* umask(2)'s, saved in a snapshot */
 
 	/* Files. */
 	struct ofile	*fds[FD_MAX];

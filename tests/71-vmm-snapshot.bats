@@ -250,7 +250,8 @@ for f in ('/input/a.txt', '/input/new'):
         open(f, 'w')
     except OSError as e:
         print(errno.errorcode[e.errno])
-for f in (lambda: os.unlink('/input/a.txt'), lambda: os.mkdir('/input/d')):
+for f in (lambda: os.unlink('/input/a.txt'), lambda: os.mkdir('/input/d'),
+        lambda: os.chmod('/input/a.txt', 0o777), lambda: os.chmod('/input', 0o777)):
     try:
         f()
     except OSError as e:
@@ -262,7 +263,7 @@ open('/output/ok', 'w').write('ok')" '{"a.txt": "aGVsbG8="}'
 	    { jq -c '[.verdict, .exec.error, .exec.stderr.b64]' <<<"$rec" >&2;
 	    false; }
 	[ "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$rec")" = \
-	    $'EROFS\nEROFS\nEROFS\nEROFS' ]
+	    $'EROFS\nEROFS\nEROFS\nEROFS\nEROFS\nEROFS' ]
 	[ "$(jq -c '[.exec.output_files[].name]' <<<"$rec")" = '["ok"]' ]
 	[ "$(jq -c '.exec.output_refused | sort_by(.why)' <<<"$rec")" = \
 	    '[{"name":"?","why":"a name that is not printable UTF-8 of at most 128 bytes"},{"name":"dir","why":"not a regular file"}]' ]
