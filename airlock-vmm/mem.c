@@ -15,6 +15,14 @@
  * what the CPU lets the guest program do with it; that costs the program
  * some of its own hardening (RELRO, guard pages), never the sandbox any of
  * its.
+ *
+ * The run's memory limit counts the pages the run itself maps, as a
+ * process sandbox's cgroup counts what its payload process allocates: in
+ * a VM restored from a snapshot, the pages mapped at the snapshot point
+ * (PG_BASE: the interpreter, its libraries, the preloaded modules) are
+ * the snapshot's, shared copy-on-write by every VM of it, as a zygote's
+ * memory is charged to the zygote and not to its forks.  A page the run
+ * maps again (MAP_FIXED over it, or mremap() moving it) is the run's.
  */
 #include <sys/mman.h>
 
@@ -117,17 +125,45 @@ gm_sys(struct vm *vm, uint64_t gaddr, uint64_t len)
 	return vm->mem + gaddr;
 }
 
+/* The pages the run has mapped itself: see the top of this file. */
+static uint64_t
+run_pages(const struct vm *vm)
+{
+	return vm->mapped_pages - vm->base_pages;
+}
+
 int
 gm_over_limit(struct vm *vm, uint64_t len)
 {
 	uint64_t pages = len / PAGE_SIZE + (len % PAGE_SIZE != 0);
 
 	if (vm->mem_limit_pages == 0 ||
-	    (vm->mapped_pages <= vm->mem_limit_pages &&
-	    pages <= vm->mem_limit_pages - vm->mapped_pages))
+	    (run_pages(vm) <= vm->mem_limit_pages &&
+	    pages <= vm->mem_limit_pages - run_pages(vm)))
 		return 0;
 	vm->mem_refused = 1;
 	return 1;
+}
+
+/*
+ * A VM restored from a snapshot: every page mapped now is the snapshot's,
+ * and only bits this VMM sets are kept (the snapshot's digest was checked,
+ * but a page's bits are still only bytes of it).
+ */
+void
+gm_mark_base(struct vm *vm)
+{
+	uint64_t pg, npages = vm->memsize / PAGE_SIZE;
+
+	vm->mapped_pages = vm->base_pages = 0;
+	for (pg = 0; pg < npages; pg++) {
+		vm->pages[pg] &= PG_MAPPED | PG_READ | PG_WRITE | PG_EXEC;
+		if (vm->pages[pg] & PG_MAPPED) {
+			vm->pages[pg] |= PG_BASE;
+			vm->mapped_pages++;
+			vm->base_pages++;
+		}
+	}
 }
 
 static int
@@ -151,26 +187,31 @@ page_span(struct vm *vm, uint64_t gaddr, uint64_t len, uint64_t *first,
 int
 gm_map(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
 {
-	uint64_t pg, first, end, fresh = 0;
+	uint64_t pg, first, end, fresh = 0, base = 0;
 	int e;
 
 	if ((e = page_span(vm, gaddr, len, &first, &end)) != 0)
 		return e;
-	for (pg = first; pg < end; pg++)
+	for (pg = first; pg < end; pg++) {
 		if (!(vm->pages[pg] & PG_MAPPED))
 			fresh++;
+		else if (vm->pages[pg] & PG_BASE)
+			base++;
+	}
 	/*
-	 * The run's memory limit: pages the program has mapped, counted
-	 * as Linux counts them against RLIMIT_AS.  Hitting it is ENOMEM,
-	 * which Python turns into MemoryError, and the run's verdict says
-	 * why.
+	 * The run's memory limit: pages the run has mapped, counted as
+	 * Linux counts them against RLIMIT_AS, less the snapshot's (the top
+	 * of this file says why); a snapshot page mapped again is the
+	 * run's.  Hitting it is ENOMEM, which Python turns into MemoryError,
+	 * and the run's verdict says why.
 	 */
 	if (vm->mem_limit_pages != 0 &&
-	    vm->mapped_pages + fresh > vm->mem_limit_pages) {
+	    run_pages(vm) + fresh + base > vm->mem_limit_pages) {
 		vm->mem_refused = 1;
 		return -ENOMEM;
 	}
 	vm->mapped_pages += fresh;
+	vm->base_pages -= base;
 	for (pg = first; pg < end; pg++)
 		vm->pages[pg] = PG_MAPPED | (prot & (PG_READ | PG_WRITE |
 		    PG_EXEC));
@@ -218,8 +259,11 @@ gm_unmap(struct vm *vm, uint64_t gaddr, uint64_t len)
 	if (page_span(vm, gaddr, len, &first, &end) != 0)
 		return;
 	for (pg = first; pg < end; pg++)
-		if (vm->pages[pg] & PG_MAPPED)
+		if (vm->pages[pg] & PG_MAPPED) {
 			vm->mapped_pages--;
+			if (vm->pages[pg] & PG_BASE)
+				vm->base_pages--;
+		}
 	memset(vm->pages + first, 0, end - first);
 	gm_zero(vm, first * PAGE_SIZE, (end - first) * PAGE_SIZE);
 }
@@ -235,9 +279,10 @@ gm_protect(struct vm *vm, uint64_t gaddr, uint64_t len, int prot)
 	for (pg = first; pg < end; pg++)
 		if (!(vm->pages[pg] & PG_MAPPED))
 			return -ENOMEM;
+	/* Protections only: whose the page is stays as it was. */
 	for (pg = first; pg < end; pg++)
-		vm->pages[pg] = PG_MAPPED | (prot & (PG_READ | PG_WRITE |
-		    PG_EXEC));
+		vm->pages[pg] = (vm->pages[pg] & PG_BASE) | PG_MAPPED |
+		    (prot & (PG_READ | PG_WRITE | PG_EXEC));
 	return 0;
 }
 

@@ -29,7 +29,7 @@
 #include "snapfile.h"
 #include "vmm.h"
 
-#define STATE_MAGIC	0x32544e53534d4c41ULL	/* "ALMSSNT2" */
+#define STATE_MAGIC	0x33544e53534d4c41ULL	/* "ALMSSNT3" */
 #define XSAVE_MAX	16384
 
 void
@@ -124,6 +124,7 @@ addrspace(struct vm *vm, struct ser *s, int save)
 		{ &vm->vdso, sizeof(vm->vdso) },
 		{ &vm->sigmask, sizeof(vm->sigmask) },
 		{ vm->sigacts, sizeof(vm->sigacts) },
+		{ &vm->umask, sizeof(vm->umask) },
 		{ vm->pages, vm->memsize / PAGE_SIZE },
 	};
 	size_t i;
@@ -213,7 +214,7 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	struct ser s = { 0 };
 	struct kvm_xcrs xcrs;
 	struct kvm_xsave *xs = NULL;
-	uint64_t magic, memsize, npages, pg, mono;
+	uint64_t magic, memsize, mono;
 	uint32_t xlen;
 	char execfn[PATH_MAX];
 	ssize_t n;
@@ -239,7 +240,6 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 		errorf(err, errlen, "cannot create the VM");
 		goto out;
 	}
-	npages = memsize / PAGE_SIZE;
 	ser_get(&s, &vm->pend_regs, sizeof(vm->pend_regs));
 	ser_get(&s, &vm->pend_sregs, sizeof(vm->pend_sregs));
 	ser_get(&s, &xlen, sizeof(xlen));
@@ -265,13 +265,12 @@ snap_restore(struct vm *vm, int memfd, char *digest, char *err,
 	    vm->brk_max > memsize || vm->mmap_top > memsize ||
 	    vm->stack_lo > memsize || vm->vdso > memsize - 2 * PAGE_SIZE ||
 	    (vm->vdso != 0 && vm->vdso < GPA_USER) ||
-	    vm->brk_start < GPA_USER) {
+	    vm->brk_start < GPA_USER || (vm->umask & ~0777U) != 0) {
 		errorf(err, errlen, "bad address space in the snapshot");
 		goto out;
 	}
-	for (vm->mapped_pages = 0, pg = 0; pg < npages; pg++)
-		if (vm->pages[pg] & PG_MAPPED)
-			vm->mapped_pages++;
+	/* What is mapped now is the snapshot's, not the run's. */
+	gm_mark_base(vm);
 	if ((vm->execfn = strdup(execfn)) == NULL) {
 		errorf(err, errlen, "out of memory");
 		goto out;

@@ -619,7 +619,10 @@ sys_misc(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 			return 0;
 		return -EINVAL;
 	case __NR_umask:
-		return 022;
+		/* What open(2) and mkdir(2) take from a new file's mode. */
+		v = vm->umask;
+		vm->umask = (uint32_t)(a[0] & 0777);
+		return (int64_t)v;
 	case __NR_wait4:
 		return -ECHILD;
 	case __NR_restart_syscall:

@@ -92,6 +92,7 @@ fs_init(struct vm *vm)
 	int i;
 
 	strcpy(vm->cwd, "/");
+	vm->umask = 022;
 	for (i = 0; i < 3; i++)
 		if ((f = ofile_new(std[i], NULL)) != NULL) {
 			f->flags = i == 0 ? O_RDONLY : O_WRONLY;
@@ -311,8 +312,8 @@ stat_canon(struct vm *vm, const char *canon, int exists, struct stat *st)
 		else if ((t = tmp_find(vm, canon)) == NULL)
 			return -ENOENT;
 		else
-			fake_stat(st, t->dir ? S_IFDIR | fs->dirmode :
-			    S_IFREG | fs->filemode, t->size, t->ino);
+			fake_stat(st, (t->dir ? S_IFDIR : S_IFREG) | t->mode,
+			    t->size, t->ino);
 		st->st_dev = fs->dev;
 		return 0;
 	}
@@ -344,13 +345,13 @@ stat_ofile(struct ofile *f, struct stat *st)
 		view_stat_image(st, f->path);
 		return 0;
 	case FD_TMPFILE:
-		fake_stat(st, S_IFREG | f->fs->filemode, f->node->size,
+		fake_stat(st, S_IFREG | f->node->mode, f->node->size,
 		    f->node->ino);
 		st->st_dev = f->fs->dev;
 		return 0;
 	case FD_TMPDIR:
 		if (f->node != NULL)
-			fake_stat(st, S_IFDIR | f->fs->dirmode, 0,
+			fake_stat(st, S_IFDIR | f->node->mode, 0,
 			    f->node->ino);
 		else
 			fake_stat(st, S_IFDIR | f->fs->rootmode, 0,
@@ -368,8 +369,29 @@ stat_ofile(struct ofile *f, struct stat *st)
 	}
 }
 
+/*
+ * Whether the guest, the owner of everything in /tmp, /input and /output,
+ * may open one of their files or directories for what it asks: the
+ * owner's permission bits decide, as for any user without capabilities.
+ * A directory's write and search bits are not checked (airlock-vmm(8),
+ * CAVEATS): the guest owns all of these and could set them back.
+ */
+static int
+tmp_permits(mode_t mode, int acc, uint64_t flags)
+{
+	if (flags & O_PATH)
+		return 0;
+	if ((acc == O_RDONLY || acc == O_RDWR) && !(mode & S_IRUSR))
+		return -EACCES;
+	if ((acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)) &&
+	    !(mode & S_IWUSR))
+		return -EACCES;
+	return 0;
+}
+
 static int64_t
-do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
+do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags,
+    uint64_t mode)
 {
 	char canon[PATH_MAX];
 	struct ofile *f;
@@ -397,6 +419,9 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 		if (tmpfs_root(fs, canon) || (t != NULL && t->dir)) {
 			if (acc != O_RDONLY || (flags & O_CREAT))
 				return -EISDIR;
+			if ((e = tmp_permits(t != NULL ? t->mode :
+			    fs->rootmode, acc, flags)) != 0)
+				return e;
 			if ((f = ofile_new(FD_TMPDIR, canon)) == NULL)
 				return -ENOMEM;
 			f->fs = fs;
@@ -411,7 +436,16 @@ do_open(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 		/* /input is read-only, as a read-only mount says it. */
 		if (fs->readonly && (acc != O_RDONLY || (flags & O_TRUNC)))
 			return -EROFS;
-		if (t == NULL && (t = tmp_create(vm, canon, 0, &e)) == NULL)
+		if (t == NULL) {
+			/*
+			 * A new file has the mode asked for, less the umask;
+			 * the open that makes it needs no permission.
+			 */
+			if ((t = tmp_create(vm, canon, 0, &e)) == NULL)
+				return e;
+			t->mode = (mode_t)(mode & ~(uint64_t)vm->umask &
+			    07777);
+		} else if ((e = tmp_permits(t->mode, acc, flags)) != 0)
 			return e;
 		if ((flags & O_TRUNC) && acc != O_RDONLY)
 			t->size = 0;
@@ -727,6 +761,12 @@ do_access(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
 	if ((mode & W_OK) && path_device(canon) == FD_NONE &&
 	    ((fs = tmpfs_of(vm, canon)) == NULL || fs->readonly))
 		return -EROFS;
+	/* The guest's own files: their owner's bits, which chmod(2) sets. */
+	if (path_device(canon) == FD_NONE && tmpfs_of(vm, canon) != NULL &&
+	    (((mode & R_OK) && !(st.st_mode & S_IRUSR)) ||
+	    ((mode & W_OK) && !(st.st_mode & S_IWUSR)) ||
+	    ((mode & X_OK) && !(st.st_mode & S_IXUSR))))
+		return -EACCES;
 	if ((mode & X_OK) && !(st.st_mode & 0111))
 		return -EACCES;
 	return 0;
@@ -1069,10 +1109,11 @@ do_unlink(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t flags)
 }
 
 static int64_t
-do_mkdir(struct vm *vm, uint64_t dirfd, uint64_t gpath)
+do_mkdir(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
 {
 	char canon[PATH_MAX];
 	struct tmpfs *fs;
+	struct tmpnode *t;
 	int exists, e;
 
 	if ((e = guest_path(vm, dirfd, gpath, 0, canon, &exists, 0)) < 0)
@@ -1081,7 +1122,72 @@ do_mkdir(struct vm *vm, uint64_t dirfd, uint64_t gpath)
 		return exists ? -EEXIST : -EROFS;
 	if (tmpfs_root(fs, canon) || tmp_find(vm, canon) != NULL)
 		return -EEXIST;
-	return tmp_create(vm, canon, 1, &e) == NULL ? e : 0;
+	if ((t = tmp_create(vm, canon, 1, &e)) == NULL)
+		return e;
+	/* The mode asked for, less the umask, as mkdir(2) gives it. */
+	t->mode = (mode_t)(mode & ~(uint64_t)vm->umask & 07777);
+	return 0;
+}
+
+/*
+ * chmod(2) of one of the guest's own files or directories in /tmp or
+ * /output (t), or of the root of one of them (t NULL), which are the
+ * guest's as a process sandbox's own tmpfs mounts are its own; anything
+ * else (fs NULL) is the image.  The image and /input are read-only, as
+ * read-only mounts are.  Only the permission bits and the set-id and
+ * sticky bits are kept, as Linux keeps them.
+ */
+static int64_t
+do_chmod_node(struct tmpfs *fs, struct tmpnode *t, uint64_t mode)
+{
+	if (fs == NULL || fs->readonly)
+		return -EROFS;
+	if (t != NULL)
+		t->mode = (mode_t)(mode & 07777);
+	else
+		fs->rootmode = (mode_t)(mode & 07777);
+	return 0;
+}
+
+static int64_t
+do_chmod(struct vm *vm, uint64_t dirfd, uint64_t gpath, uint64_t mode)
+{
+	char canon[PATH_MAX];
+	struct tmpfs *fs;
+	struct tmpnode *t;
+	struct stat st;
+	int exists, e;
+
+	if ((e = guest_path(vm, dirfd, gpath, 1, canon, &exists, 0)) < 0)
+		return e;
+	if ((e = stat_canon(vm, canon, exists, &st)) < 0)
+		return e;
+	/* The devices are not the guest's. */
+	if (path_device(canon) != FD_NONE)
+		return -EPERM;
+	fs = tmpfs_of(vm, canon);
+	t = fs != NULL && !tmpfs_root(fs, canon) ? tmp_find(vm, canon) : NULL;
+	return do_chmod_node(fs, t, mode);
+}
+
+static int64_t
+do_fchmod(struct vm *vm, uint64_t fd, uint64_t mode)
+{
+	struct ofile *f;
+
+	if ((f = getf(vm, fd)) == NULL || (f->flags & O_PATH))
+		return -EBADF;
+	switch (f->kind) {
+	case FD_TMPFILE:
+	case FD_TMPDIR:
+		return do_chmod_node(f->fs, f->node, mode);
+	case FD_FILE:
+	case FD_DIR:
+		return -EROFS;
+	default:
+		/* Standard streams and devices: not the guest's. */
+		return -EPERM;
+	}
 }
 
 /*
@@ -1158,9 +1264,9 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 	case __NR_lseek:
 		return do_lseek(vm, a[0], (int64_t)a[1], a[2]);
 	case __NR_open:
-		return do_open(vm, (uint64_t)AT_FDCWD, a[0], a[1]);
+		return do_open(vm, (uint64_t)AT_FDCWD, a[0], a[1], a[2]);
 	case __NR_openat:
-		return do_open(vm, a[0], a[1], a[2]);
+		return do_open(vm, a[0], a[1], a[2], a[3]);
 	case __NR_close:
 		if ((f = getf(vm, a[0])) == NULL)
 			return -EBADF;
@@ -1249,9 +1355,9 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 	case __NR_unlinkat:
 		return do_unlink(vm, a[0], a[1], a[2]);
 	case __NR_mkdir:
-		return do_mkdir(vm, (uint64_t)AT_FDCWD, a[0]);
+		return do_mkdir(vm, (uint64_t)AT_FDCWD, a[0], a[1]);
 	case __NR_mkdirat:
-		return do_mkdir(vm, a[0], a[1]);
+		return do_mkdir(vm, a[0], a[1], a[2]);
 	case __NR_rmdir:
 		return do_unlink(vm, (uint64_t)AT_FDCWD, a[0], AT_REMOVEDIR);
 	case __NR_rename:
@@ -1262,10 +1368,12 @@ sys_file(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 	case __NR_renameat2:
 		return do_rename(vm, a[0], a[1], a[2], a[3], a[4]);
 	case __NR_chmod:
-	case __NR_fchmod:
+		return do_chmod(vm, (uint64_t)AT_FDCWD, a[0], a[1]);
 	case __NR_fchmodat:
-		/* Modes are fixed: the image is read-only, /tmp is private. */
-		return -EROFS;
+		/* The system call has no flags: glibc's are its own. */
+		return do_chmod(vm, a[0], a[1], a[2]);
+	case __NR_fchmod:
+		return do_fchmod(vm, a[0], a[1]);
 	case __NR_ftruncate:
 		if ((f = getf(vm, a[0])) == NULL)
 			return -EBADF;

@@ -1,5 +1,6 @@
 /*
- * Memory system calls: mmap, munmap, mprotect, madvise, brk, mremap.
+ * Memory system calls: mmap, munmap, mprotect, madvise, brk, mremap,
+ * mbind.
  *
  * The guest's address space is the VMM's page map (mem.c); the page tables
  * stay as built.  Free pages always read as zeros (gm_unmap() discards
@@ -222,6 +223,111 @@ sys_mremap(struct vm *vm, const uint64_t a[6])
 	return (int64_t)na;
 }
 
+/* The NUMA policies and flags of <linux/mempolicy.h>. */
+#define MPOL_DEFAULT		0
+#define MPOL_PREFERRED		1
+#define MPOL_BIND		2
+#define MPOL_LOCAL		4
+#define MPOL_MAX		7	/* MPOL_WEIGHTED_INTERLEAVE + 1 */
+#define MPOL_F_NUMA_BALANCING	(1U << 13)
+#define MPOL_F_RELATIVE_NODES	(1U << 14)
+#define MPOL_F_STATIC_NODES	(1U << 15)
+#define MPOL_MF_STRICT		(1U << 0)
+#define MPOL_MF_MOVE		(1U << 1)
+#define MPOL_MF_MOVE_ALL	(1U << 2)
+#define NODEMASK_MAX_BITS	(PAGE_SIZE * 8)	/* Linux's cap on maxnode */
+#define NUMNODES_MAX		1024	/* Debian's kernels' MAX_NUMNODES */
+
+/*
+ * mbind(2).  The guest has one NUMA node, node 0, which holds all its
+ * memory, so every policy Linux would accept places memory where it
+ * already is and there is nothing to record: what is left is Linux's
+ * checks and errors, in its order (mm/mempolicy.c: sanitize_mpol_flags,
+ * get_nodes, do_mbind, mpol_new), so that a program sees what it would
+ * see on a one-node machine.
+ */
+static int64_t
+sys_mbind(struct vm *vm, const uint64_t a[6])
+{
+	uint64_t start = a[0], len, mode, flags = a[5], maxnode = a[4];
+	uint64_t mask[NODEMASK_MAX_BITS / 64], nwords, i;
+	int node0 = 0, others = 0;
+
+	mode = a[2] & ~(uint64_t)(MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES |
+	    MPOL_F_NUMA_BALANCING);
+	/* The mode is an int to Linux: the upper half of the register goes. */
+	mode = (uint32_t)mode;
+	if (mode >= MPOL_MAX ||
+	    ((a[2] & MPOL_F_STATIC_NODES) && (a[2] & MPOL_F_RELATIVE_NODES)) ||
+	    ((a[2] & MPOL_F_NUMA_BALANCING) && mode != MPOL_BIND))
+		return -EINVAL;
+	/*
+	 * The node mask, a guest pointer and a bit count: maxnode - 1 bits,
+	 * at most a page of them, read whole words at a time as Linux reads
+	 * them, through the accessor.
+	 */
+	if (maxnode > 0)
+		maxnode--;
+	if (maxnode != 0 && a[3] != 0) {
+		if (maxnode > NODEMASK_MAX_BITS)
+			return -EINVAL;
+		nwords = (maxnode + 63) / 64;
+		if (gm_copyin(vm, mask, a[3], nwords * 8) != 0)
+			return -EFAULT;
+		if (maxnode % 64 != 0)
+			mask[nwords - 1] &= (1ULL << (maxnode % 64)) - 1;
+		for (i = 0; i < nwords; i++) {
+			if (mask[i] == 0)
+				continue;
+			/* Bits past MAX_NUMNODES are EINVAL to Linux. */
+			if (i >= NUMNODES_MAX / 64)
+				return -EINVAL;
+			if (i == 0 && (mask[0] & 1))
+				node0 = 1;
+			if (mask[i] & (i == 0 ? ~1ULL : ~0ULL))
+				others = 1;
+		}
+	}
+	if (flags & ~(uint64_t)(MPOL_MF_STRICT | MPOL_MF_MOVE |
+	    MPOL_MF_MOVE_ALL))
+		return -EINVAL;
+	/* MPOL_MF_MOVE_ALL needs CAP_SYS_NICE, which the guest has not. */
+	if (flags & MPOL_MF_MOVE_ALL)
+		return -EPERM;
+	if ((start & ~PAGE_MASK) != 0)
+		return -EINVAL;
+	if (a[1] > UINT64_MAX - (PAGE_SIZE - 1))
+		return -EINVAL;
+	len = pgup(a[1]);
+	if (start > UINT64_MAX - len)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	/*
+	 * mpol_new(): the default takes no nodes; an empty mask is the local
+	 * node for MPOL_PREFERRED and an error for the rest; local takes no
+	 * nodes.  Then the nodes are those with memory, node 0 alone here,
+	 * onto which relative node numbers fold.
+	 */
+	if (mode == MPOL_DEFAULT) {
+		if (node0 || others)
+			return -EINVAL;
+	} else if (mode == MPOL_LOCAL) {
+		if (node0 || others || (a[2] & (MPOL_F_STATIC_NODES |
+		    MPOL_F_RELATIVE_NODES)))
+			return -EINVAL;
+	} else if (!node0 && !others) {
+		if (mode != MPOL_PREFERRED || (a[2] & (MPOL_F_STATIC_NODES |
+		    MPOL_F_RELATIVE_NODES)))
+			return -EINVAL;
+	} else if (!node0 && !(a[2] & MPOL_F_RELATIVE_NODES))
+		return -EINVAL;
+	/* The whole range must be mapped: a hole is EFAULT. */
+	if (gm_ptr(vm, start, len, 0) == NULL)
+		return -EFAULT;
+	return 0;
+}
+
 int64_t
 sys_mem(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 {
@@ -249,6 +355,8 @@ sys_mem(struct vm *vm, int nr, const uint64_t a[6], int *handled)
 		return sys_brk(vm, a[0]);
 	case __NR_mremap:
 		return sys_mremap(vm, a);
+	case __NR_mbind:
+		return sys_mbind(vm, a);
 	}
 	*handled = 0;
 	return -ENOSYS;

@@ -223,6 +223,7 @@ tmp_add(struct vm *vm, struct tmpfs *fs, struct tmpnode *parent,
 		return NULL;
 	}
 	t->dir = dir;
+	t->mode = dir ? fs->dirmode : fs->filemode;
 	t->fs = fs;
 	t->ino = TMP_INO_BASE + ++fs->ino;
 	t->parent = parent;

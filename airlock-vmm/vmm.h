@@ -96,6 +96,12 @@ enum vmstate {
 #define PG_READ		0x01
 #define PG_WRITE	0x02
 #define PG_EXEC		0x04
+/*
+ * Mapped when the VM was restored: the snapshot's page, shared copy-on-
+ * write by every VM of it, which the run's memory limit does not count
+ * (mem.c).  Mapping it again makes it the run's.
+ */
+#define PG_BASE		0x40
 #define PG_MAPPED	0x80
 
 /*
@@ -167,6 +173,7 @@ struct tmpnode {
 	int		 unlinked;
 	int		 dir;		/* a directory: no data */
 	uint32_t	 nchild;	/* a directory's entries */
+	mode_t		 mode;		/* its permission bits, chmod(2)'s */
 	struct tmpfs	*fs;		/* the file system it is in */
 	struct tmpnode	*parent;	/* its directory; NULL: the root */
 	struct tmpnode	*next;		/* every node of fs, from fs->list */
@@ -248,6 +255,7 @@ struct vm {
 	int		 rootfd;
 	const char	*execfn;	/* the program's path in the image */
 	char		 cwd[4096];
+	uint32_t	 umask;		/* umask(2)'s, saved in a snapshot */
 
 	/* Files. */
 	struct ofile	*fds[FD_MAX];
@@ -284,6 +292,7 @@ struct vm {
 
 	/* Memory: pages mapped for the program, and its cap. */
 	uint64_t	 mapped_pages;
+	uint64_t	 base_pages;	/* of them PG_BASE: the snapshot's */
 	uint64_t	 mem_limit_pages;	/* 0: the guest size only */
 	int		 mem_refused;		/* a mapping hit the cap */
 	int		 snapbacked;	/* memory is a private file mapping */
@@ -344,12 +353,13 @@ int	 gm_string(struct vm *, uint64_t gaddr, char *dst, size_t dstlen);
 void	*gm_sys(struct vm *, uint64_t gaddr, uint64_t len);
 int	 gm_range_ok(struct vm *, uint64_t gaddr, uint64_t len);
 /*
- * Whether len more bytes of fresh mappings would take the program past
- * its memory limit: then the limit is what refused it (mem_refused), even
+ * Whether len more bytes of fresh mappings would take the run past its
+ * memory limit: then the limit is what refused it (mem_refused), even
  * where the address space could not have held them either, as a process
  * sandbox meets its cgroup before anything else.
  */
 int	gm_over_limit(struct vm *, uint64_t len);
+void	 gm_mark_base(struct vm *);
 int	 gm_map(struct vm *, uint64_t gaddr, uint64_t len, int prot);
 void	 gm_unmap(struct vm *, uint64_t gaddr, uint64_t len);
 void	 gm_zero(struct vm *, uint64_t gaddr, uint64_t len);

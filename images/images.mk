@@ -17,27 +17,28 @@ IMAGE_RUNNER ?= build/guest/python-runner
 IMAGES	      = airlock-python airlock-scanner airlock-sip airlock-webrtc
 
 # Extra packages for an image, beyond its recipe: IMAGE_EXTRA_PACKAGES_NAME.
-# Files of airlock's own layer for each image, as SRC:DEST.
-IMAGE_FILES_airlock-python = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
+# Files of airlock's own layer for each image, as SRC:DEST: every image has
+# the process backend's runner and the kvm backend's boot program.
+IMAGE_BOOT = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
     guest/kvm-boot.py:/usr/libexec/airlock/kvm-boot.py
+IMAGE_FILES_airlock-python = $(IMAGE_BOOT)
 
-# airlock-scanner: the runner, file:scan's program and its engine, and the
-# module every image but airlock-python preloads first (guest/airlock_site.py).
+# airlock-scanner: file:scan's program and its engine, and the module every
+# image but airlock-python preloads first (guest/airlock_site.py).
 # CLAMAV_DB=DIR adds the ClamAV databases in DIR (main.cvd, daily.cvd and
 # the like) beside the image's test database (airlock-image(5)).
 CLAMAV_DB ?=
 IMAGE_SITE = guest/airlock_site.py:/usr/lib/python3.11/airlock_site.py
-IMAGE_FILES_airlock-scanner = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
-    $(IMAGE_SITE) guest/scan.py:/usr/libexec/airlock/scan.py \
+IMAGE_FILES_airlock-scanner = $(IMAGE_BOOT) $(IMAGE_SITE) \
+    guest/scan.py:/usr/libexec/airlock/scan.py \
     guest/airlock_scanner.py:/usr/lib/python3/dist-packages/airlock_scanner.py \
     $(if $(CLAMAV_DB),$(foreach f,$(sort $(wildcard $(addprefix $(CLAMAV_DB)/,\
         *.cvd *.cld *.cud *.hdb *.hsb *.mdb *.msb *.ndb *.ldb *.fp *.sfp *.ign2 \
         *.ftm *.crb *.pdb *.wdb *.yar *.yara))),$(f):/var/lib/clamav/$(notdir $(f))))
 
-IMAGE_FILES_airlock-sip = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
-    $(IMAGE_SITE)
-IMAGE_FILES_airlock-webrtc = $(IMAGE_RUNNER):/usr/libexec/airlock/python-runner \
-    $(IMAGE_SITE) guest/airlock_av.py:/usr/lib/python3/dist-packages/airlock_av.py
+IMAGE_FILES_airlock-sip = $(IMAGE_BOOT) $(IMAGE_SITE)
+IMAGE_FILES_airlock-webrtc = $(IMAGE_BOOT) $(IMAGE_SITE) \
+    guest/airlock_av.py:/usr/lib/python3/dist-packages/airlock_av.py
 
 .PHONY: images images-force kvm-snapshots
 
@@ -89,7 +90,7 @@ images: $(patsubst images/%,$(IMAGE_OUT)/%.kvm,\
     $(shell grep -l '^kvm[[:space:]]' images/$(1)/snapshots/* 2>/dev/null))
 endif
 $(IMAGE_OUT)/$(1)/snapshots/%.kvm: images/$(1)/snapshots/% \
-    $(IMAGE_OUT)/$(1)/digest bin/airlock-vmm images/snapshot-kvm
+    $(IMAGE_OUT)/$(1)/digest bin/airlock-vmm images/snapshot-kvm etc/intents
 	@images/snapshot-kvm bin/airlock-vmm $(IMAGE_OUT) $(1) $$*
 
 $(IMAGE_OUT)/$(1)/oci $(IMAGE_OUT)/$(1)/oci/ \

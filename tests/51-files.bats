@@ -51,6 +51,11 @@ for f in ('/input/a.txt', '/input/new'):
         open(f, 'w')
     except OSError as e:
         print(errno.errorcode[e.errno])
+for f in ('/input/a.txt', '/input'):
+    try:
+        os.chmod(f, 0o777)
+    except OSError as e:
+        print(errno.errorcode[e.errno])
 os.mkdir('/output/dir')
 open('/output/bad\x01name', 'w')
 open('/output/ok', 'w').write('ok')" '{"a.txt": "'$h'"}'
@@ -119,7 +124,7 @@ rec() {
 @test "files: /input cannot be written, and /output gives back only regular files with good names" {
 	local r
 	r=$(rec 2)
-	assert_equal "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$r")" $'EROFS\nEROFS'
+	assert_equal "$(jq -r '.exec.stdout.b64 | @base64d' <<<"$r")" $'EROFS\nEROFS\nEROFS\nEROFS'
 	json_eq "$(jq -c '[.exec.output_files[].name]' <<<"$r")" '["ok"]'
 	json_eq "$(jq -c '.exec.output_refused | sort_by(.why)' <<<"$r")" \
 	    '[{"name":"?","why":"a name that is not printable UTF-8 of at most 128 bytes"},{"name":"dir","why":"not a regular file"}]'

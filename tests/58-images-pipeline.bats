@@ -3,62 +3,23 @@
 # the real pipeline (wake | snaft | triage) with the shipped rows of
 # etc/intents (on the process backend), with real files made here: the
 # EICAR file, an ELF, a PE, ZIPs, a zip bomb, nested and malformed files,
-# a pcap of a SIP call, a WAV from sox, videos from ffmpeg's test sources.
-# Every frame ends in a clear verdict, never a 500.
+# a pcap of a SIP call, a WAV from sox, videos from ffmpeg's test sources
+# (the frames are in images.bash; tests/59-kvm-images.bats runs them on
+# the kvm backend too).  Every frame ends in a clear verdict, never a 500.
 
 load helpers
 load process
+load images
 
 # One batch for the whole file, as in 50-process.bats.
 setup_file() {
 	needs_image
-	for i in airlock-scanner airlock-sip airlock-webrtc; do
-		[ -f "$IMAGES/$i/digest" ] || skip "the $i image is not built (make images)"
-	done
-	local t=$BATS_FILE_TMPDIR d=$DATA/images s m
-	s=$t/samples
-	m=$t/media
-	mkdir -p "$s" "$m"
-	# Samples: an ELF, a PE built by MinGW, and mksamples.py's.
-	cp /usr/bin/true "$s/true.elf"
-	printf '%s\n' '#include <windows.h>' \
-	    'int main(void) { MessageBoxA(0, "hi", "airlock", 0); return 0; }' \
-	    >"$t/hello.c"
-	x86_64-w64-mingw32-gcc -O2 -s -o "$s/hello.exe" "$t/hello.c"
-	/usr/bin/python3.11 "$d/mksamples.py" "$s"
-	# A SIP call and a 1 kHz tone; videos from ffmpeg's test sources.
-	/usr/bin/python3.11 "$d/mkcall.py" "$m"
-	sox -n -r 8000 -b 16 -c 1 "$m/tone.wav" synth 1 sine 1000
-	ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25 \
-	    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 2 \
-	    -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$m/clip.mp4"
-	ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=10 -t 1 \
-	    -c:v libvpx "$m/clip.webm"
-	head -c 3000 "$m/clip.mp4" >"$m/broken.mp4"
-	head -c 20000 /dev/urandom >"$m/noise.mp4"
-	head -c 100 "$m/call.pcap" >"$m/short.pcap"
+	images_needed
+	local t=$BATS_FILE_TMPDIR
 	# The shipped rows, on the process backend.
 	sed 's/^\(\tbackend *\)auto/\1process/' "$TOP/etc/intents" >"$t/intents"
 	PTABLE=$t/intents
-	local all="eicar.com true.elf hello.exe samples.zip bomb.zip liar.zip nested.zip truncated.exe broken.elf"
-	f() { /usr/bin/python3.11 "$d/mkframe.py" "$@"; }
-	{
-		# shellcheck disable=SC2086 # the names are words
-		f 1 file:scan - "$s" $all
-		printf 'rule calls_messagebox { strings: $a = "MessageBoxA" condition: $a }\n' >"$t/rules.yar"
-		f 2 file:scan "$t/rules.yar" "$s" hello.exe
-		printf 'rule broken { condition: $nope }\n' >"$t/bad.yar"
-		f 3 file:scan "$t/bad.yar" "$s" eicar.com
-		f 4 file:scan - "$s"
-		f 10 analyze_malware_sample "$d/analysis.py" "$s" hello.exe true.elf eicar.com
-		f 20 call:voice:sip "$d/sip-call.py" "$m" call.pcap tone.wav
-		printf 'not a pcap\n' >"$m/bad.pcap"
-		printf 'import dpkt\nfor name in ("short.pcap", "bad.pcap"):\n    print(name, len(list(dpkt.pcap.Reader(open("/input/" + name, "rb")))))\n' >"$t/bad.py"
-		f 21 call:voice:sip "$t/bad.py" "$m" short.pcap bad.pcap
-		f 30 call:video:webrtc "$d/video.py" "$m" clip.mp4 clip.webm
-		f 31 call:video:webrtc "$d/video-threads.py" "$m" clip.mp4
-		f 32 call:video:webrtc "$d/video-bad.py" "$m" broken.mp4 noise.mp4
-	} >"$t/frames.jsonl"
+	images_frames "$t" >"$t/frames.jsonl"
 	pipeline -p 2 <"$t/frames.jsonl" >"$t/out.jsonl"
 }
 

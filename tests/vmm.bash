@@ -112,17 +112,23 @@ for e in json.loads(sys.argv[2]):
 	    "$1" "$2"
 }
 
-# kvm_images DIR: an images directory with the built airlock-python image
-# (linked) and its python-safe-boot kvm snapshot, built into DIR by the
-# project's own script (airlock-image(5)), so that build/images keeps no kvm
-# snapshot and its rows stay on the process backend.
+# kvm_images DIR [IMAGE/SNAPSHOT...]: an images directory with the built
+# images (linked) and the kvm snapshots named (airlock-python's
+# python-safe-boot if none), built into DIR by the project's own script
+# (airlock-image(5)) with the VMM under test, whatever build/images holds.
 kvm_images() {
-	mkdir -p "$1/airlock-python/snapshots"
-	ln -s "$IMAGES/airlock-python/digest" "$IMAGES/airlock-python/rootfs" \
-	    "$IMAGES/airlock-python/oci" "$1/airlock-python/"
-	cp "$IMAGES/airlock-python/snapshots/python-safe-boot" \
-	    "$1/airlock-python/snapshots/"
-	(cd "$TOP" && images/snapshot-kvm "$BIN/airlock-vmm" "$1" \
-	    airlock-python python-safe-boot) >"$1/build.log" 2>&1 ||
-	    { cat "$1/build.log" >&2; return 1; }
+	local dir=$1 spec img snap
+	shift
+	[ "$#" -gt 0 ] || set -- airlock-python/python-safe-boot
+	for spec in "$@"; do
+		img=${spec%%/*} snap=${spec#*/}
+		mkdir -p "$dir/$img/snapshots"
+		[ -e "$dir/$img/digest" ] ||
+		    ln -s "$IMAGES/$img/digest" "$IMAGES/$img/rootfs" \
+		    "$IMAGES/$img/oci" "$dir/$img/"
+		cp "$IMAGES/$img/snapshots/$snap" "$dir/$img/snapshots/"
+		(cd "$TOP" && images/snapshot-kvm "$BIN/airlock-vmm" "$dir" \
+		    "$img" "$snap") >>"$dir/build.log" 2>&1 ||
+		    { cat "$dir/build.log" >&2; return 1; }
+	done
 }
