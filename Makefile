@@ -202,7 +202,7 @@ UNITDIR    ?= /lib/systemd/system
 # becomes the make variable NAME, so that the units and
 # airlock-image-build name the paths this install really used (PREFIX=/usr
 # for the package, /usr/local by default).  A name left over fails.
-INSTALL_VARS = BINDIR SBINDIR LIBDIR STATEDIR CACHEDIR
+INSTALL_VARS = BINDIR SBINDIR LIBDIR STATEDIR CACHEDIR SYSCONFDIR
 define install_template
 	sed $(foreach v,$(INSTALL_VARS),-e 's|@$(v)@|$($(v))|g') $(1) >$(2).tmp
 	if grep -n '@[A-Z_]*@' $(2).tmp; then rm -f $(2).tmp; exit 1; fi

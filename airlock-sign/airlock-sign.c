@@ -233,9 +233,10 @@ flushbatch(size_t *n)
 		    "held_us", (json_int_t)(t1 - readat[i]))) != 0)
 			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
+		/* Traced before the write: muxd may read it at once. */
+		trace_event(jsonl_get_string(batch[i], "id"), "sign.out");
 		if (jsonl_write(stdout, batch[i]) != 0)
 			err(EXIT_SYSTEM, "write");
-		trace_event(jsonl_get_string(batch[i], "id"), "sign.out");
 		json_decref(batch[i]);
 	}
 	*n = 0;

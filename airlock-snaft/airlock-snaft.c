@@ -52,9 +52,10 @@ emit(json_t *rec)
 {
 	if (rec == NULL)
 		err(EXIT_SYSTEM, "building a record");
+	/* Traced before the write: the next stage may read it at once. */
+	trace_event(jsonl_get_string(rec, "id"), "snaft.out");
 	if (jsonl_write(stdout, rec) != 0)
 		err(EXIT_SYSTEM, "write");
-	trace_event(jsonl_get_string(rec, "id"), "snaft.out");
 	json_decref(rec);
 }
 

@@ -100,9 +100,10 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 		t->findings++;
 	if (nflag && !finding)
 		return;
+	/* Traced before the write: the next stage may read it at once. */
+	trace_event(jsonl_get_string(rec, "id"), "triage.out");
 	if (jsonl_write(stdout, rec) == -1)
 		err(EXIT_SYSTEM, "write");
-	trace_event(jsonl_get_string(rec, "id"), "triage.out");
 	t->written++;
 }
 

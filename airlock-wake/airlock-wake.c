@@ -557,6 +557,7 @@ writerecord(json_t *rec)
 
 	if (rec == NULL)
 		err(EXIT_SYSTEM, "building a record");
+	/* Traced before the write: snaft may read it at once. */
 	trace_event(jsonl_get_string(rec, "id"), "wake.out");
 	rc = jsonl_write(stdout, rec);
 	json_decref(rec);
