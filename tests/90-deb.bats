@@ -41,8 +41,11 @@ setup_file() {
 	export DEB ROOT
 }
 
-teardown_file() {
+# A test's muxd ends with the test, whether it passed or not (a variable
+# set in a test does not reach teardown_file).
+teardown() {
 	[ -z "${MUXPID:-}" ] || end_process "$MUXPID"
+	MUXPID=
 }
 
 # changed A B: the lines of state file A that B lacks ("< line") and those

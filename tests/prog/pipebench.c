@@ -129,7 +129,9 @@ pipeline(int n, const char *cmd)
 	double *lat, *wake, *run, t0, t;
 	const char *line;
 	size_t len;
-	int in[2], out[2], i, sent, got, nw = 0, ownwake;
+	int in[2], out[2], credit[2], i, sent, got, nw = 0, ownwake;
+	pid_t writer;
+	char c;
 	struct timespec gap = { 0, 0 };
 	const char *s, *keep = getenv("PIPEBENCH_KEEP");
 	FILE *to, *kept = NULL;
@@ -211,24 +213,47 @@ pipeline(int n, const char *cmd)
 	summary("pipeline_sequential", lat, n, n / (t / 1e6),
 	    ownwake ? pct(wake, nw, .5) : -1, pct(run, nw, .5), &ss);
 
-	if (kept != NULL && fclose(kept) != 0)
-		err(111, "%s", keep);
-	/* Throughput: keep up to 8 frames in flight. */
+	if (kept != NULL) {
+		if (fclose(kept) != 0)
+			err(111, "%s", keep);
+		goto done;
+	}
+	/*
+	 * Throughput: keep up to 8 frames in flight.  A process of its own
+	 * writes them, taking a credit for each answer read here, so that
+	 * large frames and records (files in and out) never leave both of us
+	 * blocked on full pipes, each waiting for the other to read.
+	 */
+	fflush(to);
+	if (pipe(credit) != 0)
+		err(111, "pipe");
 	t0 = now();
-	for (sent = got = 0; kept == NULL && got < n;) {
-		while (sent < n && sent - got < 8) {
+	if ((writer = fork()) < 0)
+		err(111, "fork");
+	if (writer == 0) {
+		close(credit[1]);
+		for (sent = 0; sent < n; sent++) {
+			if (sent >= 8 && read(credit[0], &c, 1) != 1)
+				_exit(1);
 			sendframe(to, sent);
-			sent++;
+			if (fflush(to) != 0)
+				_exit(1);
 		}
-		fflush(to);
+		_exit(0);
+	}
+	close(credit[0]);
+	for (got = 0; got < n; got++) {
 		if (jsonl_next(r, &line, &len) != 1)
 			errx(111, "pipeline ended early");
-		got++;
+		if (write(credit[1], "c", 1) != 1 && got + 8 < n)
+			err(111, "credit");
 	}
 	t = now() - t0;
-	if (kept == NULL)
-		printf("{\"bench\":\"pipeline_throughput\",\"n\":%d,"
-		    "\"in_flight\":8,\"runs_per_s\":%.1f}\n", n, n / (t / 1e6));
+	close(credit[1]);
+	waitpid(writer, NULL, 0);
+	printf("{\"bench\":\"pipeline_throughput\",\"n\":%d,"
+	    "\"in_flight\":8,\"runs_per_s\":%.1f}\n", n, n / (t / 1e6));
+done:
 	fclose(to);
 	while (jsonl_next(r, &line, &len) == 1)
 		;
