@@ -18,6 +18,10 @@
 #                                      TABLE and INTENT the intent table
 #                                      and intent (etc/intents,
 #                                      code:execute).
+#   both_backends_ran DIR N            DIR/process.jsonl and DIR/kvm.jsonl
+#                                      hold N records each, one per frame,
+#                                      each on its file's backend, none a
+#                                      500
 #
 # served_run needs process.bash (frame, $IMAGES) loaded first.
 
@@ -131,4 +135,22 @@ kvm_images() {
 		    "$img" "$snap") >>"$dir/build.log" 2>&1 ||
 		    { cat "$dir/build.log" >&2; return 1; }
 	done
+}
+
+# both_backends_ran DIR N: the same N frames ran through the pipeline once
+# on each backend: DIR/process.jsonl and DIR/kvm.jsonl hold one record per
+# frame, every one that got a sandbox got it from its file's backend, and
+# none is a 500.
+both_backends_ran() {
+	local d=$1 n=$2 b
+	for b in process kvm; do
+		assert_equal "$(wc -l <"$d/$b.jsonl")" "$n"
+		assert_equal "$(jq -r .id "$d/$b.jsonl" | sort -u | wc -l)" "$n"
+		assert_equal "$(jq -r 'select(.wake) | .wake.backend' \
+		    "$d/$b.jsonl" | sort -u)" "$b"
+	done
+	run_tool 0 jq -c 'select(.verdict.status >= 500) |
+	    [.frame.channel_id, .verdict.reason, .exec.error]' \
+	    "$d/kvm.jsonl" "$d/process.jsonl"
+	assert_output ""
 }
