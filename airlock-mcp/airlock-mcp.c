@@ -415,5 +415,6 @@ main(int argc, char *argv[])
 	log_debug("standard input ended: done");
 	up_close();
 	jsonl_reader_free(r);
+	free(pfds);
 	return EXIT_OK;
 }

@@ -425,11 +425,21 @@ copy_passwd(const struct passwd *pw)
 	struct passwd *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->pw_name = strdup(pw->pw_name)) == NULL)
+	    (c->pw_name = strdup(pw->pw_name)) == NULL) {
+		free(c);
 		return NULL;
+	}
 	c->pw_uid = pw->pw_uid;
 	c->pw_gid = pw->pw_gid;
 	return c;
+}
+
+static void
+free_passwd(struct passwd *c)
+{
+	if (c != NULL)
+		free(c->pw_name);
+	free(c);
 }
 
 static void
@@ -859,10 +869,13 @@ main(int argc, char *argv[])
 
 	if (pipeline_start() == -1) {
 		pipeline_stop();
+		free_passwd(pw);
 		return EXIT_SYSTEM;
 	}
 	if (pw != NULL)
 		drop(pw);
+	free_passwd(pw);
+	pw = NULL;
 	if (inetd) {
 		setnonblock(0);
 		setnonblock(1);

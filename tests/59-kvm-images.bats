@@ -33,8 +33,16 @@ setup_file() {
 	local t=$BATS_FILE_TMPDIR
 	# shellcheck disable=SC2086 # the snapshots are words
 	kvm_images "$t/kimages" $SNAPS
-	sed 's/^\(\tbackend *\)auto/\1process/' "$TOP/etc/intents" >"$t/pintents"
-	sed 's/^\(\tbackend *\)auto/\1kvm/' "$TOP/etc/intents" >"$t/kintents"
+	# A sanitizer build's VMM (make SANITIZE=1) spends several times the
+	# CPU on each call it emulates, and the scanner makes many: both
+	# backends get room enough, so that what is compared is the work,
+	# not a limit only one of them meets.
+	local slow=
+	export SANITIZED=
+	grep -q __asan_init "$BIN/airlock-vmm" && SANITIZED=1 &&
+	    slow='/^\tlimits/{s/wall=[0-9]*[a-z]*/wall=10m/;s/cpu=[0-9]*[a-z]*/cpu=8m/}'
+	sed -e 's/^\(\tbackend *\)auto/\1process/' -e "$slow" "$TOP/etc/intents" >"$t/pintents"
+	sed -e 's/^\(\tbackend *\)auto/\1kvm/' -e "$slow" "$TOP/etc/intents" >"$t/kintents"
 	cp "$DATA/test.sec" "$DATA/test.pub" "$t/"
 	images_frames "$t" >"$t/frames.jsonl"
 	# Each backend in turn, two runs at a time.
@@ -72,6 +80,12 @@ outcome() {
 
 @test "kvm images: every frame earns the process backend's verdict, report and bytes on kvm" {
 	local t=$BATS_FILE_TMPDIR
+	# The scanner gives libclamav 15 s a scan (airlock_scanner.py), and a
+	# sanitizer build's VMM is slow enough to meet that limit, which
+	# then adds a detection of its own: byte for byte, only in a plain
+	# build (every make check).
+	[ -z "$SANITIZED" ] ||
+	    skip "a sanitizer build's VMM meets libclamav's scan-time limit"
 	outcome "$t/process.jsonl" >"$t/process.out"
 	outcome "$t/kvm.jsonl" >"$t/kvm.out"
 	# Not vacuous: every frame ran, and the scans found what 58 says.

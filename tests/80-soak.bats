@@ -289,7 +289,10 @@ loadframes() {
 	# One-frame and JSON-lines clients that waited: answers = frames.
 	for n in 1 2; do
 		sent=$(wc -l <"$BATS_FILE_TMPDIR/c/$n.sent")
-		[ "$sent" -gt 5 ]
+		# Not vacuous.  (Not many more: under make SANITIZE=1, 20 s with
+		# a dozen stage restarts, each starting every row's zygote,
+		# serves a one-frame client only a few frames.)
+		[ "$sent" -gt 0 ]
 		assert_equal "$(wc -l <"$BATS_FILE_TMPDIR/c/$n.answers")" "$sent"
 	done
 	for n in 3 4; do
