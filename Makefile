@@ -93,8 +93,11 @@ bin/$(1): $(patsubst %.c,build/%.o,$(wildcard $(1)/*.c)) build/libairlock.a
 endef
 $(foreach t,$(BUILT),$(eval $(call tool_rule,$(t))))
 
-# Dependency files of our own objects; never anything inside an image.
--include $(shell find build \( -path build/images -o -path build/kvm -o -path build/deb \) -prune -o -name '*.d' -type f -print 2>/dev/null)
+# Dependency files of our own objects; never anything inside an image, a
+# root file system (whose /usr/sbin/invoke-rc.d is no make file) or the
+# sanitizer build's copy of the tree (check-long), which has its own.
+-include $(shell find build \( -path build/images -o -path build/kvm -o -path build/deb \
+    -o -path build/sanitize \) -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Tiny guests for the VMM's tests: assembly, linked static, no libc.
 VMM_GUESTS = $(patsubst tests/vmm/%.S,build/tests/vmm/%,$(wildcard tests/vmm/*.S))
