@@ -219,12 +219,14 @@ flushbatch(size_t *n)
 	if (*n == 0)
 		return;
 	for (i = 0; trace_on() && i < *n; i++)
-		trace_event(jsonl_get_string(batch[i], "id"), "sign.sync_start");
+		trace_event(jsonl_get_string(batch[i], "id"),
+		    "sign.sync_start");
 	t0 = now_us();
 	synced = chain_commit(&signer.chain);
 	t1 = now_us();
 	for (i = 0; trace_on() && i < *n; i++)
-		trace_event(jsonl_get_string(batch[i], "id"), "sign.sync_end");
+		trace_event(jsonl_get_string(batch[i], "id"),
+		    "sign.sync_end");
 	for (i = 0; stats && i < *n; i++)
 		if (json_object_set_new(batch[i], "sign", json_pack(
 		    "{s:I, s:I, s:b, s:I, s:I}", "batch", (json_int_t)*n,
@@ -234,7 +236,7 @@ flushbatch(size_t *n)
 			errx(EXIT_SYSTEM, "out of memory");
 	for (i = 0; i < *n; i++) {
 		/* Traced before the write: muxd may read it at once. */
-		trace_event(jsonl_get_string(batch[i], "id"), "sign.out");
+		TRACE_RECORD(batch[i], "sign.out");
 		if (jsonl_write(stdout, batch[i]) != 0)
 			err(EXIT_SYSTEM, "write");
 		json_decref(batch[i]);
@@ -316,7 +318,7 @@ sign(void)
 			break;
 		if (rec == NULL)
 			errx(EXIT_SYSTEM, "out of memory");
-		trace_event(jsonl_get_string(rec, "id"), "sign.in");
+		TRACE_RECORD(rec, "sign.in");
 		if (stats)
 			readat[n] = now_us();
 		/*

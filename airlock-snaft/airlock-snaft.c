@@ -53,7 +53,7 @@ emit(json_t *rec)
 	if (rec == NULL)
 		err(EXIT_SYSTEM, "building a record");
 	/* Traced before the write: the next stage may read it at once. */
-	trace_event(jsonl_get_string(rec, "id"), "snaft.out");
+	TRACE_RECORD(rec, "snaft.out");
 	if (jsonl_write(stdout, rec) != 0)
 		err(EXIT_SYSTEM, "write");
 	json_decref(rec);
@@ -151,7 +151,7 @@ take(json_t *rec)
 	json_t *route;
 	struct run *r;
 
-	trace_event(jsonl_get_string(rec, "id"), "snaft.in");
+	TRACE_RECORD(rec, "snaft.in");
 	/* Nothing to run: rejected, or not a woken record at all. */
 	if (json_object_get(rec, "reject") != NULL ||
 	    json_object_get(rec, "wake") == NULL ||

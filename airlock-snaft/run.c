@@ -285,6 +285,7 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		run_fail(r, "input files: %s", strerror(errno));
 		goto close_all;
 	}
+	TRACE_RECORD(r->rec, "snaft.files");
 	plen = json_string_length(json_object_get(frame, "payload"));
 	if (strlen(handle) >= sizeof(sa.sun_path) || !handle_ok(handle)) {
 		run_fail(r, "wake.handle %.100s is not a sandbox of %s", handle,
@@ -300,9 +301,11 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 		    strerror(errno));
 		goto close_all;
 	}
+	TRACE_RECORD(r->rec, "snaft.connected");
 	unlink(handle);
 	if (r->ops->cgroup)
 		takecgroup(r, wake, handle);
+	TRACE_RECORD(r->rec, "snaft.cgroup");
 
 	/*
 	 * The payload travels in a sealed memfd: the sandbox can read it but
@@ -324,6 +327,8 @@ run_start(json_t *rec, const struct intent *row, const struct policy *p,
 	fds[1] = outp[1];
 	fds[2] = errp[1];
 	fds[3] = filesfd;
+	/* Traced before the send: the zygote notes its receipt at once. */
+	TRACE_RECORD(r->rec, "snaft.run_sent");
 	if (sendrun(r, plen, fds) != 0) {
 		run_fail(r, "sending the run to the sandbox: %s",
 		    strerror(errno));
@@ -352,6 +357,32 @@ close_all:
 	closefd(&r->conn);
 	r->state = RUN_EXITED;
 	return r;
+}
+
+/*
+ * The sandbox's own stamps of its start's steps (struct sb_started), then
+ * ours: the trace only, never the record.
+ */
+static void
+tracestart(struct run *r, const struct sb_started *st)
+{
+	static const char *const name[SB_T_COUNT] = {
+		[SB_T_ZYGOTE_RUN] = "zygote.run",
+		[SB_T_PAYLOAD_RUN] = "payload.run",
+		[SB_T_PAYLOAD_ARMING] = "payload.arming",
+		[SB_T_ZYGOTE_ARMING] = "zygote.arming",
+		[SB_T_ZYGOTE_LISTENER] = "zygote.listener",
+	};
+	const char *id;
+	int i;
+
+	if (!trace_on())
+		return;
+	id = jsonl_get_string(r->rec, "id");
+	for (i = 0; i < SB_T_COUNT; i++)
+		if (st->t_ns[i] != 0)
+			trace_event_at(id, name[i], st->t_ns[i]);
+	trace_event(id, "snaft.started");
 }
 
 static void
@@ -404,10 +435,11 @@ onmessage(struct run *r)
 		}
 		r->payload_pid = body.st.pid;
 		r->tmp_dev = body.st.tmp_dev;
+		r->cpu_base_us = body.st.cpu_base_us;
 		r->state = RUN_RUNNING;
 		r->t_run = now_us();
 		r->cpu_check = r->t_run + r->limits.cpu_ms * 1000;
-		trace_event(jsonl_get_string(r->rec, "id"), "snaft.started");
+		tracestart(r, &body.st);
 		return;
 	case SB_REPORT:
 		if (r->ops->report == NULL || r->state != RUN_RUNNING ||
@@ -421,8 +453,7 @@ onmessage(struct run *r)
 		r->have_exit = 1;
 		r->t_end = now_us();
 		if (!r->exit_seen)	/* else traced at its exit_group */
-			trace_event(jsonl_get_string(r->rec, "id"),
-			    "snaft.exited");
+			TRACE_RECORD(r->rec, "snaft.exited");
 		r->state = RUN_EXITED;
 		r->drain_until = r->t_end + DRAIN_US;
 		closefd(&r->conn);
@@ -442,8 +473,7 @@ onmessage(struct run *r)
 		r->wall_killed = body.ex.wall_killed != 0;
 		r->t_end = now_us();
 		if (!r->exit_seen)	/* else traced at its exit_group */
-			trace_event(jsonl_get_string(r->rec, "id"),
-			    "snaft.exited");
+			TRACE_RECORD(r->rec, "snaft.exited");
 		r->state = RUN_EXITED;
 		r->drain_until = r->t_end + DRAIN_US;
 		closefd(&r->conn);
@@ -648,8 +678,7 @@ onnotify(struct run *r)
 		if ((d->nr == nexit_group || d->nr == nexit) &&
 		    (d->args[0] & 0xff) == 0 && !r->exit_seen) {
 			r->exit_seen = 1;
-			trace_event(jsonl_get_string(r->rec, "id"),
-			    "snaft.exited");
+			TRACE_RECORD(r->rec, "snaft.exited");
 		}
 		/*
 		 * Allowed: let the kernel run it as it stands, unless it is
@@ -704,7 +733,7 @@ run_events(struct run *r, struct pollfd *p, int n)
 }
 
 /*
- * The payload's CPU time so far, in us, read from its process CPU clock
+ * The run's CPU time so far, in us, read from its process CPU clock
  * (any process's may be read), or -1.  Its pid is looked up once, through
  * the pidfd; a pid whose process has ended (and so might be another's
  * now) is not believed.
@@ -715,13 +744,16 @@ cpu_now(struct run *r)
 	struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
 	struct timespec ts;
 	clockid_t clk;
+	uint64_t used;
 
 	if (r->pidfd < 0 || (r->hostpid <= 0 &&
 	    (r->hostpid = pidfd_hostpid(r->pidfd)) <= 0) ||
 	    clock_getcpuclockid(r->hostpid, &clk) != 0 ||
 	    clock_gettime(clk, &ts) != 0 || poll(&p, 1, 0) != 0)
 		return -1;
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	/* The run's own: not what its process used before the run. */
+	used = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return (int64_t)(used > r->cpu_base_us ? used - r->cpu_base_us : 0);
 }
 
 /*

@@ -78,6 +78,7 @@ struct run {
 	struct cgroup	 cg;		/* version 0: none */
 	int		 memcg;		/* cg holds this run's memory limit */
 	uint64_t	 tmp_dev;	/* the sandbox's private /tmp */
+	uint64_t	 cpu_base_us;	/* its process's CPU before the run */
 	pid_t		 hostpid;	/* of the payload, once looked up */
 	int		 outdir;	/* the sandbox's /output, or -1 */
 	json_t		*inputs;	/* {name, bytes, sha256} of each input */

@@ -71,7 +71,7 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 	json_t *old, *rep;
 	int finding;
 
-	trace_event(jsonl_get_string(rec, "id"), "triage.in");
+	TRACE_RECORD(rec, "triage.in");
 	verdict_decide(rec, &v);
 	finding = v.status != 200;
 	if ((old = json_object_get(rec, "verdict")) != NULL) {
@@ -101,7 +101,7 @@ triage(json_t *rec, uintmax_t n, struct tally *t)
 	if (nflag && !finding)
 		return;
 	/* Traced before the write: the next stage may read it at once. */
-	trace_event(jsonl_get_string(rec, "id"), "triage.out");
+	TRACE_RECORD(rec, "triage.out");
 	if (jsonl_write(stdout, rec) == -1)
 		err(EXIT_SYSTEM, "write");
 	t->written++;

@@ -548,8 +548,8 @@ serve(struct vm *vm, int sock, uint64_t lease_ms, int pidfd, int outfd,
 	if (why != NULL)
 		return refuse(conn, h.seq, why);
 
+	memset(&st, 0, sizeof(st));
 	st.pid = (int32_t)getpid();
-	st.pad = 0;
 	if (sb_send(conn, SB_STARTED, h.seq, &st, sizeof(st), NULL, 0, &pidfd,
 	    1) != 0) {
 		warn("start message");

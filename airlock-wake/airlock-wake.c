@@ -535,7 +535,8 @@ waitinput(void)
 {
 	struct pollfd pfd[1 + 64];
 	struct snapshot *s;
-	int n = 1;
+	uint64_t due;
+	int n = 1, ms = 1000;
 
 	pfd[0].fd = 0;
 	pfd[0].events = POLLIN;
@@ -544,7 +545,12 @@ waitinput(void)
 			pfd[n].fd = s->backend->readyfd(s);
 			pfd[n++].events = POLLIN;
 		}
-	if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR)
+	/* A deferred refill (pool_refill_due) wakes us when it is due. */
+	for (s = snapshots; s != NULL; s = s->next)
+		if (s->up && s->npool + s->npending < s->target &&
+		    (due = (pool_refill_due(s) + 999) / 1000) < (uint64_t)ms)
+			ms = (int)due;
+	if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR)
 		return -1;
 	return 0;
 }
@@ -558,7 +564,7 @@ writerecord(json_t *rec)
 	if (rec == NULL)
 		err(EXIT_SYSTEM, "building a record");
 	/* Traced before the write: snaft may read it at once. */
-	trace_event(jsonl_get_string(rec, "id"), "wake.out");
+	TRACE_RECORD(rec, "wake.out");
 	rc = jsonl_write(stdout, rec);
 	json_decref(rec);
 	if (rc != 0)

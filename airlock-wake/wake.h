@@ -101,6 +101,7 @@ struct snapshot {
 	struct pool_entry	*pool;
 	size_t			 npool;
 	size_t			 target;	/* pool size to keep */
+	uint64_t		 taken_us;	/* last hand-out, see REFILL_DEFER_US */
 	/* The requests not yet collected, oldest first. */
 	struct pending		*pending, *pending_tail;
 	size_t			 npending;
@@ -128,6 +129,7 @@ struct snapshot	*snapshot_for(const struct intent *,
 void		 snapshot_stop_all(void);
 
 /* pool.c */
+uint64_t	 pool_refill_due(const struct snapshot *);
 int		 pool_listen(char path[108]);
 void		 pool_tend(struct snapshot *);
 void		 pool_warm(const struct intent_table *,

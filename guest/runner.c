@@ -157,6 +157,8 @@ setlimit(int res, uint64_t soft, uint64_t hard, const char *what)
  * run its sandbox forwards, then never trusts itself again.
  */
 static int	dropcaps(void);
+static uint64_t	rusage_us(const struct rusage *);
+static uint64_t	now_ns(void);
 
 /* Close every descriptor above 2 but a and b. */
 static void
@@ -277,7 +279,9 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	const struct sb_run *run = &req.run;
 	struct sock_fprog prog;
 	struct sb_arming arming;
+	struct rusage ru;
 	struct stat st;
+	uint64_t cpu_s;
 	char *src;
 	ssize_t n;
 	size_t got = 0;
@@ -333,6 +337,7 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	    &nfds);
 	if (n <= 0)
 		_exit(0);	/* the sandbox expired unclaimed */
+	arming.t_run = now_ns();
 	if (nfds != 4 || req.run.bpf_len == 0 || req.run.bpf_len > SB_BPF_MAX ||
 	    (size_t)n != sizeof(req.run) + req.run.bpf_len *
 	    sizeof(struct sock_filter))
@@ -393,12 +398,16 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	 * Without a cgroup, the address space is the limit (and an allocation
 	 * over it a MemoryError, which is the payload's to handle).
 	 */
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		die("getrusage: %s", strerror(errno));
+	arming.cpu_us = rusage_us(&ru);
+	arming.minflt = (uint64_t)ru.ru_minflt;
 	if (run->flags & SB_RUN_MEMCG)
 		setlimit(RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY, "AS");
 	else
 		setlimit(RLIMIT_AS, run->memory_bytes, run->memory_bytes, "AS");
-	setlimit(RLIMIT_CPU, (run->cpu_ms + 999) / 1000,
-	    (run->cpu_ms + 999) / 1000 + 1, "CPU");
+	cpu_s = (arming.cpu_us / 1000 + run->cpu_ms + 999) / 1000;
+	setlimit(RLIMIT_CPU, cpu_s, cpu_s + 1, "CPU");
 	setlimit(RLIMIT_FSIZE, run->file_bytes, run->file_bytes, "FSIZE");
 	setlimit(RLIMIT_CORE, 0, 0, "CORE");
 	setlimit(RLIMIT_NOFILE, 64, 64, "NOFILE");
@@ -422,6 +431,7 @@ payload(int ctl, int go, const struct sb_spawn *sp)
 	 * for the monitor.
 	 */
 	outdir = SB_OUTDIR_FD;
+	arming.t_arming = now_ns();
 	if (sendmsgfds(CTL_FD, SB_ARMING, 0, &arming, sizeof(arming), &outdir,
 	    1) != 0)
 		_exit(EXIT_SANDBOX);
@@ -471,10 +481,22 @@ dropcaps(void)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+static uint64_t
+rusage_us(const struct rusage *ru)
+{
+	return (uint64_t)ru->ru_utime.tv_sec * 1000000 +
+	    (uint64_t)ru->ru_utime.tv_usec +
+	    (uint64_t)ru->ru_stime.tv_sec * 1000000 +
+	    (uint64_t)ru->ru_stime.tv_usec;
+}
+
+/* How the run ended, and what it used beyond what b used before it. */
 static void
-writeexit(int conn, int status, const struct rusage *ru, int wallkilled)
+writeexit(int conn, int status, const struct rusage *ru, int wallkilled,
+    uint64_t cpu_base_us, uint64_t minflt_base)
 {
 	struct sb_exit e;
+	uint64_t cpu = rusage_us(ru), minflt = (uint64_t)ru->ru_minflt;
 
 	memset(&e, 0, sizeof(e));
 	if (WIFEXITED(status)) {
@@ -484,23 +506,26 @@ writeexit(int conn, int status, const struct rusage *ru, int wallkilled)
 		e.how = SB_SIGNALED;
 		e.code = WTERMSIG(status);
 	}
-	e.cpu_us = (uint64_t)ru->ru_utime.tv_sec * 1000000 +
-	    (uint64_t)ru->ru_utime.tv_usec +
-	    (uint64_t)ru->ru_stime.tv_sec * 1000000 +
-	    (uint64_t)ru->ru_stime.tv_usec;
+	e.cpu_us = cpu > cpu_base_us ? cpu - cpu_base_us : 0;
 	e.maxrss_kb = (uint64_t)ru->ru_maxrss;
-	e.minflt = (uint64_t)ru->ru_minflt;
+	e.minflt = minflt > minflt_base ? minflt - minflt_base : 0;
 	e.wall_killed = wallkilled;
 	(void)sendmsgfds(conn, SB_EXIT, 0, &e, sizeof(e), NULL, 0);
 }
 
 static uint64_t
-now_ms(void)
+now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+now_ms(void)
+{
+	return now_ns() / 1000000;
 }
 
 /* ---- the zygote's supervision ----------------------------------------- */
@@ -529,6 +554,9 @@ struct sandbox {
 	uint64_t	 deadline;	/* ms: lease, filter, then wall time */
 	uint64_t	 claimed;	/* ms: when snaft claimed it */
 	uint64_t	 wall_ms;
+	uint64_t	 t_ns[SB_T_COUNT];	/* its start's steps, for snaft */
+	uint64_t	 cpu_base_us;	/* used before the run: SB_ARMING */
+	uint64_t	 minflt_base;
 };
 
 #define ZYGOTE_MAXSB	1024
@@ -687,6 +715,7 @@ onrun(struct sandbox *b)
 
 	n = recvmsgfds(b->conn, SB_RUN, &zy->req, sizeof(zy->req.run),
 	    sizeof(zy->req), fds, 4, &nfds);
+	b->t_ns[SB_T_ZYGOTE_RUN] = now_ns();
 	if (n == 0) {
 		/* snaft hung up without a run: it will not run the record. */
 		sbend(b);
@@ -759,6 +788,9 @@ takelistener(struct sandbox *b)
 	memset(&started, 0, sizeof(started));
 	started.pid = b->pid;
 	started.tmp_dev = b->tmp_dev;
+	started.cpu_base_us = b->cpu_base_us;
+	b->t_ns[SB_T_ZYGOTE_LISTENER] = now_ns();
+	memcpy(started.t_ns, b->t_ns, sizeof(started.t_ns));
 	if (sendmsgfds(b->conn, SB_STARTED, 0, &started, sizeof(started), give,
 	    3) != 0) {
 		close(lfd);
@@ -799,6 +831,11 @@ onarming(struct sandbox *b)
 		return;
 	}
 	b->tmp_dev = a.tmp_dev;
+	b->t_ns[SB_T_PAYLOAD_RUN] = a.t_run;
+	b->t_ns[SB_T_PAYLOAD_ARMING] = a.t_arming;
+	b->t_ns[SB_T_ZYGOTE_ARMING] = now_ns();
+	b->cpu_base_us = a.cpu_us;
+	b->minflt_base = a.minflt;
 	b->state = SBX_ARMING;
 	takelistener(b);
 }
@@ -818,7 +855,8 @@ onexit(struct sandbox **bp)
 		senderror(b->conn, "payload process died before its filter was "
 		    "installed (status 0x%x)", status);
 	else if (b->state == SBX_RUNNING && b->conn >= 0)
-		writeexit(b->conn, status, &ru, b->wallkilled);
+		writeexit(b->conn, status, &ru, b->wallkilled, b->cpu_base_us,
+		    b->minflt_base);
 	closefd(&b->lsock);
 	closefd(&b->conn);
 	closefd(&b->ctl);

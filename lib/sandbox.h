@@ -143,11 +143,11 @@ enum sb_exit_how {
 struct sb_exit {
 	uint32_t	how;
 	int32_t		code;
-	uint64_t	cpu_us;		/* user + system time of the payload */
+	uint64_t	cpu_us;		/* user + system time of the run */
 	uint64_t	maxrss_kb;
 	uint32_t	wall_killed;	/* the sandbox killed it at wall_ms */
 	uint32_t	pad;
-	uint64_t	minflt;		/* the payload's minor page faults */
+	uint64_t	minflt;		/* the run's minor page faults */
 };
 
 /*
@@ -157,6 +157,30 @@ struct sb_exit {
  */
 struct sb_arming {
 	uint64_t	tmp_dev;	/* st_dev of the sandbox's private /tmp */
+	uint64_t	t_run;		/* CLOCK_MONOTONIC ns: it got SB_RUN */
+	uint64_t	t_arming;	/* and when it sent this */
+	/*
+	 * What the payload process had used before its run (the pool's
+	 * preparation, the language's warm-up): the zygote reports the run's
+	 * own CPU time and page faults, and snaft limits the run's own CPU.
+	 */
+	uint64_t	cpu_us;
+	uint64_t	minflt;
+};
+
+/*
+ * When a process sandbox's start went through each step, in
+ * CLOCK_MONOTONIC nanoseconds (the sandbox has no time namespace of its
+ * own), for make bench's breakdown (AIRLOCK_TRACE); 0 where a sandbox does
+ * not say (a kvm sandbox).  snaft only traces them: they decide nothing.
+ */
+enum {
+	SB_T_ZYGOTE_RUN,	/* the zygote received SB_RUN */
+	SB_T_PAYLOAD_RUN,	/* the payload process received it */
+	SB_T_PAYLOAD_ARMING,	/* it sent SB_ARMING: its filter goes in */
+	SB_T_ZYGOTE_ARMING,	/* the zygote received SB_ARMING */
+	SB_T_ZYGOTE_LISTENER,	/* the zygote took the listener */
+	SB_T_COUNT
 };
 
 /*
@@ -172,6 +196,9 @@ struct sb_started {
 	 * keeps its own).
 	 */
 	uint64_t	tmp_dev;
+	/* CPU time the payload process used before the run (sb_arming). */
+	uint64_t	cpu_base_us;
+	uint64_t	t_ns[SB_T_COUNT];	/* see SB_T_ZYGOTE_RUN */
 };
 
 struct sb_error {

@@ -39,21 +39,30 @@ void
 trace_event(const char *id, const char *event)
 {
 	struct timespec ts;
+
+	if (tracefd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	trace_event_at(id, event, (uint64_t)ts.tv_sec * 1000000000 +
+	    (uint64_t)ts.tv_nsec);
+}
+
+void
+trace_event_at(const char *id, const char *event, uint64_t ns)
+{
 	char line[160], safe[65];
 	size_t i;
 	int n;
 
 	if (tracefd < 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* Ids come down a pipe: one word of safe bytes per line, always. */
 	for (i = 0; id != NULL && id[i] != '\0' && i < sizeof(safe) - 1; i++)
 		safe[i] = strchr("0123456789abcdefABCDEF-_", id[i]) != NULL ?
 		    id[i] : '?';
 	safe[i] = '\0';
-	n = snprintf(line, sizeof(line), "%s %.40s %lld\n",
-	    i > 0 ? safe : "-", event,
-	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	n = snprintf(line, sizeof(line), "%s %.40s %llu\n",
+	    i > 0 ? safe : "-", event, (unsigned long long)ns);
 	if (n > 0 && (size_t)n < sizeof(line) &&
 	    write(tracefd, line, (size_t)n) != n)
 		return;		/* a trace may lose a line; a run may not */

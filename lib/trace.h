@@ -12,6 +12,8 @@
 #ifndef TRACE_H
 #define TRACE_H
 
+#include <stdint.h>
+
 /* Open AIRLOCK_TRACE if set; call once, before any sandbox is started. */
 void	trace_init(void);
 
@@ -20,6 +22,19 @@ int	trace_on(void);
 
 /* One event of the record id (a string of at most 64 bytes, or NULL). */
 void	trace_event(const char *id, const char *event);
+
+/* The same, at a CLOCK_MONOTONIC time in ns another process took. */
+void	trace_event_at(const char *id, const char *event, uint64_t ns);
+
+/*
+ * trace_event for a record's id: the id is looked up only when tracing is
+ * on, so a frame pays nothing for the trace it does not write.  Callers
+ * include jsonl.h.
+ */
+#define	TRACE_RECORD(rec, event) do {					\
+	if (trace_on())							\
+		trace_event(jsonl_get_string((rec), "id"), (event));	\
+} while (0)
 
 /*
  * At the end: the CPU time this process used, and that of the children it

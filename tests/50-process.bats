@@ -62,6 +62,9 @@ while True: pass" '{"cpu_ms": 300}'
 		frame 50 code:fast "print('fast')"
 		frame 51 code:fast "import socket; socket.socket()"
 		frame 52 code:fast "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC)"
+		# What a run costs: its own page faults, not its sandbox's.
+		frame 54 code:fast "pass"
+		frame 55 code:fast "b = b'x' * (32 * 2**20)"
 		# sqlite3 on /tmp: its journal, fchown and the locks it takes there.
 		frame 53 code:execute "import sqlite3
 c = sqlite3.connect('/tmp/db')
@@ -245,6 +248,20 @@ stdout_of() {
 	assert_equal "$(record 50 | jq -c .exec.observed_syscalls)" "{}"
 	verdict 51 403 socket
 	verdict 52 403 dlopen
+}
+
+@test "a run's page faults and CPU time are its own, not those of its sandbox's preparation in the pool" {
+	local idle touched
+	verdict 54 200
+	verdict 55 200
+	idle=$(record 54 | jq -r .exec.page_faults)
+	touched=$(record 55 | jq -r .exec.page_faults)
+	# 32 MiB written: at least 8192 pages first touched in the run.
+	[ "$touched" -ge 8192 ]
+	# The pool sandbox's preparation (its mounts, the language's warm-up)
+	# took about 400 faults before the run; the run of "pass" a handful.
+	[ "$idle" -lt 200 ]
+	[ "$(record 54 | jq -r .exec.cpu_us)" -ge 0 ]
 }
 
 @test "frames that will not run get a precise rejection" {

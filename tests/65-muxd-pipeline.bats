@@ -24,6 +24,17 @@ teardown_file() {
 	stop_pipeline
 }
 
+# The shipped row's backend is auto: kvm where make images built the kvm
+# snapshot (a usable /dev/kvm), the process backend elsewhere.
+shipped_backend() {
+	if [ -f "$IMAGES/airlock-python/snapshots/python-safe-boot.kvm" ] &&
+	    have_kvm; then
+		echo kvm
+	else
+		echo process
+	fi
+}
+
 # ask FRAME: one original-airlock exchange (no newline, read to EOF).
 ask() {
 	printf '%s' "$1" | "$LOADGEN" -S -a "127.0.0.1:$PORT" -T 30
@@ -34,11 +45,7 @@ ask() {
 	assert_equal "$(jq -r .status <<<"$output")" 200
 	assert_equal "$(jq -r .result.stdout <<<"$output")" "hello world"
 	assert_equal "$(jq -r .tibet_provenance.token_type <<<"$output")" SAFE_EXECUTION
-	# The shipped row's backend is auto: kvm where make images built the
-	# kvm snapshot (a usable /dev/kvm), the process backend elsewhere.
-	local want=process
-	[ -f "$IMAGES/airlock-python/snapshots/python-safe-boot.kvm" ] && have_kvm && want=kvm
-	assert_equal "$(jq -r .tibet_provenance.eromheen.backend <<<"$output")" "$want"
+	assert_equal "$(jq -r .tibet_provenance.eromheen.backend <<<"$output")" "$(shipped_backend)"
 	jq -c .tibet_provenance <<<"$output" >"$BATS_TEST_TMPDIR/t.jsonl"
 	run_tool 0 airlock-sign -V -p "$DATA/test.pub" "$BATS_TEST_TMPDIR/t.jsonl"
 }
@@ -128,15 +135,28 @@ print(len(d))'
 	assert_equal "$(jq -r .status <<<"$output")" 200
 	end_process "$TESTPID"
 	TESTPID=
-	# One record id, and each step once, in the order a frame goes.
+	# One record id, and each step once, in the order a frame goes; a
+	# process sandbox says when its start went through each of its steps
+	# (a kvm sandbox does not).
 	id=$(awk '$2 == "muxd.in" { print $1 }' "$d/trace")
 	[[ $id =~ ^[0-9a-f-]+$ ]]
 	run awk -v id="$id" '$1 == id { print $2 }' "$d/trace"
+	local sandbox=
+	[ "$(shipped_backend)" = kvm ] || sandbox="zygote.run
+payload.run
+payload.arming
+zygote.arming
+zygote.listener
+"
 	assert_output "muxd.in
 wake.in
 wake.out
 snaft.in
-snaft.started
+snaft.files
+snaft.connected
+snaft.cgroup
+snaft.run_sent
+${sandbox}snaft.started
 snaft.exited
 snaft.out
 triage.in
