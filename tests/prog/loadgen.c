@@ -1,13 +1,15 @@
 /*
  * loadgen: drive airlock-muxd from loopback, for tests and benchmarks.
  *
- *   loadgen [-a addr:port] [-c conns] [-d depth] [-i intent] [-k kind]
- *           [-n frames] [-p payload] [-t seconds]
+ *   loadgen [-a addr:port] [-c conns] [-d depth] [-g ms] [-i intent]
+ *           [-k kind] [-n frames] [-p payload] [-t seconds]
  *	N connections (-c) for T seconds (-t) or until n frames (-n), each
  *	either an original airlock client (-k single: connect, send one frame
  *	without newline, read the answer to EOF, again) or a JSON-lines
  *	client (-k lines: one connection, up to depth frames in flight, each
- *	answer matched by channel_id).  Prints one JSON object: frames,
+ *	answer matched by channel_id).  -g: a single client waits ms after
+ *	each answer before it connects again (frames that arrive alone, to an
+ *	idle server).  Prints one JSON object: frames,
  *	answers, statuses, frames per second, latency p50/p90/p99/max in µs.
  *
  *   loadgen -S [-a addr:port] [-b bytes] [-T seconds] [-w usec] [-x]
@@ -51,6 +53,7 @@ struct client {
 	char		*in;
 	size_t		 inlen, incap;
 	uint64_t	 t0;		/* single: connect time */
+	uint64_t	 next;		/* single with -g: when to connect */
 	uint32_t	 chan[MAXDEPTH];	/* lines: in flight */
 	uint64_t	 sent[MAXDEPTH];
 	int		 nflight;
@@ -63,6 +66,7 @@ static const char		*intent = "code:execute";
 static char			*payload_json;
 static int			 lines_mode;
 static int			 depth = 1;
+static uint64_t			 gap_us;
 static uint32_t			*lat;
 static size_t			 nlat, latcap;
 static uint64_t			 nsent, nanswers, nerrors, maxframes;
@@ -72,8 +76,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-a addr:port] [-c conns] [-d depth] "
-	    "[-i intent] [-k kind]\n"
-	    "               [-n frames] [-p payload] [-t seconds]\n"
+	    "[-g ms] [-i intent]\n"
+	    "               [-k kind] [-n frames] [-p payload] [-t seconds]\n"
 	    "       loadgen -S [-a addr:port] [-b bytes] [-T seconds] "
 	    "[-w usec] [-x]\n");
 	exit(100);
@@ -283,7 +287,7 @@ load(int nconns, int seconds)
 	json_t *out, *st;
 	char *nl, key[16];
 	ssize_t n;
-	int i, s, stopping = 0, active;
+	int i, s, stopping = 0, active, timeout;
 
 	if ((cl = calloc((size_t)nconns, sizeof(*cl))) == NULL ||
 	    (pfd = calloc((size_t)nconns, sizeof(*pfd))) == NULL)
@@ -299,8 +303,22 @@ load(int nconns, int seconds)
 		if (now >= end || (maxframes && nsent >= maxframes))
 			stopping = 1;
 		active = 0;
+		timeout = 100;
 		for (i = 0; i < nconns; i++) {
 			struct client *c = &cl[i];
+
+			/* -g: an idle single client's next frame, when due. */
+			if (c->fd < 0 && c->next != 0 && !stopping) {
+				if (now >= c->next) {
+					c->next = 0;
+					restart(c, i, now);
+				} else if ((c->next - now) / 1000 <
+				    (uint64_t)timeout)
+					timeout = (int)((c->next - now) /
+					    1000);
+				if (c->fd < 0)
+					active++;
+			}
 
 			if (lines_mode && !stopping && !c->connecting)
 				while (c->nflight < depth &&
@@ -329,7 +347,7 @@ load(int nconns, int seconds)
 			break;
 		if (stopping && now >= end + 10000000)
 			break;		/* answers owed for too long */
-		if (poll(pfd, (nfds_t)nconns, 100) == -1) {
+		if (poll(pfd, (nfds_t)nconns, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(111, "poll");
@@ -378,6 +396,10 @@ load(int nconns, int seconds)
 				if (stopping) {
 					close(c->fd);
 					c->fd = -1;
+				} else if (gap_us > 0 && !lines_mode) {
+					close(c->fd);
+					c->fd = -1;
+					c->next = now + gap_us;
 				} else
 					restart(c, i, now);
 				continue;
@@ -517,7 +539,7 @@ main(int argc, char *argv[])
 	json_t *p;
 
 	resolve("127.0.0.1:4430");
-	while ((ch = getopt(argc, argv, "a:b:c:d:i:k:n:p:ST:t:w:x")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:d:g:i:k:n:p:ST:t:w:x")) != -1) {
 		switch (ch) {
 		case 'a':
 			resolve(optarg);
@@ -530,6 +552,9 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			depth = (int)number(optarg, 1, MAXDEPTH);
+			break;
+		case 'g':
+			gap_us = (uint64_t)number(optarg, 0, 60000) * 1000;
 			break;
 		case 'i':
 			intent = optarg;
