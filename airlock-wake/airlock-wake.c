@@ -545,11 +545,16 @@ waitinput(void)
 			pfd[n].fd = s->backend->readyfd(s);
 			pfd[n++].events = POLLIN;
 		}
-	/* A deferred refill (pool_refill_due) wakes us when it is due. */
+	/*
+	 * A deferred refill (pool_refill_due) wakes us when it is due.  One
+	 * due now but not made (its request failed) waits for the second, as
+	 * before: no spinning on a failing request.
+	 */
 	for (s = snapshots; s != NULL; s = s->next)
 		if (s->up && s->npool + s->npending < s->target &&
-		    (due = (pool_refill_due(s) + 999) / 1000) < (uint64_t)ms)
-			ms = (int)due;
+		    (due = pool_refill_due(s)) > 0 &&
+		    (due + 999) / 1000 < (uint64_t)ms)
+			ms = (int)((due + 999) / 1000);
 	if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR)
 		return -1;
 	return 0;

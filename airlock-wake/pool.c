@@ -154,8 +154,8 @@ pool_expire(struct snapshot *s)
  * forking the refill (or a VMM restoring it) would keep that run from
  * starting.  Once snaft's claim has reached the zygote, the zygote puts
  * the run first by itself (guest/runner.c, CLAIM_FIRST_MS).  Measured, a
- * frame every 50 ms: p50 2.3-2.8 ms without the delay, 1.8-2.3 ms with it
- * (make bench, the breakdown's "zygote: the run received").
+ * frame every 50 ms: p50 2.3-2.8 ms without the delay, 1.8-2.3 ms with it;
+ * back to back, p90 3.4-4.0 ms without and 4.1-4.3 ms with it (airlock(7)).
  */
 #define REFILL_DEFER_US	500
 
